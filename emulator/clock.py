@@ -1,0 +1,211 @@
+"""The virtual clock: the emulator's one source of time, with a heap of timers.
+
+Every timestamp, ``age``, timeout and statistic reads this clock. Two modes:
+
+- ``manual``: time moves only when told (``advance`` / ``set``); ``advance`` fires every due timer
+  in time order, each with the clock standing at its own due time, and returns when none is due.
+- ``real``: time follows the wall clock from the instant the mode was entered; a background thread
+  fires timers as they fall due.
+
+Timers are data (a due time and an action) so a test can move time by hours in microseconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+MANUAL = "manual"
+REAL = "real"
+MODES = (MANUAL, REAL)
+
+
+def utc(dt: datetime) -> datetime:
+    """``dt`` as an aware UTC datetime (naive values are taken to be UTC, as Twilio's clients do)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 instant (``2026-01-01T00:00:00Z``, offsets and fractions allowed)."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    return utc(datetime.fromisoformat(value))
+
+
+@dataclass(order=True)
+class Timer:
+    """An action due at ``due``; ``cancel()`` keeps it from firing."""
+
+    due: datetime
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    name: str = field(default="", compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Clock:
+    """Virtual time with a timer heap. Thread-safe."""
+
+    def __init__(self, mode: str = MANUAL, start: datetime | str | None = None,
+                 wall: Callable[[], float] = time.time, lock: threading.RLock | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"clock mode must be one of {MODES}, not {mode!r}")
+        self._wall = wall  # the only place the wall clock is read
+        # The engine shares this lock: timers run under it, and one lock for state and time
+        # means a timer firing and a request can never wait on each other in opposite order.
+        self._lock = lock if lock is not None else threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._timers: list[Timer] = []
+        self._seq = itertools.count()
+        if start is None:
+            start = datetime.fromtimestamp(int(self._wall()), tz=timezone.utc)
+        elif isinstance(start, str):
+            start = parse_instant(start)
+        self._anchor_virtual = utc(start)
+        self._anchor_wall = self._wall()
+        self._mode = mode
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        if mode == REAL:
+            self._start_thread()
+
+    # --- reading --------------------------------------------------------------------------
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def now(self) -> datetime:
+        """The current virtual instant (aware UTC, microsecond precision)."""
+        with self._lock:
+            if self._mode == MANUAL:
+                return self._anchor_virtual
+            return self._anchor_virtual + timedelta(seconds=self._wall() - self._anchor_wall)
+
+    def now_ms(self) -> int:
+        now = self.now()
+        return int(now.timestamp() * 1000)
+
+    # --- timers ---------------------------------------------------------------------------
+    def call_at(self, due: datetime, action: Callable[[], None], name: str = "") -> Timer:
+        """Schedule ``action`` at the virtual instant ``due``."""
+        with self._lock:
+            timer = Timer(utc(due), next(self._seq), action, name)
+            heapq.heappush(self._timers, timer)
+            self._wake.notify_all()
+            return timer
+
+    def call_later(self, seconds: float, action: Callable[[], None], name: str = "") -> Timer:
+        """Schedule ``action`` ``seconds`` from now."""
+        return self.call_at(self.now() + timedelta(seconds=seconds), action, name)
+
+    def pending(self) -> list[Timer]:
+        """The timers not yet fired nor cancelled, in due order."""
+        with self._lock:
+            return sorted(t for t in self._timers if not t.cancelled)
+
+    def clear(self) -> None:
+        """Drop every timer (used by a full reset)."""
+        with self._lock:
+            self._timers.clear()
+
+    # --- moving time ----------------------------------------------------------------------
+    def advance(self, seconds: float) -> datetime:
+        """Move time forward by ``seconds``, firing every timer due on the way, in order."""
+        if seconds < 0:
+            raise ValueError("the clock cannot go backwards")
+        return self.set(self.now() + timedelta(seconds=seconds))
+
+    def set(self, instant: datetime | str) -> datetime:
+        """Move time to ``instant`` (not backwards), firing due timers in order."""
+        if isinstance(instant, str):
+            instant = parse_instant(instant)
+        target = utc(instant)
+        with self._lock:
+            if target < self.now():
+                raise ValueError("the clock cannot go backwards")
+            self._fire_until(target)
+            self._move_to(target)
+            self._wake.notify_all()
+            return self.now()
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between ``manual`` and ``real``; the virtual instant is kept."""
+        if mode not in MODES:
+            raise ValueError(f"clock mode must be one of {MODES}, not {mode!r}")
+        with self._lock:
+            now = self.now()
+            self._mode = mode
+            self._move_to(now)
+            if mode == REAL:
+                self._start_thread()
+            self._wake.notify_all()
+
+    def stop(self) -> None:
+        """Stop the real-mode thread (the clock still answers ``now``)."""
+        with self._lock:
+            self._stopped = True
+            self._wake.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
+
+    # --- internals ------------------------------------------------------------------------
+    def _move_to(self, instant: datetime) -> None:
+        self._anchor_virtual = instant
+        self._anchor_wall = self._wall()
+
+    def _pop_due(self, limit: datetime) -> Timer | None:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        if self._timers and self._timers[0].due <= limit:
+            return heapq.heappop(self._timers)
+        return None
+
+    def _fire_until(self, limit: datetime) -> None:
+        # Each timer runs with the clock standing at its own due time, so anything it
+        # schedules or stamps is placed exactly; timers it adds before ``limit`` fire too.
+        while True:
+            timer = self._pop_due(limit)
+            if timer is None:
+                return
+            if timer.due > self.now():
+                self._move_to(timer.due)
+            timer.action()
+
+    def _start_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="taskrouter-emulator-clock", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with self._lock:
+            while not self._stopped and self._mode == REAL:
+                now = self.now()
+                timer = self._pop_due(now)
+                if timer is not None:
+                    try:
+                        timer.action()
+                    except Exception:  # a failing timer must not stop the clock
+                        pass
+                    continue
+                wait = None
+                if self._timers:
+                    wait = max(0.0, (self._timers[0].due - now).total_seconds())
+                self._wake.wait(timeout=min(wait, 1.0) if wait is not None else 1.0)

@@ -1,0 +1,75 @@
+"""The ``/_emulator`` control API: health, reset and the virtual clock, for server mode and
+non-Python users. It never collides with ``/v1`` and needs no credentials."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, request
+
+from . import __version__, errors
+from .clock import MODES
+from .engine.backend import Backend
+from .http.params import parse_date
+from .sids import is_sid
+
+
+def _json(body, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
+
+
+def clock_state(backend: Backend) -> dict:
+    now = backend.clock.now()
+    return {"now": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+            "now_ms": backend.clock.now_ms(), "mode": backend.clock.mode}
+
+
+def control_blueprint(backend: Backend) -> Blueprint:
+    bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
+
+    @bp.get("/health")
+    def health():
+        return _json({"status": "ok", "version": __version__})
+
+    @bp.post("/reset")
+    def reset():
+        account_sid = request.values.get("AccountSid")
+        if account_sid is not None and not is_sid(account_sid, "AC"):
+            raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
+        backend.reset(account_sid)
+        return _json({"status": "ok", "reset": account_sid or "all"})
+
+    @bp.get("/clock")
+    def get_clock():
+        return _json(clock_state(backend))
+
+    @bp.post("/clock/advance")
+    def advance_clock():
+        raw = request.values.get("Seconds")
+        if raw is None:
+            raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name="Seconds"))
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Seconds", reason="not a number")) from None
+        if not 0 <= seconds < 10 ** 10:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="Seconds", reason="must be a non-negative number of seconds"))
+        backend.clock.advance(seconds)
+        return _json(clock_state(backend))
+
+    @bp.post("/clock")
+    def set_clock():
+        now, mode = request.values.get("Now"), request.values.get("Mode")
+        if mode is not None and mode not in MODES:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be manual or real"))
+        instant = parse_date("Now", now) if now is not None else None
+        if instant is not None and instant < backend.clock.now():
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Now", reason="the clock cannot go backwards"))
+        if instant is not None:
+            backend.clock.set(instant)
+        if mode is not None:
+            backend.clock.set_mode(mode)
+        return _json(clock_state(backend))
+
+    return bp

@@ -1,0 +1,1 @@
+"""The TaskRouter engine: pure Python state and rules, no HTTP."""

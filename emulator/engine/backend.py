@@ -1,0 +1,93 @@
+"""The emulator's state: accounts, their workspaces, the clock, the SID source and one lock.
+
+State is partitioned by AccountSid (like moto's per-account backends): another account's
+workspace is simply not found.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+from .. import errors
+from ..clock import MANUAL, Clock
+from ..sids import SidSource
+from . import validation as v
+from .models import Event
+from .router import Router
+from .workspace import TEMPLATES, QUEUE_ORDERS, Workspace
+
+EventListener = Callable[[Workspace, Event], None]
+
+
+class Backend:
+    """Every account's TaskRouter. All access goes through ``lock`` (the clock shares it)."""
+
+    def __init__(self, clock: Clock | None = None, seed: int | str | None = None) -> None:
+        self.lock = clock.lock if clock is not None else threading.RLock()
+        self.clock = clock if clock is not None else Clock(MANUAL, lock=self.lock)
+        self.sids = SidSource(seed)
+        self.accounts: dict[str, OrderedDict[str, Workspace]] = {}
+        self.router = Router(self)
+        self._listeners: list[EventListener] = []
+
+    # --- events -------------------------------------------------------------------------------
+    def subscribe(self, listener: EventListener) -> None:
+        """Call ``listener(workspace, event)`` for every event, in order (webhooks hang here)."""
+        self._listeners.append(listener)
+
+    def publish(self, workspace: Workspace, event: Event) -> None:
+        for listener in self._listeners:
+            listener(workspace, event)
+
+    # --- workspaces ---------------------------------------------------------------------------
+    def workspaces(self, account_sid: str) -> OrderedDict[str, Workspace]:
+        return self.accounts.get(account_sid, OrderedDict())
+
+    def get_workspace(self, account_sid: str, sid: str) -> Workspace:
+        workspace = self.workspaces(account_sid).get(sid)
+        if workspace is None:
+            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{sid}"))
+        return workspace
+
+    def workspace_alive(self, workspace: Workspace) -> bool:
+        return self.workspaces(workspace.account_sid).get(workspace.sid) is workspace
+
+    def create_workspace(self, account_sid: str, friendly_name: str, *, event_callback_url: str | None = None,
+                         events_filter: str | None = None, multi_task_enabled: bool | None = None,
+                         template: str | None = None, prioritize_queue_order: str | None = None) -> Workspace:
+        v.friendly_name(friendly_name)
+        template = template or "NONE"
+        if template not in TEMPLATES:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Template", reason="must be NONE or FIFO"))
+        if prioritize_queue_order is not None and prioritize_queue_order not in QUEUE_ORDERS:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="PrioritizeQueueOrder", reason="must be FIFO or LIFO"))
+        workspace = Workspace(self, self.sids.sid("WS"), account_sid, friendly_name,
+                              event_callback_url=event_callback_url or None, events_filter=events_filter or None,
+                              multi_task_enabled=True if multi_task_enabled is None else multi_task_enabled,
+                              prioritize_queue_order=prioritize_queue_order or "FIFO")
+        self.accounts.setdefault(account_sid, OrderedDict())[workspace.sid] = workspace
+        workspace.record("workspace.created", f"Workspace {friendly_name} created", "workspace", workspace.sid, "", {})
+        workspace.populate_defaults(template)
+        return workspace
+
+    def delete_workspace(self, account_sid: str, sid: str) -> None:
+        workspace = self.get_workspace(account_sid, sid)
+        workspace.record("workspace.deleted", f"Workspace {workspace.friendly_name} deleted", "workspace", sid, None, {})
+        self.router.forget_workspace(workspace)
+        del self.accounts[account_sid][sid]
+
+    # --- control ------------------------------------------------------------------------------
+    def reset(self, account_sid: str | None = None) -> None:
+        """Drop all state, or one account's."""
+        with self.lock:
+            if account_sid is None:
+                for workspaces in self.accounts.values():
+                    for workspace in workspaces.values():
+                        self.router.forget_workspace(workspace)
+                self.accounts.clear()
+            else:
+                for workspace in self.accounts.pop(account_sid, OrderedDict()).values():
+                    self.router.forget_workspace(workspace)

@@ -1,0 +1,119 @@
+"""Event records: what TaskRouter logs (the Events resource) and later posts to ``EventCallbackUrl``.
+
+The field data of each event follows the tables of https://www.twilio.com/docs/taskrouter/api/event/reference
+("Task", "Worker", "TaskChannel" stand for the group of fields listed there). The data is kept as
+the callback's PascalCase form fields; the Events resource shows the same data in snake_case.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .models import Activity, Event, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+# How long the Events resource keeps an event (https://www.twilio.com/docs/taskrouter/api/event).
+RETENTION_DAYS = 30
+
+
+def snake_case(name: str) -> str:
+    """``WorkerTimeInPreviousActivityMs`` -> ``worker_time_in_previous_activity_ms``."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def form_value(value) -> str:
+    """How a field value travels in a form-encoded callback."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def task_fields(ws: "Workspace", task: Task) -> dict:
+    channel = ws.task_channels.get(task.task_channel_sid)
+    return {
+        "TaskSid": task.sid,
+        "TaskAttributes": task.attributes,
+        "TaskAge": ws.task_age(task),
+        "TaskPriority": task.priority,
+        "TaskAssignmentStatus": task.assignment_status,
+        "TaskCanceledReason": task.reason if task.assignment_status == "canceled" else None,
+        "TaskCompletedReason": task.reason if task.assignment_status == "completed" else None,
+        "TaskChannelSid": task.task_channel_sid,
+        "TaskChannelUniqueName": channel.unique_name if channel else None,
+        "TaskVersion": task.version,
+    }
+
+
+def worker_fields(ws: "Workspace", worker: Worker) -> dict:
+    activity = ws.activities.get(worker.activity_sid)
+    return {
+        "WorkerSid": worker.sid,
+        "WorkerName": worker.friendly_name,
+        "WorkerAttributes": worker.attributes,
+        "WorkerActivitySid": worker.activity_sid,
+        "WorkerActivityName": activity.friendly_name if activity else None,
+        "WorkerVersion": worker.version,
+    }
+
+
+def worker_channel_fields(ws: "Workspace", worker: Worker, channel: WorkerChannel, previous_capacity: int) -> dict:
+    task_channel = ws.task_channels.get(channel.task_channel_sid)
+    return {
+        **worker_fields(ws, worker),
+        "WorkerChannelAvailable": channel.available,
+        "WorkerChannelAvailableCapacity": ws.channel_available_capacity_percentage(channel),
+        "WorkerChannelPreviousCapacity": previous_capacity,
+        "TaskChannelSid": channel.task_channel_sid,
+        "TaskChannelUniqueName": task_channel.unique_name if task_channel else None,
+        "WorkerChannelTaskCount": channel.assigned_tasks,
+    }
+
+
+def activity_fields(activity: Activity) -> dict:
+    return {"ActivitySid": activity.sid, "ActivityName": activity.friendly_name,
+            "ActivityAvailable": activity.available}
+
+
+def task_channel_fields(channel: TaskChannel) -> dict:
+    return {"TaskChannelSid": channel.sid, "TaskChannelName": channel.friendly_name,
+            "TaskChannelUniqueName": channel.unique_name,
+            "TaskChannelOptimizedRouting": bool(channel.channel_optimized_routing)}
+
+
+def task_queue_fields(queue: TaskQueue) -> dict:
+    return {"TaskQueueSid": queue.sid, "TaskQueueName": queue.friendly_name,
+            "TaskQueueTargetExpression": queue.target_workers}
+
+
+def workflow_fields(workflow: Workflow) -> dict:
+    return {"WorkflowSid": workflow.sid, "WorkflowName": workflow.friendly_name}
+
+
+def event_data(event: Event) -> dict:
+    """The ``event_data`` object of the Events resource: the field data in snake_case, as strings."""
+    return {snake_case(k): form_value(v) for k, v in event.data.items() if v is not None}
+
+
+def callback_params(event: Event, workspace_name: str) -> dict:
+    """The form fields of the event callback POST (always-present fields first)."""
+    params = {
+        "EventType": event.event_type,
+        "AccountSid": event.account_sid,
+        "WorkspaceSid": event.workspace_sid,
+        "WorkspaceName": workspace_name,
+        "EventDescription": event.description,
+        "ResourceType": event.resource_type,
+        "ResourceSid": event.resource_sid,
+        "Timestamp": str(int(event.event_date.timestamp())),
+        "TimestampMs": str(int(event.event_date.timestamp() * 1000)),
+        "Sid": event.sid,
+    }
+    for key, value in event.data.items():
+        if value is not None and key not in params:
+            params[key] = form_value(value)
+    return params

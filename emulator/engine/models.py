@@ -1,0 +1,165 @@
+"""TaskRouter's resources as plain data.
+
+Field names follow the REST representation (snake_case); values are Python values (datetimes
+are aware UTC). Business rules live in ``workspace.py`` and ``backend.py``, not here; the HTTP
+layer turns these into JSON in one renderer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Task assignment statuses (https://www.twilio.com/docs/taskrouter/lifecycle-task-state)
+PENDING, RESERVED, ASSIGNED, WRAPPING, COMPLETED, CANCELED = (
+    "pending", "reserved", "assigned", "wrapping", "completed", "canceled")
+TASK_STATUSES = (PENDING, RESERVED, ASSIGNED, CANCELED, COMPLETED, WRAPPING)
+ACTIVE_TASK_STATUSES = (PENDING, RESERVED, ASSIGNED, WRAPPING)
+
+# Reservation statuses (https://www.twilio.com/docs/taskrouter/api/reservations)
+RESERVATION_STATUSES = ("pending", "accepted", "rejected", "timeout", "canceled", "rescinded",
+                        "wrapping", "completed")
+
+
+@dataclass(eq=False)
+class Activity:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    available: bool
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(eq=False)
+class TaskChannel:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    unique_name: str
+    channel_optimized_routing: bool | None
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(eq=False)
+class TaskQueue:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    target_workers: str | None
+    max_reserved_workers: int
+    task_order: str
+    reservation_activity_sid: str | None
+    assignment_activity_sid: str | None
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(eq=False)
+class WorkerChannel:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    worker_sid: str
+    task_channel_sid: str
+    configured_capacity: int
+    available: bool
+    assigned_tasks: int
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(eq=False)
+class Worker:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    attributes: str
+    attributes_data: dict
+    activity_sid: str
+    date_created: datetime
+    date_updated: datetime
+    date_status_changed: datetime
+    version: int = 0
+    # one WorkerChannel per TaskChannel of the workspace, keyed by TaskChannel SID
+    channels: dict[str, WorkerChannel] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Workflow:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    configuration: str
+    configuration_data: dict
+    assignment_callback_url: str | None
+    fallback_assignment_callback_url: str | None
+    task_reservation_timeout: int
+    date_created: datetime
+    date_updated: datetime
+    document_content_type: str | None = None
+
+
+@dataclass(eq=False)
+class Task:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    attributes: str
+    attributes_data: dict
+    assignment_status: str
+    priority: int
+    timeout: int
+    task_channel_sid: str
+    workflow_sid: str | None
+    task_queue_sid: str | None
+    date_created: datetime
+    date_updated: datetime
+    virtual_start_time: datetime
+    task_queue_entered_date: datetime | None = None
+    reason: str | None = None
+    routing_target: str | None = None
+    ignore_capacity: bool | None = None
+    addons: str = "{}"
+    version: int = 0
+    # whether the creator set Priority (a matched workflow target's priority wins otherwise)
+    priority_set: bool = False
+    # TaskQueueSid given at creation: the task goes straight to that queue
+    requested_queue_sid: str | None = None
+
+
+@dataclass(eq=False)
+class Reservation:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    task_sid: str
+    worker_sid: str
+    reservation_status: str
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(eq=False)
+class Event:
+    """One entry of the Events resource; ``data`` holds the callback field data, PascalCase."""
+
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    event_type: str
+    description: str
+    resource_type: str
+    resource_sid: str
+    resource_path: str | None
+    actor_type: str
+    actor_sid: str
+    actor_path: str | None
+    event_date: datetime
+    data: dict = field(default_factory=dict)

@@ -1,0 +1,56 @@
+"""Value rules shared by every resource: JSON attributes, names, limits.
+
+Each rule raises ``InvalidParameter`` with the message template from ``emulator.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .. import errors
+
+# https://www.twilio.com/docs/taskrouter/limits
+ATTRIBUTES_LIMIT = 4096
+FRIENDLY_NAME_LIMIT = 64
+ACTIVITY_LIMIT = 100
+WORKFLOW_CONFIGURATION_LIMIT = 1_038_576
+# https://www.twilio.com/docs/taskrouter/multitasking: unique names usable in expressions
+TASK_CHANNEL_UNIQUE_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[str, dict]:
+    """Parse a JSON-object parameter; return (compact text, data).
+
+    The real service re-serialises attributes compactly with key order kept (recorded
+    responses show ``{"a": 1}`` echoed as ``{"a":1}``).
+    """
+    if len(text) > limit:
+        raise errors.InvalidParameter(errors.ATTRIBUTES_TOO_LONG.format(name=name, limit=limit))
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason=str(exc)[:200])) from None
+    if not isinstance(data, dict):
+        raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason="not an object"))
+    return compact_json(data), data
+
+
+def compact_json(data) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def friendly_name(value: str, name: str = "FriendlyName", limit: int = FRIENDLY_NAME_LIMIT) -> str:
+    if not value or not value.strip():
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name=name, reason="must not be empty"))
+    if len(value) > limit:
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+            name=name, reason=f"must be at most {limit} characters"))
+    return value
+
+
+def integer_range(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+            name=name, reason=f"must be between {low} and {high}"))
+    return value

@@ -1,0 +1,168 @@
+"""Every error the emulator can answer with, and their messages.
+
+One module of error types, each carrying the Twilio ``code`` and the HTTP ``status``, with
+message templates copied from the real service where known (https://www.twilio.com/docs/usage/twilios-response
+and the TaskRouter pages cited beside each template). The HTTP layer renders any of them into
+Twilio's JSON error body; the engine raises them and never builds a response itself.
+"""
+
+from __future__ import annotations
+
+MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
+
+
+class TwilioError(Exception):
+    """Base of every error the emulator answers with: a Twilio ``code``, HTTP ``status`` and message."""
+
+    status = 400
+    code = 20001
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
+                 details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict:
+        """The JSON error body Twilio sends: ``code``, ``message``, ``more_info``, ``status``."""
+        body = {
+            "code": self.code,
+            "message": self.message,
+            "more_info": MORE_INFO.format(code=self.code),
+            "status": self.status,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class InvalidParameter(TwilioError):
+    """400 / 20001: a parameter is missing, malformed, or names something that cannot be used."""
+
+    status, code = 400, 20001
+
+
+class IllegalState(TwilioError):
+    """400 / 20001: the request is well formed but the resource is not in a state that allows it.
+
+    The real service answers illegal lifecycle changes with HTTP 400 (observed messages in
+    ``TASK_CANNOT_CANCEL`` and friends below); the numeric code is not shown in any public source,
+    so the emulator uses 20001 like every other 400 of TaskRouter.
+    """
+
+    status, code = 400, 20001
+
+
+class NotFound(TwilioError):
+    """404 / 20404: unknown route, unknown SID, or a resource of another account."""
+
+    status, code = 404, 20404
+
+
+class Unauthorized(TwilioError):
+    """401 / 20003: no or wrong credentials."""
+
+    status, code = 401, 20003
+
+
+class MethodNotAllowed(TwilioError):
+    """405 / 20004: the path exists but not with this HTTP method."""
+
+    status, code = 405, 20004
+
+
+class PreconditionFailed(TwilioError):
+    """412: ``If-Match`` did not match the resource's current ``ETag``.
+
+    https://www.twilio.com/docs/usage/mutation-and-conflict-resolution documents the status only;
+    the code is inferred as 20412 (Twilio's codes mirror the HTTP status for generic errors).
+    """
+
+    status, code = 412, 20412
+
+
+class Gone(TwilioError):
+    """410: the reservation can no longer be accepted (rescinded)."""
+
+    status, code = 410, 20410
+
+
+class TooManyRequests(TwilioError):
+    """429 / 20429: an injected rate fault."""
+
+    status, code = 429, 20429
+
+
+class NotImplementedByEmulator(TwilioError):
+    """501: an operation of the official spec that this version of the emulator does not serve yet.
+
+    The real service never answers 501; this says clearly that the emulator lacks the capability
+    instead of returning canned data. Code 20501 is not a Twilio code; it mirrors the status.
+    """
+
+    status, code = 501, 20501
+
+
+class ExpressionError(InvalidParameter):
+    """400 / 20001: an expression (TargetWorkers, workflow filter, list filter) does not parse.
+
+    ``position`` is the 0-based character offset of the problem in ``expression``.
+    """
+
+    def __init__(self, reason: str, expression: str = "", position: int | None = None) -> None:
+        self.reason = reason
+        self.expression = expression
+        self.position = position
+        where = f" at position {position}" if position is not None else ""
+        super().__init__(f"Invalid expression {expression!r}: {reason}{where}")
+
+
+# --- message templates -------------------------------------------------------------------------
+# Observed texts are marked [O] with their source; the rest follow the same pattern [I].
+
+# 404 text of the 2010 API style, also used for TaskRouter paths [I].
+RESOURCE_NOT_FOUND = "The requested resource {path} was not found"
+# [O] twilio-python raises this for missing credentials; newer services say the same.
+AUTH_REQUIRED = "Authentication Error - No credentials provided"
+AUTH_INVALID = "Authentication Error - invalid username"
+METHOD_NOT_ALLOWED = "Method not allowed: {method} {path}"
+
+MISSING_PARAMETER = "Missing required parameter {name} in the post body"
+INVALID_PARAMETER = "Invalid {name}: {reason}"
+INVALID_SID = "Value '{value}' provided for {name} has an invalid format"
+INVALID_JSON = "{name} must be a valid JSON object: {reason}"
+ATTRIBUTES_TOO_LONG = "{name} exceeds the maximum length of {limit} characters"
+
+# [O] nash-md/twilio-contact-center#23
+QUEUE_NAME_TAKEN = "Queue named {name} already exists for workspace {workspace_sid} for account {account_sid}"
+WORKER_NAME_TAKEN = "Worker named {name} already exists for workspace {workspace_sid} for account {account_sid}"
+ACTIVITY_NAME_TAKEN = "Activity named {name} already exists for workspace {workspace_sid} for account {account_sid}"
+WORKFLOW_NAME_TAKEN = "Workflow named {name} already exists for workspace {workspace_sid} for account {account_sid}"
+TASK_CHANNEL_NAME_TAKEN = ("TaskChannel with unique name {name} already exists for workspace {workspace_sid} "
+                           "for account {account_sid}")
+ACTIVITY_LIMIT = "Maximum number of Activities ({limit}) reached for workspace {workspace_sid}"
+ACTIVITY_AVAILABLE_IMMUTABLE = "Available cannot be changed after an Activity is created"
+ACTIVITY_IN_USE = "Cannot delete Activity {sid} because it is {reason}"
+QUEUE_IN_USE = "Cannot delete TaskQueue {sid} because {reason}"
+WORKFLOW_IN_USE = "Cannot delete Workflow {sid} because it still controls pending or reserved Tasks"
+TASK_CHANNEL_IN_USE = "Cannot delete TaskChannel {sid} because {reason}"
+
+# [O] twilio-labs/plugin-queued-callbacks-and-voicemail#35
+TASK_CANNOT_CANCEL = ("Cannot cancel task {task_sid} in workspace {workspace_sid} for account {account_sid} "
+                      "because it is not pending or reserved.")
+# [O] lehel-twilio/plugin-dialpad#31
+TASK_CANNOT_WRAP = ("Cannot wrap up a task {task_sid} in workspace {workspace_sid} for account {account_sid} "
+                    "because it's not currently assigned")
+TASK_CANNOT_COMPLETE = ("Cannot complete task {task_sid} in workspace {workspace_sid} for account {account_sid} "
+                        "because it is not assigned or wrapping.")
+TASK_ETAG_MISMATCH = "The If-Match header {given} does not match the current version {current} of Task {task_sid}"
+TASK_ATTRIBUTES_AND_STATUS = ("Updating AssignmentStatus and Attributes in one request is not supported; "
+                              "send two requests")
+WORKFLOW_REQUIRED = "WorkflowSid is required when the workspace has {count} Workflows"
+# [O] TRJS test/voice/outbound/spec/Task.js
+ROUTING_TARGET_INVALID = ("Value '{value}' provided for RoutingTarget has an invalid format. "
+                          "WorkspaceSid: {workspace_sid}, AccountSid: {account_sid}")

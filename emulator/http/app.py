@@ -1,0 +1,174 @@
+"""The Flask application: routes derived from the official spec, one handler per operationId.
+
+Cross-cutting concerns are a chain, each doing one thing: authenticate and pick the account
+(``Credentials``), parse parameters by the spec (``params``), dispatch to the handler under the
+engine lock, render errors as Twilio's JSON body, and (strict mode) validate every response
+against the official schema before it leaves.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from .. import __version__, errors, spec
+from ..engine.backend import Backend
+from ..sids import is_sid
+from . import params
+from . import resources  # noqa: F401  (registers the handlers)
+from .registry import HANDLERS, Call, Reply
+from .render import Renderer
+
+log = logging.getLogger("emulator.http")
+JSON = "application/json; charset=utf-8"
+
+
+class SchemaMismatch(Exception):
+    """Strict mode: the emulator rendered a body the official schema rejects (an emulator bug)."""
+
+
+@dataclass
+class Credentials:
+    """Who may call. By default any well-formed AccountSid is accepted with any token; with
+    ``auth_token`` or per-account ``tokens`` (strict mode) a wrong token is a 401.
+
+    API keys (``SK...``) authenticate as the account they belong to, so they must be known:
+    ``api_keys`` maps a key SID to ``(secret, account_sid)``.
+    """
+
+    auth_token: str | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+    api_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def strict(self) -> bool:
+        return self.auth_token is not None or bool(self.tokens)
+
+    @classmethod
+    def from_file(cls, path: str, auth_token: str | None = None) -> "Credentials":
+        """``{"accounts": {"AC..": "token"}, "api_keys": {"SK..": {"secret": "..", "account_sid": "AC.."}}}``"""
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        keys = {sid: (k["secret"], k["account_sid"]) for sid, k in data.get("api_keys", {}).items()}
+        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys)
+
+    def account_for(self, authorization: str | None) -> str:
+        if not authorization or not authorization.startswith("Basic "):
+            raise errors.Unauthorized(errors.AUTH_REQUIRED)
+        try:
+            username, _, password = base64.b64decode(authorization[6:], validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise errors.Unauthorized(errors.AUTH_INVALID) from None
+        if is_sid(username, "SK"):
+            key = self.api_keys.get(username)
+            if key is None or key[0] != password:
+                raise errors.Unauthorized(errors.AUTH_INVALID)
+            return key[1]
+        if not is_sid(username, "AC"):
+            raise errors.Unauthorized(errors.AUTH_INVALID)
+        expected = self.tokens.get(username, self.auth_token)
+        if self.strict and expected != password:
+            raise errors.Unauthorized(errors.AUTH_INVALID)
+        return username
+
+
+def _json(body, status: int, headers: dict | None = None) -> Response:
+    if body is None:
+        # Deletes answer 204 with an empty body and the JSON content type (recorded real traffic).
+        return Response(b"", status=status, content_type=JSON, headers=headers)
+    return Response(json.dumps(body), status=status, content_type=JSON, headers=headers)
+
+
+def error_response(exc: errors.TwilioError) -> Response:
+    return _json(exc.to_dict(), exc.status)
+
+
+def create_app(backend: Backend, *, credentials: Credentials | None = None, public_url: str | None = None,
+               strict_schema: bool = False) -> Flask:
+    """The WSGI application serving TaskRouter v1 and the ``/_emulator`` control API for ``backend``."""
+    app = Flask("emulator")
+    app.config["backend"] = backend
+    app.config["strict_schema"] = strict_schema
+    credentials = credentials or Credentials()
+    request_ids = itertools.count(1)
+    app.config["credentials"] = credentials
+
+    def make_view(op: spec.Operation):
+        handler = HANDLERS.get(op.operation_id)
+
+        def view(**path_values):
+            account_sid = credentials.account_for(request.headers.get("Authorization"))
+            if handler is None:
+                raise errors.NotImplementedByEmulator(
+                    f"{op.operation_id} ({op.method} {op.path}) is not served by this version of the emulator")
+            try:
+                params.check_path(op, path_values)
+            except errors.NotFound:
+                raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
+            values = params.parse(op, request.args, request.form, request.headers)
+            call = Call(op.operation_id, backend, account_sid, values, path_values,
+                        Renderer(public_url or request.host_url), request.path, request.args, request.form)
+            with backend.lock:
+                reply: Reply = handler(call)
+            if app.config["strict_schema"]:
+                problems = spec.validation_errors(op.operation_id, reply.body, reply.status)
+                if problems:
+                    raise SchemaMismatch(f"{op.operation_id} rendered a body the official schema rejects: "
+                                         + "; ".join(problems[:5]))
+            return _json(reply.body, reply.status, reply.headers)
+
+        view.__name__ = op.operation_id
+        return view
+
+    for op in spec.operations().values():
+        app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
+
+    from ..control import control_blueprint
+    app.register_blueprint(control_blueprint(backend))
+
+    @app.errorhandler(errors.TwilioError)
+    def twilio_error(exc: errors.TwilioError):
+        return error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if isinstance(exc, MethodNotAllowed):
+            return error_response(errors.MethodNotAllowed(
+                errors.METHOD_NOT_ALLOWED.format(method=request.method, path=request.path)))
+        if isinstance(exc, NotFound):
+            return error_response(errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)))
+        return error_response(errors.TwilioError(exc.description or exc.name, status=exc.code or 400,
+                                                 code=20000 + (exc.code or 400)))
+
+    @app.errorhandler(SchemaMismatch)
+    def schema_mismatch(exc: SchemaMismatch):
+        log.error("%s", exc)
+        return error_response(errors.TwilioError(str(exc), status=500, code=20500))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        # Never a traceback to the client: an emulator bug still answers in Twilio's shape.
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(errors.TwilioError(f"Internal emulator error: {type(exc).__name__}", status=500,
+                                                 code=20500))
+
+    @app.after_request
+    def service_headers(response: Response) -> Response:
+        # Headers the real service sends on every answer (recorded real traffic).
+        # A counter, not the SID source: reads must not shift the SIDs a seeded run produces.
+        response.headers.setdefault("Twilio-Request-Id", "RQ%032x" % next(request_ids))
+        response.headers.setdefault("X-Home-Region", "us1")
+        response.headers.setdefault("X-API-Domain", "taskrouter.twilio.com")
+        response.headers.setdefault("Access-Control-Expose-Headers", "ETag")
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        return response
+
+    app.config["version"] = __version__
+    return app

@@ -1,0 +1,76 @@
+"""``taskrouter-emulator`` / ``python -m emulator``: start the standalone server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+from .clock import MANUAL, MODES, REAL, Clock, parse_instant
+from .engine.backend import Backend
+from .http import Credentials, create_app
+from .server import DEFAULT_HOST, DEFAULT_PORT, Server
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskrouter-emulator",
+        description="A local, stateful emulator of Twilio TaskRouter (REST API v1).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="start the HTTP server",
+        description="Serve TaskRouter v1 under /v1 and the control API under /_emulator. Point a client at it "
+                    "with client.taskrouter.base_url = 'http://HOST:PORT'.")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})")
+    serve.add_argument("--clock", choices=MODES, default=REAL,
+                       help="real: time follows the wall clock and timers fire by themselves (default); "
+                            "manual: time moves only through POST /_emulator/clock/advance")
+    serve.add_argument("--start", metavar="ISO8601",
+                       help="the virtual instant to start at, e.g. 2026-01-01T00:00:00Z (default: now)")
+    serve.add_argument("--seed", help="seed for SIDs, so a run can be replayed identically")
+    serve.add_argument("--auth-token", metavar="TOKEN",
+                       help="strict auth: every account must authenticate with this token "
+                            "(default: any well-formed AccountSid with any token)")
+    serve.add_argument("--credentials", metavar="FILE",
+                       help='strict auth from a JSON file: {"accounts": {"AC..": "token"}, '
+                            '"api_keys": {"SK..": {"secret": "..", "account_sid": "AC.."}}}')
+    serve.add_argument("--public-url", metavar="URL",
+                       help="base URL to put in url, links and paging URLs (default: the host each request came to)")
+    serve.add_argument("--strict-schema", action="store_true",
+                       help="validate every response against the official schema and fail loudly on a mismatch")
+    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        start = parse_instant(args.start) if args.start else None
+    except ValueError:
+        print(f"--start: not an ISO 8601 instant: {args.start}", file=sys.stderr)
+        return 2
+    clock = Clock(args.clock, start=start)
+    backend = Backend(clock=clock, seed=args.seed)
+    if args.credentials:
+        credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token)
+    else:
+        credentials = Credentials(auth_token=args.auth_token)
+    app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema)
+    server = Server(app, args.host, args.port)
+    print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        clock.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

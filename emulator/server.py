@@ -1,0 +1,49 @@
+"""The standalone HTTP server: a threaded WSGI server serving the emulator's app."""
+
+from __future__ import annotations
+
+import threading
+
+from werkzeug.serving import make_server
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+
+
+class Server:
+    """A running server in a background thread; ``url`` is where clients point
+    ``client.taskrouter.base_url``."""
+
+    def __init__(self, app, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        # threaded: every request gets its own thread, so concurrent clients are served;
+        # the engine's lock keeps state consistent.
+        self._server = make_server(host, port, app, threaded=True)
+        self.host = host
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "Server":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="taskrouter-emulator-http",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -376,6 +376,8 @@ class Workspace:
             self.record("task-queue.expression.updated", f"TaskQueue {queue.friendly_name} expression updated",
                         "taskqueue", queue.sid, f"TaskQueues/{queue.sid}",
                         {"TaskQueueSid": queue.sid, "TaskQueueTargetExpression": queue.target_workers})
+        if expression is not None or max_reserved_workers is not None:
+            self.backend.router.queue_changed(self, queue)
         return queue
 
     def delete_task_queue(self, sid: str) -> None:
@@ -431,6 +433,7 @@ class Workspace:
         self.workers[worker.sid] = worker
         self.record("worker.created", f"Worker {friendly_name} created", "worker", worker.sid,
                     f"Workers/{worker.sid}", ev.worker_fields(self, worker))
+        self.backend.router.worker_changed(self, worker)
         return worker
 
     def _add_worker_channel(self, worker: Worker, channel: TaskChannel) -> None:
@@ -484,6 +487,9 @@ class Workspace:
         elif changed:
             worker.version += 1
             worker.date_updated = now
+        if parsed is not None:
+            # new attributes may put the worker in other queues
+            self.backend.router.worker_changed(self, worker)
         return worker
 
     def set_worker_activity(self, worker: Worker, activity_sid: str) -> None:

@@ -1,0 +1,374 @@
+"""Routing: workflows, queues, reservations and their timers, through the real client."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+
+def activity(ws, name):
+    return next(a.sid for a in ws.activities.list() if a.friendly_name == name)
+
+
+def make_workspace(client, **kwargs):
+    instance = client.taskrouter.v1.workspaces.create(friendly_name="Routing", **kwargs)
+    ws = client.taskrouter.v1.workspaces(instance.sid)
+    ws.available = activity(ws, "Available")
+    ws.offline = activity(ws, "Offline")
+    return ws
+
+
+def workflow(ws, routing, **kwargs):
+    return ws.workflows.create(friendly_name="wf", configuration=json.dumps({"task_routing": routing}), **kwargs)
+
+
+def worker(ws, name, available=True, **attributes):
+    return ws.workers.create(friendly_name=name, attributes=json.dumps(attributes),
+                             activity_sid=ws.available if available else ws.offline)
+
+
+def reservations(ws, task=None, worker_sid=None, status=None):
+    kwargs = {"reservation_status": status} if status else {}
+    if task is not None:
+        return ws.tasks(task).reservations.list(**kwargs)
+    return ws.workers(worker_sid).reservations.list(**kwargs)
+
+
+def res_status(ws, task_sid, reservation_sid):
+    return ws.tasks(task_sid).reservations(reservation_sid).fetch().reservation_status
+
+
+def test_skills_routing(client):
+    ws = make_workspace(client)
+    sales = ws.task_queues.create(friendly_name="Sales", target_workers="skills HAS 'sales'")
+    support = ws.task_queues.create(friendly_name="Support", target_workers="skills HAS 'support'")
+    wf = workflow(ws, {"filters": [{"expression": "type == 'sales'", "targets": [{"queue": sales.sid}]},
+                                   {"expression": "type == 'support'", "targets": [{"queue": support.sid}]}]})
+    alice = worker(ws, "alice", skills=["sales"])
+    bob = worker(ws, "bob", skills=["support"])
+    task = ws.tasks.create(attributes=json.dumps({"type": "support"}), workflow_sid=wf.sid)
+    fetched = ws.tasks(task.sid).fetch()
+    assert (fetched.task_queue_sid, fetched.assignment_status) == (support.sid, "reserved")
+    [r] = reservations(ws, task.sid)
+    assert (r.worker_sid, r.reservation_status) == (bob.sid, "pending")
+    assert [x.sid for x in reservations(ws, worker_sid=bob.sid)] == [r.sid]
+    assert reservations(ws, worker_sid=alice.sid) == []
+    types = [e.event_type for e in ws.events.list(task_sid=task.sid)]
+    for expected in ("workflow.entered", "workflow.target-matched", "task-queue.entered", "reservation.created"):
+        assert expected in types
+    # no filter matches and no default filter: pending without a queue
+    lost = ws.tasks.create(attributes=json.dumps({"type": "other"}), workflow_sid=wf.sid).fetch()
+    assert (lost.assignment_status, lost.task_queue_sid) == ("pending", None)
+    # accept then complete
+    accepted = ws.tasks(task.sid).reservations(r.sid).update(reservation_status="accepted")
+    assert accepted.reservation_status == "accepted"
+    assert ws.tasks(task.sid).fetch().assignment_status == "assigned"
+    with pytest.raises(TwilioRestException) as info:
+        ws.tasks(task.sid).reservations(r.sid).update(reservation_status="accepted")
+    assert info.value.status == 400 and "is not pending" in info.value.msg
+    ws.workers(bob.sid).reservations(r.sid).update(reservation_status="completed")
+    assert ws.tasks(task.sid).fetch().assignment_status == "completed"
+
+
+def test_priority_and_lifo_order(emu, client):
+    ws = make_workspace(client)
+    fifo = ws.task_queues.create(friendly_name="FIFO")
+    lifo = ws.task_queues.create(friendly_name="LIFO", task_order="LIFO", target_workers="lifo == true")
+    wf = workflow(ws, {"filters": [{"expression": "lifo == true", "targets": [{"queue": lifo.sid}]}],
+                       "default_filter": {"queue": fifo.sid}})
+    sids = []
+    for priority in (1, 5, 3):
+        sids.append(ws.tasks.create(attributes="{}", priority=priority, workflow_sid=wf.sid).sid)
+        emu.clock.advance(1)
+    w = worker(ws, "w", available=False)
+    order = []
+    for _ in range(3):
+        ws.workers(w.sid).update(activity_sid=ws.available)
+        [r] = reservations(ws, worker_sid=w.sid, status="pending")
+        order.append(sids.index(r.task_sid))
+        ws.workers(w.sid).reservations(r.sid).update(reservation_status="accepted")
+        ws.workers(w.sid).reservations(r.sid).update(reservation_status="completed")
+        ws.workers(w.sid).update(activity_sid=ws.offline)
+    assert order == [1, 2, 0]
+    lifo_sids = []
+    for priority in (9, 1, 5):
+        lifo_sids.append(ws.tasks.create(attributes='{"lifo": true}', priority=priority, workflow_sid=wf.sid).sid)
+        emu.clock.advance(1)
+    l = worker(ws, "l", available=False, lifo=True)
+    order = []
+    for _ in range(3):
+        ws.workers(l.sid).update(activity_sid=ws.available)
+        [r] = reservations(ws, worker_sid=l.sid, status="pending")
+        order.append(lifo_sids.index(r.task_sid))
+        ws.workers(l.sid).reservations(r.sid).update(reservation_status="accepted")
+        ws.workers(l.sid).reservations(r.sid).update(reservation_status="completed")
+        ws.workers(l.sid).update(activity_sid=ws.offline)
+    assert order == [2, 1, 0]
+
+
+def test_reject_reoffers_to_another_worker(client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    a = worker(ws, "a")
+    b = worker(ws, "b")
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    [r1] = reservations(ws, task.sid)
+    assert r1.worker_sid == a.sid
+    with pytest.raises(TwilioRestException) as info:
+        ws.tasks(task.sid).reservations(r1.sid).update(reservation_status="rejected",
+                                                       worker_activity_sid="WA" + "0" * 32)
+    assert info.value.status == 400
+    ws.tasks(task.sid).reservations(r1.sid).update(reservation_status="rejected", worker_activity_sid=ws.offline)
+    assert ws.workers(a.sid).fetch().activity_sid == ws.offline
+    pending = reservations(ws, task.sid, status="pending")
+    assert [r.worker_sid for r in pending] == [b.sid]
+    ws.tasks(task.sid).reservations(pending[0].sid).update(reservation_status="rejected")
+    # nobody else: the task waits; a's return does not re-offer it to a (a rejected it)
+    assert ws.tasks(task.sid).fetch().assignment_status == "pending"
+    ws.workers(a.sid).update(activity_sid=ws.available)
+    assert ws.tasks(task.sid).fetch().assignment_status == "pending"
+    c = worker(ws, "c")
+    assert [r.worker_sid for r in reservations(ws, task.sid, status="pending")] == [c.sid]
+
+
+def test_reservation_timeout_moves_worker_offline_and_reoffers(emu, client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}}, task_reservation_timeout=30)
+    a = worker(ws, "a")
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    b = worker(ws, "b")  # b is busy-free but a already holds the only reservation
+    [r1] = reservations(ws, task.sid)
+    assert r1.worker_sid == a.sid
+    emu.clock.advance(29)
+    assert res_status(ws, task.sid, r1.sid) == "pending"
+    emu.clock.advance(1)
+    assert res_status(ws, task.sid, r1.sid) == "timeout"
+    assert ws.workers(a.sid).fetch().activity_sid == ws.offline
+    [r2] = reservations(ws, task.sid, status="pending")
+    assert r2.worker_sid == b.sid
+    assert "reservation.timeout" in [e.event_type for e in ws.events.list(task_sid=task.sid)]
+
+
+def test_target_timeout_moves_and_last_target_cancels(emu, client):
+    ws = make_workspace(client)
+    first = ws.task_queues.create(friendly_name="First", target_workers="tier == 1")
+    second = ws.task_queues.create(friendly_name="Second", target_workers="tier == 2")
+    wf = workflow(ws, {"filters": [{"expression": "1==1", "targets": [
+        {"queue": first.sid, "timeout": 60}, {"queue": second.sid, "timeout": 60, "priority": 7}]}]})
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    assert ws.tasks(task.sid).fetch().task_queue_sid == first.sid
+    emu.clock.advance(60)
+    moved = ws.tasks(task.sid).fetch()
+    assert (moved.task_queue_sid, moved.priority, moved.assignment_status) == (second.sid, 7, "pending")
+    types = [e.event_type for e in ws.events.list(task_sid=task.sid)]
+    assert "task-queue.timeout" in types and "task-queue.moved" in types
+    emu.clock.advance(60)
+    canceled = ws.tasks(task.sid).fetch()
+    assert (canceled.assignment_status, canceled.reason) == ("canceled", "Workflow Timeout")
+    assert "workflow.timeout" in [e.event_type for e in ws.events.list(task_sid=task.sid)]
+    # a task assigned before the timeout stays put
+    worker(ws, "tier1", tier=1)
+    kept = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    [r] = reservations(ws, kept.sid)
+    ws.tasks(kept.sid).reservations(r.sid).update(reservation_status="accepted")
+    emu.clock.advance(200)
+    assert ws.tasks(kept.sid).fetch().assignment_status == "assigned"
+
+
+def test_multi_reservation_first_accept_rescinds_others(client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q", max_reserved_workers=2)
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    a, b = worker(ws, "a"), worker(ws, "b")
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    rs = reservations(ws, task.sid)
+    assert sorted(r.worker_sid for r in rs) == sorted([a.sid, b.sid])
+    ws.tasks(task.sid).reservations(rs[1].sid).update(instruction="dequeue", dequeue_from="+15550001111")
+    assert res_status(ws, task.sid, rs[1].sid) == "accepted"
+    assert res_status(ws, task.sid, rs[0].sid) == "rescinded"
+    with pytest.raises(TwilioRestException) as info:
+        ws.tasks(task.sid).reservations(rs[0].sid).update(reservation_status="accepted")
+    assert info.value.status == 410
+
+
+def test_instructions_validate(client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    worker(ws, "a")
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    [r] = reservations(ws, task.sid)
+    ctx = ws.tasks(task.sid).reservations(r.sid)
+    for kwargs in ({"instruction": "call", "call_from": "+1"}, {"instruction": "redirect", "redirect_url": "u"},
+                   {"instruction": "dequeue"}, {"instruction": "dance"}):
+        with pytest.raises(TwilioRestException) as info:
+            ctx.update(**kwargs)
+        assert info.value.status == 400
+    assert ctx.update(instruction="call", call_from="+1", call_url="https://x").reservation_status == "pending"
+    assert ctx.update(instruction="call", call_from="+1", call_url="https://x",
+                      call_accept=True).reservation_status == "accepted"
+
+
+def test_multitasking_capacity(client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    w = worker(ws, "w", available=False)
+    ws.workers(w.sid).worker_channels("default").update(capacity=2)
+    ws.workers(w.sid).update(activity_sid=ws.available)
+    tasks = [ws.tasks.create(attributes="{}", workflow_sid=wf.sid) for _ in range(3)]
+    assert [len(reservations(ws, t.sid)) for t in tasks] == [1, 1, 0]
+    assert ws.workers(w.sid).fetch().activity_sid == ws.available  # multitasking: activity untouched
+    # complete one: the capacity goes to the waiting task
+    [r] = reservations(ws, tasks[0].sid)
+    ws.tasks(tasks[0].sid).reservations(r.sid).update(reservation_status="accepted")
+    assert ws.workers(w.sid).worker_channels("default").fetch().assigned_tasks == 1
+    assert reservations(ws, tasks[2].sid) == []
+    ws.tasks(tasks[0].sid).update(assignment_status="wrapping")
+    assert reservations(ws, tasks[2].sid) == []
+    ws.tasks(tasks[0].sid).update(assignment_status="completed")
+    assert ws.workers(w.sid).worker_channels("default").fetch().assigned_tasks == 0
+    assert [r.worker_sid for r in reservations(ws, tasks[2].sid)] == [w.sid]
+
+
+def test_single_tasking_activities(client):
+    ws = make_workspace(client)
+    ws.update(multi_task_enabled=False)
+    reserved = ws.activities.create(friendly_name="Reserved", available=False)
+    busy = ws.activities.create(friendly_name="Busy", available=False)
+    queue = ws.task_queues.create(friendly_name="Q", reservation_activity_sid=reserved.sid,
+                                  assignment_activity_sid=busy.sid)
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    w = worker(ws, "w")
+    w.channel = ws.workers(w.sid).worker_channels("default")
+    w.channel.update(capacity=3)
+    t1 = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    t2 = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    assert ws.workers(w.sid).fetch().activity_sid == reserved.sid
+    [r] = reservations(ws, t1.sid)
+    assert reservations(ws, t2.sid) == []
+    ws.tasks(t1.sid).reservations(r.sid).update(reservation_status="accepted")
+    assert ws.workers(w.sid).fetch().activity_sid == busy.sid
+    ws.tasks(t1.sid).update(assignment_status="completed")
+    ws.workers(w.sid).update(activity_sid=ws.available)
+    assert [x.worker_sid for x in reservations(ws, t2.sid)] == [w.sid]
+
+
+def test_routing_targets_and_known_worker(client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    other = ws.task_queues.create(friendly_name="Other")
+    wf = workflow(ws, {"filters": [{"expression": "1==1", "targets": [
+        {"queue": queue.sid, "known_worker_sid": "task.agent"}]}]})
+    a, b = worker(ws, "a"), worker(ws, "b")
+    task = ws.tasks.create(attributes=json.dumps({"agent": b.sid}), workflow_sid=wf.sid)
+    assert [r.worker_sid for r in reservations(ws, task.sid)] == [b.sid]
+    direct = ws.tasks.create(attributes="{}", routing_target=b.sid)
+    assert [r.worker_sid for r in reservations(ws, direct.sid)] == [b.sid]  # capacity ignored
+    queued = ws.tasks.create(attributes="{}", task_queue_sid=other.sid)
+    assert ws.tasks(queued.sid).fetch().task_queue_sid == other.sid
+    assert [r.worker_sid for r in reservations(ws, queued.sid)] == [a.sid]
+
+
+def test_attribute_update_reevaluates_workflow(client):
+    ws = make_workspace(client)
+    en = ws.task_queues.create(friendly_name="EN", target_workers="lang == 'en'")
+    es = ws.task_queues.create(friendly_name="ES", target_workers="lang == 'es'")
+    wf = workflow(ws, {"filters": [{"expression": "lang == 'es'", "targets": [{"queue": es.sid}]}],
+                       "default_filter": {"queue": en.sid}})
+    task = ws.tasks.create(attributes='{"lang": "en"}', workflow_sid=wf.sid)
+    assert ws.tasks(task.sid).fetch().task_queue_sid == en.sid
+    ws.tasks(task.sid).update(attributes='{"lang": "es"}')
+    assert ws.tasks(task.sid).fetch().task_queue_sid == es.sid
+    w = worker(ws, "w", lang="es")
+    assert [r.worker_sid for r in reservations(ws, task.sid)] == [w.sid]
+
+
+def test_random_operations_keep_invariants(emu, client):
+    rng = random.Random(20260101)
+    ws = make_workspace(client)
+    busy = ws.activities.create(friendly_name="Busy", available=False)
+    queues = [ws.task_queues.create(friendly_name="Q0", max_reserved_workers=2, target_workers="level >= 0"),
+              ws.task_queues.create(friendly_name="Q1", task_order="LIFO", target_workers="level >= 1")]
+    wf = workflow(ws, {"filters": [{"expression": "vip == true", "targets": [
+        {"queue": queues[1].sid, "timeout": 50}, {"queue": queues[0].sid, "timeout": 200}]}],
+        "default_filter": {"queue": queues[0].sid}}, task_reservation_timeout=40)
+    activities = [ws.available, ws.available, ws.available, ws.offline, busy.sid]
+    workers, tasks = [], []
+    engine_ws = emu.backend.get_workspace(client.account_sid, ws._solution["sid"])
+
+    for step in range(300):
+        op = rng.choice(["task", "task", "worker", "accept", "reject", "complete", "cancel", "activity",
+                         "advance", "capacity", "attrs", "wrap", "delete_worker"])
+        try:
+            if op == "task" or not tasks:
+                tasks.append(ws.tasks.create(attributes=json.dumps({"vip": rng.random() < 0.3}),
+                                             priority=rng.randint(0, 5), workflow_sid=wf.sid,
+                                             timeout=rng.choice([100, 1000, 86400])).sid)
+            elif op == "worker" or not workers:
+                workers.append(ws.workers.create(friendly_name=f"w{step}",
+                                                 attributes=json.dumps({"level": rng.randint(0, 1)}),
+                                                 activity_sid=rng.choice(activities)).sid)
+            elif op in ("accept", "reject", "complete", "wrap"):
+                # mostly live reservations, sometimes any (finished ones must be refused cleanly)
+                live = [r for r in engine_ws.reservations.values()
+                        if r.reservation_status in ("pending", "accepted", "wrapping")]
+                rs = live if live and rng.random() < 0.85 else list(engine_ws.reservations.values())
+                if rs:
+                    r = rng.choice(rs)
+                    sid = r.task_sid
+                    status = {"accept": "accepted", "reject": "rejected", "complete": "completed",
+                              "wrap": "wrapping"}[op]
+                    ws.tasks(sid).reservations(r.sid).update(reservation_status=status)
+            elif op == "cancel":
+                ws.tasks(rng.choice(tasks)).update(assignment_status="canceled")
+            elif op == "activity":
+                ws.workers(rng.choice(workers)).update(activity_sid=rng.choice(activities))
+            elif op == "capacity":
+                ws.workers(rng.choice(workers)).worker_channels("default").update(capacity=rng.randint(0, 3))
+            elif op == "attrs":
+                ws.workers(rng.choice(workers)).update(attributes=json.dumps({"level": rng.randint(0, 1)}))
+            elif op == "delete_worker" and len(workers) > 3:
+                sid = workers.pop(rng.randrange(len(workers)))
+                ws.workers(sid).delete()
+            else:
+                emu.clock.advance(rng.choice([1, 5, 10, 45]))
+        except TwilioRestException as exc:
+            assert exc.status in (400, 404, 410), (op, exc)
+        check_invariants(engine_ws)
+    assert any(r.reservation_status == "accepted" for r in engine_ws.reservations.values()) or \
+        any(t.assignment_status == "completed" for t in engine_ws.tasks.values())
+
+
+def check_invariants(ws):
+    for worker in ws.workers.values():
+        for channel in worker.channels.values():
+            load = sum(1 for r in ws.reservations.values()
+                       if r.worker_sid == worker.sid and r.reservation_status in ("pending", "accepted", "wrapping")
+                       and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid
+                       and not ws.tasks[r.task_sid].ignore_capacity)
+            assert load <= max(channel.configured_capacity, 0) or load == 0 or _grandfathered(ws, worker, channel)
+            accepted = sum(1 for r in ws.reservations.values()
+                           if r.worker_sid == worker.sid and r.reservation_status in ("accepted", "wrapping")
+                           and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid)
+            assert channel.assigned_tasks == accepted
+    for task in ws.tasks.values():
+        statuses = [r.reservation_status for r in ws.reservations.values() if r.task_sid == task.sid]
+        assert statuses.count("accepted") + statuses.count("wrapping") + statuses.count("completed") <= 1
+        if task.assignment_status == "reserved":
+            assert "pending" in statuses
+        if task.assignment_status == "pending":
+            assert "pending" not in statuses
+
+
+def _grandfathered(ws, worker, channel):
+    """Capacity lowered under existing work: no new pending reservation may be over the limit."""
+    pending = [r for r in ws.reservations.values() if r.worker_sid == worker.sid and r.reservation_status == "pending"
+               and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid]
+    return channel.configured_capacity < channel.assigned_tasks + len(pending) and \
+        all(r.date_created <= channel.date_updated for r in pending)

@@ -55,7 +55,11 @@ def control_blueprint(backend: Backend) -> Blueprint:
         if not 0 <= seconds < 10 ** 10:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="Seconds", reason="must be a non-negative number of seconds"))
-        backend.clock.advance(seconds)
+        try:
+            backend.clock.advance(seconds)
+        except (OverflowError, ValueError):
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="Seconds", reason="moves the clock past the last representable instant")) from None
         return _json(clock_state(backend))
 
     @bp.post("/clock")
@@ -67,7 +71,11 @@ def control_blueprint(backend: Backend) -> Blueprint:
         if instant is not None and instant < backend.clock.now():
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Now", reason="the clock cannot go backwards"))
         if instant is not None:
-            backend.clock.set(instant)
+            try:
+                backend.clock.set(instant)
+            except (OverflowError, ValueError):
+                raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                    name="Now", reason="is past the last representable instant")) from None
         if mode is not None:
             backend.clock.set_mode(mode)
         return _json(clock_state(backend))

@@ -10,7 +10,8 @@ import base64
 import json
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from flask import request as flask_request
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 import emulator.http  # noqa: F401  (registers the handlers)
 from emulator import errors, spec
@@ -18,7 +19,6 @@ from emulator.http.registry import HANDLERS
 
 from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 
-STATISTICS_WORDS = ("Statistics",)
 UNKNOWN = {"WA": "WA" + "0" * 32, "WQ": "WQ" + "0" * 32, "WK": "WK" + "0" * 32, "WW": "WW" + "0" * 32,
            "WT": "WT" + "0" * 32, "WR": "WR" + "0" * 32, "EV": "EV" + "0" * 32, "WS": "WS" + "0" * 32}
 
@@ -34,12 +34,46 @@ def rest_error(call) -> TwilioRestException:
     return info.value
 
 
+def list_error_status(call) -> int:
+    """A list() the service refuses: twilio's pager raises a plain TwilioException with the response."""
+    with pytest.raises(TwilioException) as info:
+        call()
+    return info.value.args[1].status_code
+
+
+def last_body(client) -> dict:
+    return json.loads(client.http_client._test_only_last_response.text)
+
+
+def task_event_types(workspace, task_sid: str) -> list[str]:
+    """The task.* events of one task (routing adds workflow/queue events in between)."""
+    return [e.event_type for e in workspace.events.list(task_sid=task_sid) if e.event_type.startswith("task.")]
+
+
 def statistics_operations() -> dict:
     return {k: op for k, op in spec.operations().items() if "Statistics" in op.path}
 
 
 def served_operations() -> set:
     return {k for k, op in spec.operations().items() if "Statistics" not in op.path}
+
+
+# Which operations the tests of this module drove (recorded from the app), to check at the end
+# that none was left out.
+DRIVEN: set[str] = set()
+RAN: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def record_driven_operations(request, emu):
+    @emu.app.after_request
+    def note(response):
+        if flask_request.url_rule is not None and response.status_code < 500:
+            DRIVEN.add(flask_request.url_rule.endpoint)
+        return response
+
+    yield
+    RAN.add(request.node.originalname)
 
 
 # --- coverage -----------------------------------------------------------------------------------
@@ -135,7 +169,7 @@ def test_account_partitioning(emu, client, workspace):
     error = rest_error(other_client.taskrouter.v1.workspaces(sid).fetch)
     assert error.status == 404
     assert error.code == 20404
-    assert rest_error(other_client.taskrouter.v1.workspaces(sid).activities.list).status == 404
+    assert list_error_status(other_client.taskrouter.v1.workspaces(sid).activities.list) == 404
     assert rest_error(lambda: other_client.taskrouter.v1.workspaces(sid).delete()).status == 404
     assert other_client.taskrouter.v1.workspaces.list() == []
     mine = other_client.taskrouter.v1.workspaces.create(friendly_name="B's")
@@ -326,6 +360,8 @@ def test_task_create_fetch_update_and_etag(client, workspace):
     assert (task.task_channel_unique_name, task.workflow_sid) == ("voice", workflow.sid)
     assert task.workflow_friendly_name == "Default Fifo Workflow"
     assert task.age == 0
+    sample = workspace.task_queues.list()[0]
+    assert (task.task_queue_sid, task.task_queue_friendly_name) == (sample.sid, "Sample Queue")
 
     first = workspace.tasks(task.sid).fetch_with_http_info()
     etag = first.headers["ETag"]
@@ -346,27 +382,29 @@ def test_task_create_fetch_update_and_etag(client, workspace):
     ("wrapping", errors.TASK_CANNOT_WRAP),
     ("completed", errors.TASK_CANNOT_COMPLETE),
 ])
-def test_illegal_status_changes_from_pending(workspace, status, template):
+def test_illegal_status_changes_from_pending(client, workspace, status, template):
     task = workspace.tasks.create(attributes="{}")
     error = rest_error(lambda: workspace.tasks(task.sid).update(assignment_status=status))
-    assert error.status == 400
-    assert error.msg == template.format(task_sid=task.sid, workspace_sid=workspace.instance.sid,
-                                        account_sid=ACCOUNT_SID)
+    expected = template.format(task_sid=task.sid, workspace_sid=workspace.instance.sid, account_sid=ACCOUNT_SID)
+    assert (error.status, error.code) == (400, 20001)
+    assert error.msg == "Unable to update record: " + expected
+    assert last_body(client)["message"] == expected
     assert workspace.tasks(task.sid).fetch().assignment_status == "pending"
 
 
-def test_task_cancel_and_deletion_after_five_minutes(emu, workspace):
+def test_task_cancel_and_deletion_after_five_minutes(emu, client, workspace):
     task = workspace.tasks.create(attributes="{}")
     canceled = workspace.tasks(task.sid).update(assignment_status="canceled", reason="no longer needed")
     assert (canceled.assignment_status, canceled.reason) == ("canceled", "no longer needed")
     error = rest_error(lambda: workspace.tasks(task.sid).update(assignment_status="canceled"))
-    assert error.msg == errors.TASK_CANNOT_CANCEL.format(task_sid=task.sid, workspace_sid=workspace.instance.sid,
-                                                        account_sid=ACCOUNT_SID)
+    assert last_body(client)["message"] == errors.TASK_CANNOT_CANCEL.format(
+        task_sid=task.sid, workspace_sid=workspace.instance.sid, account_sid=ACCOUNT_SID)
+    assert error.status == 400
     emu.clock.advance(299)
     assert workspace.tasks(task.sid).fetch().assignment_status == "canceled"
     emu.clock.advance(2)
     assert rest_error(workspace.tasks(task.sid).fetch).status == 404
-    assert [e.event_type for e in workspace.events.list(task_sid=task.sid)] == ["task.created", "task.canceled"]
+    assert task_event_types(workspace, task.sid) == ["task.created", "task.canceled"]
 
 
 def test_task_ttl(emu, workspace):
@@ -383,7 +421,7 @@ def test_task_delete(workspace):
     task = workspace.tasks.create(attributes="{}")
     assert workspace.tasks(task.sid).delete() is True
     assert rest_error(workspace.tasks(task.sid).fetch).status == 404
-    assert [e.event_type for e in workspace.events.list(task_sid=task.sid)] == ["task.created", "task.deleted"]
+    assert task_event_types(workspace, task.sid) == ["task.created", "task.deleted"]
 
 
 def test_task_list_filters(emu, workspace):
@@ -423,7 +461,34 @@ def test_reservations_list_empty_and_unknown_is_404(workspace):
                  lambda: workspace.workers(worker.sid).reservations(unknown).update(reservation_status="accepted")):
         error = rest_error(call)
         assert (error.status, error.code) == (404, 20404)
-    assert rest_error(workspace.tasks(UNKNOWN["WT"]).reservations.list).status == 404
+    assert list_error_status(workspace.tasks(UNKNOWN["WT"]).reservations.list) == 404
+    assert list_error_status(workspace.workers(UNKNOWN["WK"]).reservations.list) == 404
+
+
+def test_reservation_fetch_and_update_from_task_and_worker(workspace):
+    available = workspace.activities.list(friendly_name="Available")[0]
+    worker = workspace.workers.create(friendly_name="Rae", activity_sid=available.sid)
+    task = workspace.tasks.create(attributes="{}")
+    assert workspace.tasks(task.sid).fetch().assignment_status == "reserved"
+    [reservation] = workspace.tasks(task.sid).reservations.list()
+    assert (reservation.reservation_status, reservation.worker_sid, reservation.worker_name) == \
+        ("pending", worker.sid, "Rae")
+    assert [r.sid for r in workspace.workers(worker.sid).reservations.list(reservation_status="pending")] == \
+        [reservation.sid]
+    assert workspace.tasks(task.sid).reservations.list(reservation_status="accepted") == []
+    assert workspace.workers(worker.sid).reservations(reservation.sid).fetch().task_sid == task.sid
+    assert workspace.tasks(task.sid).reservations(reservation.sid).fetch().worker_sid == worker.sid
+
+    accepted = workspace.workers(worker.sid).reservations(reservation.sid).update(reservation_status="accepted")
+    assert accepted.reservation_status == "accepted"
+    assert workspace.tasks(task.sid).fetch().assignment_status == "assigned"
+    wrapped = workspace.tasks(task.sid).reservations(reservation.sid).update(reservation_status="wrapping")
+    assert wrapped.reservation_status == "wrapping"
+    assert workspace.tasks(task.sid).fetch().assignment_status == "wrapping"
+    completed = workspace.tasks(task.sid).update(assignment_status="completed", reason="done")
+    assert (completed.assignment_status, completed.reason) == ("completed", "done")
+    assert workspace.tasks(task.sid).reservations(reservation.sid).fetch().reservation_status == "completed"
+    assert task_event_types(workspace, task.sid)[-2:] == ["task.wrapup", "task.completed"]
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -433,14 +498,18 @@ def test_events_list_filters_and_fetch(emu, workspace):
     emu.clock.advance(1200)
     other = workspace.tasks.create(attributes="{}")
     # without StartDate the window is the last 15 minutes
-    assert [(e.event_type, e.resource_sid) for e in workspace.events.list()] == [("task.created", other.sid)]
-    assert [e.event_type for e in workspace.events.list(minutes=30)] == \
-        ["workspace.created", "task-queue.created", "workflow.created", "worker.created", "task.created",
-         "task.created"]
+    assert [e.resource_sid for e in workspace.events.list(event_type="task.created")] == [other.sid]
+    assert all(e.event_date == other.date_created for e in workspace.events.list())
+    types = [e.event_type for e in workspace.events.list(minutes=30)]
+    assert types[:5] == ["workspace.created", "task-queue.created", "workflow.created", "worker.created",
+                         "task.created"]
+    assert types.count("task.created") == 2
     assert [e.resource_sid for e in workspace.events.list(event_type="task.created", minutes=60)] == \
         [task.sid, other.sid]
     by_task = workspace.events.list(task_sid=task.sid, minutes=60)
-    assert [e.event_type for e in by_task] == ["task.created"]
+    assert by_task[0].event_type == "task.created"
+    assert all(e.event_data.get("task_sid") == task.sid for e in by_task)
+    assert other.sid not in {e.resource_sid for e in by_task}
     by_worker = workspace.events.list(worker_sid=worker.sid, minutes=60)
     assert [(e.event_type, e.resource_type) for e in by_worker] == [("worker.created", "worker")]
     assert workspace.events.list(event_type="task.canceled", minutes=60) == []
@@ -449,3 +518,12 @@ def test_events_list_filters_and_fetch(emu, workspace):
     assert event.event_data["task_sid"] == task.sid
     assert event.event_date_ms == 1767225600000
     assert rest_error(workspace.events(UNKNOWN["EV"]).fetch).status == 404
+
+
+# --- keep last: every served operation was driven by the tests above ---------------------------
+def test_every_served_operation_was_driven():
+    others = {name for name, value in globals().items()
+              if name.startswith("test_") and callable(value) and name != "test_every_served_operation_was_driven"}
+    if not others <= RAN:
+        pytest.skip("only meaningful when the whole module runs")
+    assert served_operations() - DRIVEN == set()

@@ -132,7 +132,7 @@ def task_queues(ws: Workspace, *, friendly_name=None, evaluate_worker_attributes
     if evaluate_worker_attributes is not None:
         try:
             attributes = json.loads(evaluate_worker_attributes)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise errors.InvalidParameter(errors.INVALID_JSON.format(
                 name="EvaluateWorkerAttributes", reason="not valid JSON")) from None
         if not isinstance(attributes, dict):
@@ -165,6 +165,9 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
     now = ws.now()
     if minutes is not None and minutes < 1:
         raise _bad("Minutes", "must be at least 1")
+    if minutes is not None and minutes > ev.RETENTION_DAYS * 24 * 60:
+        # also keeps timedelta() from overflowing on huge values
+        raise _bad("Minutes", f"events are kept for {ev.RETENTION_DAYS} days")
     if start_date is None:
         start_date = now - timedelta(minutes=minutes or EVENTS_DEFAULT_MINUTES)
     if start_date < now - timedelta(days=ev.RETENTION_DAYS):

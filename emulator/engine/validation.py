@@ -29,15 +29,17 @@ def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[st
         raise errors.InvalidParameter(errors.ATTRIBUTES_TOO_LONG.format(name=name, limit=limit))
     try:
         data = json.loads(text)
+        compact = compact_json(data)
     except (ValueError, RecursionError) as exc:
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason=str(exc)[:200])) from None
     if not isinstance(data, dict):
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason="not an object"))
-    return compact_json(data), data
+    return compact, data
 
 
 def compact_json(data) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; ``ValueError`` for NaN/Infinity (Python's parser accepts them, JSON does not)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def friendly_name(value: str, name: str = "FriendlyName", limit: int = FRIENDLY_NAME_LIMIT) -> str:

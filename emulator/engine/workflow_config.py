@@ -99,6 +99,7 @@ class WorkflowConfiguration:
             raise _invalid(f"must be at most {v.WORKFLOW_CONFIGURATION_LIMIT} bytes")
         try:
             data = json.loads(text)
+            compact = v.compact_json(data)
         except (ValueError, RecursionError) as exc:
             raise _invalid(f"not valid JSON: {str(exc)[:200]}") from None
         if not isinstance(data, dict) or not isinstance(data.get("task_routing"), dict):
@@ -131,7 +132,7 @@ class WorkflowConfiguration:
             # The default filter is a target without timeout; unknown keys are kept as written.
             default_target = cls._target(default, "task_routing.default_filter", workspace, None,
                                          allow_timeout=False)
-        return cls(v.compact_json(data), data, filters, default_target)
+        return cls(compact, data, filters, default_target)
 
     @staticmethod
     def _target(raw, where: str, workspace: "Workspace", inherited_queue: str | None, *,

@@ -127,6 +127,9 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
         view.__name__ = op.operation_id
         return view
 
+    # No redirects for "//" or a trailing slash: an unknown path is a Twilio-shaped 404.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     for op in spec.operations().values():
         app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
 

@@ -312,24 +312,31 @@ class Workspace:
     def get_task_queue(self, sid: str) -> TaskQueue:
         return self._get(self.task_queues, sid)
 
-    def _queue_activity(self, sid: str | None, name: str) -> None:
-        if sid:
-            self.activity_param(sid, name)
+    def _check_queue_fields(self, queue: TaskQueue | None, friendly_name, max_reserved_workers, task_order,
+                            reservation_activity_sid, assignment_activity_sid) -> None:
+        """The rules TaskQueue create and update share (``queue`` is None on create)."""
+        if friendly_name is not None:
+            v.friendly_name(friendly_name)
+            if self._name_taken(self.task_queues.values(), friendly_name, casefold=False, exclude=queue):
+                raise errors.InvalidParameter(self._taken_message(errors.QUEUE_NAME_TAKEN, friendly_name))
+        if max_reserved_workers is not None:
+            v.integer_range("MaxReservedWorkers", max_reserved_workers, 1, MAX_RESERVED_WORKERS_MAX)
+        if task_order is not None and task_order not in QUEUE_ORDERS:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="TaskOrder", reason="must be FIFO or LIFO"))
+        for sid, name in ((reservation_activity_sid, "ReservationActivitySid"),
+                          (assignment_activity_sid, "AssignmentActivitySid")):
+            if sid:
+                self.activity_param(sid, name)
 
     def create_task_queue(self, friendly_name: str, *, target_workers: str | None = None,
                           max_reserved_workers: int | None = None, task_order: str | None = None,
                           reservation_activity_sid: str | None = None,
                           assignment_activity_sid: str | None = None) -> TaskQueue:
-        v.friendly_name(friendly_name)
-        if self._name_taken(self.task_queues.values(), friendly_name, casefold=False):
-            raise errors.InvalidParameter(self._taken_message(errors.QUEUE_NAME_TAKEN, friendly_name))
+        if friendly_name is None:
+            raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name="FriendlyName"))
+        self._check_queue_fields(None, friendly_name, max_reserved_workers, task_order, reservation_activity_sid,
+                                 assignment_activity_sid)
         expression = self._parse_target_workers(target_workers)
-        if max_reserved_workers is not None:
-            v.integer_range("MaxReservedWorkers", max_reserved_workers, 1, MAX_RESERVED_WORKERS_MAX)
-        if task_order is not None and task_order not in QUEUE_ORDERS:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="TaskOrder", reason="must be FIFO or LIFO"))
-        self._queue_activity(reservation_activity_sid, "ReservationActivitySid")
-        self._queue_activity(assignment_activity_sid, "AssignmentActivitySid")
         now = self.now()
         queue = TaskQueue(self.new_sid("WQ"), self.account_sid, self.sid, friendly_name, target_workers,
                           max_reserved_workers or 1, task_order or "FIFO",
@@ -348,17 +355,9 @@ class Workspace:
     def update_task_queue(self, sid: str, *, friendly_name=None, target_workers=None, max_reserved_workers=None,
                           task_order=None, reservation_activity_sid=None, assignment_activity_sid=None) -> TaskQueue:
         queue = self.get_task_queue(sid)
-        if friendly_name is not None:
-            v.friendly_name(friendly_name)
-            if self._name_taken(self.task_queues.values(), friendly_name, casefold=False, exclude=queue):
-                raise errors.InvalidParameter(self._taken_message(errors.QUEUE_NAME_TAKEN, friendly_name))
+        self._check_queue_fields(queue, friendly_name, max_reserved_workers, task_order, reservation_activity_sid,
+                                 assignment_activity_sid)
         expression = self._parse_target_workers(target_workers) if target_workers is not None else None
-        if max_reserved_workers is not None:
-            v.integer_range("MaxReservedWorkers", max_reserved_workers, 1, MAX_RESERVED_WORKERS_MAX)
-        if task_order is not None and task_order not in QUEUE_ORDERS:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="TaskOrder", reason="must be FIFO or LIFO"))
-        self._queue_activity(reservation_activity_sid, "ReservationActivitySid")
-        self._queue_activity(assignment_activity_sid, "AssignmentActivitySid")
         if friendly_name is not None:
             queue.friendly_name = friendly_name
         if max_reserved_workers is not None:

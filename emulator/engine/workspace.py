@@ -214,8 +214,11 @@ class Workspace:
                         f"Activities/{activity.sid}", ev.activity_fields(activity))
         return activity
 
-    def update_activity(self, sid: str, friendly_name: str | None) -> Activity:
+    def update_activity(self, sid: str, friendly_name: str | None, available: str | None = None) -> Activity:
         activity = self.get_activity(sid)
+        if available is not None:
+            # "The value cannot be changed after the Activity is created" (https://www.twilio.com/docs/taskrouter/api/activity)
+            raise errors.InvalidParameter(errors.ACTIVITY_AVAILABLE_IMMUTABLE)
         if friendly_name is not None:
             v.friendly_name(friendly_name)
             if self._name_taken(self.activities.values(), friendly_name, casefold=True, exclude=activity):

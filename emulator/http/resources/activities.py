@@ -1,6 +1,5 @@
 """Activities: /v1/Workspaces/{WorkspaceSid}/Activities[/{Sid}]."""
 
-from ... import errors
 from ..registry import Call, Reply, operation
 
 
@@ -17,10 +16,9 @@ def fetch_activity(call: Call) -> Reply:
 
 @operation("UpdateActivity")
 def update_activity(call: Call) -> Reply:
-    if "Available" in call.form:
-        # "The value cannot be changed after the Activity is created" (https://www.twilio.com/docs/taskrouter/api/activity)
-        raise errors.InvalidParameter(errors.ACTIVITY_AVAILABLE_IMMUTABLE)
-    activity = call.workspace().update_activity(call.path["Sid"], call.p("friendly_name"))
+    # The spec does not declare Available on update; it is passed on so the engine can refuse it.
+    activity = call.workspace().update_activity(call.path["Sid"], call.p("friendly_name"),
+                                                available=call.form.get("Available"))
     return Reply(call.render.activity(activity))
 
 

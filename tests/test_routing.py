@@ -41,6 +41,20 @@ def res_status(ws, task_sid, reservation_sid):
     return ws.tasks(task_sid).reservations(reservation_sid).fetch().reservation_status
 
 
+
+def drain_order(ws, worker, task_sids: list) -> list:
+    """Make ``worker`` available once per task, accept and complete what it is offered, and
+    return the positions (in ``task_sids``) of the tasks in the order they were offered."""
+    order = []
+    for _ in task_sids:
+        ws.workers(worker.sid).update(activity_sid=ws.available)
+        [r] = reservations(ws, worker_sid=worker.sid, status="pending")
+        order.append(task_sids.index(r.task_sid))
+        ws.workers(worker.sid).reservations(r.sid).update(reservation_status="accepted")
+        ws.workers(worker.sid).reservations(r.sid).update(reservation_status="completed")
+        ws.workers(worker.sid).update(activity_sid=ws.offline)
+    return order
+
 def test_skills_routing(client):
     ws = make_workspace(client)
     sales = ws.task_queues.create(friendly_name="Sales", target_workers="skills HAS 'sales'")
@@ -84,28 +98,14 @@ def test_priority_and_lifo_order(emu, client):
         sids.append(ws.tasks.create(attributes="{}", priority=priority, workflow_sid=wf.sid).sid)
         emu.clock.advance(1)
     w = worker(ws, "w", available=False)
-    order = []
-    for _ in range(3):
-        ws.workers(w.sid).update(activity_sid=ws.available)
-        [r] = reservations(ws, worker_sid=w.sid, status="pending")
-        order.append(sids.index(r.task_sid))
-        ws.workers(w.sid).reservations(r.sid).update(reservation_status="accepted")
-        ws.workers(w.sid).reservations(r.sid).update(reservation_status="completed")
-        ws.workers(w.sid).update(activity_sid=ws.offline)
+    order = drain_order(ws, w, sids)
     assert order == [1, 2, 0]
     lifo_sids = []
     for priority in (9, 1, 5):
         lifo_sids.append(ws.tasks.create(attributes='{"lifo": true}', priority=priority, workflow_sid=wf.sid).sid)
         emu.clock.advance(1)
     l = worker(ws, "l", available=False, lifo=True)
-    order = []
-    for _ in range(3):
-        ws.workers(l.sid).update(activity_sid=ws.available)
-        [r] = reservations(ws, worker_sid=l.sid, status="pending")
-        order.append(lifo_sids.index(r.task_sid))
-        ws.workers(l.sid).reservations(r.sid).update(reservation_status="accepted")
-        ws.workers(l.sid).reservations(r.sid).update(reservation_status="completed")
-        ws.workers(l.sid).update(activity_sid=ws.offline)
+    order = drain_order(ws, l, lifo_sids)
     assert order == [2, 1, 0]
 
 

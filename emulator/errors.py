@@ -166,3 +166,12 @@ WORKFLOW_REQUIRED = "WorkflowSid is required when the workspace has {count} Work
 # [O] TRJS test/voice/outbound/spec/Task.js
 ROUTING_TARGET_INVALID = ("Value '{value}' provided for RoutingTarget has an invalid format. "
                           "WorkspaceSid: {workspace_sid}, AccountSid: {account_sid}")
+
+# Statistics (https://www.twilio.com/docs/taskrouter/api/taskqueue-statistics and siblings) [I]
+STATISTICS_MINUTES = "Invalid Minutes: {value} is not between 1 and {maximum} (statistics cover the last 30 days)"
+STATISTICS_TOO_OLD = "Invalid {name}: statistics are only kept for the past {days} days"
+STATISTICS_END_BEFORE_START = "Invalid EndDate: the end of the interval is before its start (StartDate or Minutes)"
+SPLIT_BY_WAIT_TIME_INVALID = ("Invalid SplitByWaitTime: '{value}' must be a comma-separated list of whole "
+                              "numbers of seconds, such as 20,60")
+# "If the number of TaskQueueSIDs in the request body is less than 1 or exceeds 50, an HTTP 400 error is returned"
+BULK_QUEUE_COUNT = "Invalid QueueSids: between 1 and {maximum} TaskQueue SIDs are required, {count} given"

@@ -260,3 +260,31 @@ class Renderer:
             return 0
         index = sids.index(sid)
         return index + 1 if kind == "PA" else max(0, index - size)
+
+    # --- statistics -----------------------------------------------------------------------------
+    # Bodies of the *Statistics operations. The engine computes the figures (emulator.engine.statistics);
+    # here they get the resource's identity and URL, and instants become ISO 8601.
+    @staticmethod
+    def statistics_figures(figures):
+        if isinstance(figures, dict):
+            return {k: Renderer.statistics_figures(v) for k, v in figures.items()}
+        if isinstance(figures, list):
+            return [Renderer.statistics_figures(v) for v in figures]
+        return iso(figures) if isinstance(figures, datetime) else figures
+
+    def statistics(self, ws: Workspace, path: tuple, figures: dict, **ids) -> dict:
+        """One statistics resource: ``account_sid``, ``workspace_sid``, the owner's SID (``ids``),
+        the figures (flat, or under ``realtime`` / ``cumulative``) and ``url``."""
+        return {"account_sid": ws.account_sid, "workspace_sid": ws.sid, **ids,
+                **self.statistics_figures(figures), "url": self.ws_url(ws.sid, *path)}
+
+    def task_queues_statistics_item(self, ws: Workspace, queue_sid: str, realtime: dict, cumulative: dict) -> dict:
+        """One item of ``/TaskQueues/Statistics`` (the list items carry no ``url``)."""
+        return {"account_sid": ws.account_sid, "workspace_sid": ws.sid, "task_queue_sid": queue_sid,
+                "realtime": self.statistics_figures(realtime), "cumulative": self.statistics_figures(cumulative)}
+
+    def task_queue_bulk_statistics(self, ws: Workspace, figures: dict[str, dict]) -> dict:
+        """``POST /TaskQueues/RealTimeStatistics``: one entry per requested queue, in request order."""
+        data = [{"task_queue_sid": sid, **self.statistics_figures(f)} for sid, f in figures.items()]
+        return {"account_sid": ws.account_sid, "workspace_sid": ws.sid, "task_queue_data": data,
+                "task_queue_response_count": len(data), "url": self.ws_url(ws.sid, "TaskQueues", "RealTimeStatistics")}

@@ -29,6 +29,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
+	$(PY) benchmarks/statistics.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

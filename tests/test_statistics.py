@@ -428,3 +428,17 @@ def test_timeline_stints_are_clipped_to_the_window():
     assert list(timeline.stints(5.0, 100.0)) == [("A", 5.0), ("B", 20.0), ("A", 20.0)]
     assert list(timeline.stints(12.0, 20.0)) == [("B", 8.0)]
     assert list(timeline.stints(60.0, 100.0)) == []
+
+
+def test_the_event_log_is_digested_once(run, emu, monkeypatch):
+    run.w.cumulative_statistics().fetch()
+    digested = []
+    original = stats.History.digest
+    monkeypatch.setattr(stats.History, "digest", lambda self, event: (digested.append(event.event_type),
+                                                                      original(self, event)))
+    run.w.cumulative_statistics().fetch()
+    assert digested == []  # nothing new since the last query
+    run.w.tasks(run.c.sid).update(assignment_status="wrapping")
+    s = run.w.cumulative_statistics().fetch()
+    assert digested == ["reservation.wrapup", "task.wrapup"]  # only what happened since
+    assert s.tasks_completed == 1

@@ -101,16 +101,14 @@ def main() -> None:
     backend, ws, queues, wf, workers = build(args.history, args.backlog, args.workers)
     built = time.perf_counter() - started
     now = ws.now()
-    week = stats.window(ws, start_date=now - timedelta(days=7))
-    recent = stats.window(ws)
     print(f"workspace: {len(ws.tasks)} tasks, {len(ws.workers)} workers, {len(ws.events)} events "
           f"over {(now - ws.date_created).days} days (built in {built:.1f} s)")
-    by_status = stats.workspace_realtime(ws, None)["tasks_by_status"]
-    print(f"tasks now: {by_status}")
-
     cold = time.perf_counter()
     stats.history(ws)
-    print(f"\nfirst query: digesting the event log once: {(time.perf_counter() - cold) * 1000:.1f} ms")
+    print(f"first query: digesting the event log once: {(time.perf_counter() - cold) * 1000:.1f} ms")
+    print(f"tasks now: {stats.workspace_realtime(ws, None)['tasks_by_status']}")
+    week = stats.window(ws, start_date=now - timedelta(days=7))
+    recent = stats.window(ws)
 
     engine = [
         ("workspace real-time", lambda: stats.workspace_realtime(ws, None)),

@@ -29,6 +29,8 @@ from twilio.base.exceptions import TwilioRestException
 
 from emulator.engine import statistics as stats
 
+from conftest import ACCOUNT_SID
+
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -442,3 +444,48 @@ def test_the_event_log_is_digested_once(run, emu, monkeypatch):
     s = run.w.cumulative_statistics().fetch()
     assert digested == ["reservation.wrapup", "task.wrapup"]  # only what happened since
     assert s.tasks_completed == 1
+
+
+def naive_real_time(ws, match) -> dict:
+    """What the real-time figures must be, by walking every task."""
+    active = [t for t in ws.tasks.values() if t.assignment_status in stats.ACTIVE and match(t)]
+    waiting = [t for t in active if t.assignment_status in stats.WAITING]
+    oldest = min(waiting, key=lambda t: t.date_created, default=None)
+    by_priority = {}
+    for t in active:
+        by_priority[str(t.priority)] = by_priority.get(str(t.priority), 0) + 1
+    return {"tasks_by_status": {s: sum(1 for t in active if t.assignment_status == s) for s in stats.ACTIVE},
+            "tasks_by_priority": by_priority, "longest_task_waiting_sid": oldest.sid if oldest else None}
+
+
+def test_live_task_figures_match_a_walk_over_every_task(run, emu):
+    ws = emu.backend.get_workspace(ACCOUNT_SID, run.w._solution["sid"])
+    voice = next(c.sid for c in ws.task_channels.values() if c.unique_name == "voice")
+    scopes = {"workspace": (lambda: stats.workspace_realtime(ws, None), lambda t: True),
+              "voice": (lambda: stats.workspace_realtime(ws, voice), lambda t: t.task_channel_sid == voice),
+              "workflow": (lambda: stats.workflow_realtime(ws, run.wf.sid, None), lambda t: t.workflow_sid == run.wf.sid),
+              "support": (lambda: stats.queue_realtime(ws, run.support.sid, None),
+                          lambda t: t.task_queue_sid == run.support.sid),
+              "sales": (lambda: stats.queue_realtime(ws, run.sales.sid, None), lambda t: t.task_queue_sid == run.sales.sid)}
+
+    def check():
+        for name, (figures, match) in scopes.items():
+            got = figures()
+            assert {k: got[k] for k in ("tasks_by_status", "tasks_by_priority", "longest_task_waiting_sid")} == \
+                naive_real_time(ws, match), name
+
+    check()
+    tasks = [run.w.tasks.create(attributes=json.dumps({"type": kind}), priority=p)
+             for kind, p in (("sales", 1), ("support", 7), ("sales", 7), ("support", 0))]
+    check()
+    run.w.tasks(tasks[1].sid).update(priority=9)
+    run.w.tasks(tasks[3].sid).update(task_channel="voice")
+    check()
+    emu.clock.advance(70)  # sales tasks move on to Support, reservations time out
+    check()
+    run.w.tasks(tasks[0].sid).update(assignment_status="canceled")
+    run.w.tasks(tasks[2].sid).delete()
+    run.w.tasks(run.c.sid).update(assignment_status="completed")
+    check()
+    emu.clock.advance(400)  # finished tasks are deleted without events
+    check()

@@ -15,14 +15,17 @@ Cost. The event log is digested once, incrementally, into a ``History`` per work
 (figure, scope, task channel) a time-ordered ``Series``, and for every worker an activity
 timeline. A window is two binary searches in a series, so counts cost O(log n) and duration
 figures grow with the events inside the window for that scope, never with the whole history.
-Real-time figures walk the live tasks and workers once; queue membership (TargetWorkers against
-each worker) is cached per worker version, so repeated queries do not evaluate expressions again.
+Real-time task figures are kept as counters per scope (``LiveTasks``), updated from the tasks the
+new events name; worker figures walk the workers, with queue membership (TargetWorkers against each
+worker) cached per worker version, so repeated queries do not evaluate expressions again.
 
 Rules where the documentation is silent or vague are marked [I] where they live.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import weakref
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -34,7 +37,7 @@ from .. import errors
 from ..sids import is_sid
 from . import queries
 from .events import RETENTION_DAYS
-from .models import ASSIGNED, PENDING, RESERVED, WRAPPING, Event, Task, Worker
+from .models import ASSIGNED, PENDING, RESERVED, WRAPPING, Event, Worker
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -205,6 +208,8 @@ class History:
         self.trimmed_at = 0.0
         # queue membership cache: queue SID -> (expression object, {worker SID: (key, matches)})
         self.membership: dict[str, tuple] = {}
+        # the live tasks, kept up to date from the tasks the events name (see LiveTasks)
+        self.live = LiveTasks()
 
     # -- digesting ---------------------------------------------------------------------------
     def catch_up(self, ws: "Workspace") -> None:
@@ -216,8 +221,12 @@ class History:
             fresh.append(event)
         for event in reversed(fresh):
             self.digest(event)
+            task_sid = event.data.get("TaskSid")
+            if task_sid:
+                self.live.touch(task_sid)
         if fresh:
             self.last_sid = fresh[0].sid
+        self.live.refresh(ws)
         now = ws.now().timestamp()
         if now - self.trimmed_at > self.TRIM_EVERY:
             cutoff = now - HISTORY_DAYS * 86_400 - self.TRIM_EVERY
@@ -328,6 +337,85 @@ class History:
         return result
 
 
+class LiveTasks:
+    """The active tasks (pending, reserved, assigned, wrapping), counted per scope and channel.
+
+    Every change of a task (status, priority, queue, workflow, channel) is logged with an event
+    naming it, in the same API call; the tasks those events name are read again from the live
+    state after the call, so real-time figures cost what changed since the last query, not the
+    size of the workspace. The longest waiting tasks come from heaps with lazy deletion.
+    """
+
+    def __init__(self) -> None:
+        self.views: dict[str, tuple] = {}
+        self.order: dict[str, int] = {}  # first sighting = creation order, breaks ties of age
+        self.dirty: dict[str, None] = {}
+        self.status: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(ACTIVE, 0))
+        self.priority: dict[tuple, dict] = defaultdict(dict)
+        self.heaps: dict[tuple, list] = defaultdict(list)
+        self.pushes = itertools.count()
+
+    def touch(self, task_sid: str) -> None:
+        self.dirty[task_sid] = None
+        self.order.setdefault(task_sid, len(self.order))
+
+    @staticmethod
+    def _keys(view: tuple):
+        status, priority, channel, workflow, queue, created, entered = view
+        for scope in (("ws", None), ("wf", workflow), ("q", queue)):
+            if scope[0] == "ws" or scope[1] is not None:
+                yield scope, None
+                yield scope, channel
+
+    def refresh(self, ws: "Workspace") -> None:
+        for sid in self.dirty:
+            old = self.views.pop(sid, None)
+            if old is not None:
+                self._count(old, -1)
+            task = ws.tasks.get(sid)
+            if task is None or task.assignment_status not in ACTIVE:
+                if task is None:
+                    self.order.pop(sid, None)
+                continue
+            entered = task.task_queue_entered_date
+            view = (task.assignment_status, task.priority, task.task_channel_sid, task.workflow_sid,
+                    task.task_queue_sid, task.date_created.timestamp(), entered.timestamp() if entered else None)
+            self.views[sid] = view
+            self._count(view, 1)
+            if view[0] in WAITING:
+                order = self.order.setdefault(sid, len(self.order))
+                for key in self._keys(view):
+                    heapq.heappush(self.heaps[("age", *key)], (view[5], order, next(self.pushes), sid, view))
+                    if key[0][0] == "q" and view[6] is not None:
+                        heapq.heappush(self.heaps[("rel", *key)], (view[6], order, next(self.pushes), sid, view))
+        self.dirty.clear()
+
+    def _count(self, view: tuple, sign: int) -> None:
+        for key in self._keys(view):
+            self.status[key][view[0]] += sign
+            by_priority = self.priority[key]
+            left = by_priority.get(view[1], 0) + sign
+            if left:
+                by_priority[view[1]] = left
+            else:
+                by_priority.pop(view[1], None)
+
+    def oldest(self, kind: str, scope: tuple, channel: str | None) -> tuple | None:
+        """(instant, task SID) of the waiting task of the scope that was created (``age``) or
+        entered its queue (``rel``) first; stale heap entries are dropped on the way."""
+        heap = self.heaps.get((kind, scope, channel))
+        if not heap:
+            return None
+        valid = lambda entry: self.views.get(entry[3]) is entry[4]  # noqa: E731
+        while heap and not valid(heap[0]):
+            heapq.heappop(heap)
+        waiting = sum(self.status[(scope, channel)][s] for s in WAITING)
+        if len(heap) > 4 * waiting + 64:
+            heap[:] = [entry for entry in heap if valid(entry)]
+            heapq.heapify(heap)
+        return (heap[0][0], heap[0][3]) if heap else None
+
+
 _HISTORIES: "weakref.WeakKeyDictionary[Workspace, History]" = weakref.WeakKeyDictionary()
 
 
@@ -337,6 +425,8 @@ def history(ws: "Workspace") -> History:
     found = _HISTORIES.get(ws)
     if found is None:
         found = _HISTORIES[ws] = History()
+        for sid in ws.tasks:
+            found.live.touch(sid)
     found.catch_up(ws)
     return found
 
@@ -422,47 +512,26 @@ def queue_cumulative(ws: "Workspace", queue_sid: str, win: Window) -> dict:
 
 
 # --- real time -----------------------------------------------------------------------------------
-def _task_figures(ws: "Workspace", tasks: Iterable[Task], now: datetime, in_queue: bool = False) -> dict:
-    by_status = {status: 0 for status in ACTIVE}
-    by_priority: dict[int, int] = {}
-    oldest = oldest_in_queue = None
-    for task in tasks:
-        status = task.assignment_status
-        if status not in by_status:
-            continue
-        by_status[status] += 1
-        by_priority[task.priority] = by_priority.get(task.priority, 0) + 1
-        if status in WAITING:
-            if oldest is None or task.date_created < oldest.date_created:
-                oldest = task
-            if in_queue and task.task_queue_entered_date is not None and (
-                    oldest_in_queue is None or task.task_queue_entered_date < oldest_in_queue.task_queue_entered_date):
-                oldest_in_queue = task
+def _task_figures(h: History, scope: tuple, channel_sid: str | None, now: datetime, in_queue: bool = False) -> dict:
+    live = h.live
+    by_status = dict(live.status[(scope, channel_sid)]) if (scope, channel_sid) in live.status \
+        else dict.fromkeys(ACTIVE, 0)
+    by_priority = live.priority.get((scope, channel_sid), {})
+    oldest = live.oldest("age", scope, channel_sid)
+    now_ts = now.timestamp()
     out = {
-        "longest_task_waiting_age": _age(now, oldest.date_created) if oldest else 0,
-        "longest_task_waiting_sid": oldest.sid if oldest else None,
+        "longest_task_waiting_age": max(0, int(now_ts - oldest[0])) if oldest else 0,
+        "longest_task_waiting_sid": oldest[1] if oldest else None,
         # keys are the priorities as strings, highest first: {"10": 2, "0": 5}
         "tasks_by_priority": {str(p): by_priority[p] for p in sorted(by_priority, reverse=True)},
         "tasks_by_status": by_status,
         "total_tasks": sum(by_status.values()),
     }
     if in_queue:
-        out["longest_relative_task_age_in_queue"] = \
-            _age(now, oldest_in_queue.task_queue_entered_date) if oldest_in_queue else 0
-        out["longest_relative_task_sid_in_queue"] = oldest_in_queue.sid if oldest_in_queue else None
+        first = live.oldest("rel", scope, channel_sid)
+        out["longest_relative_task_age_in_queue"] = max(0, int(now_ts - first[0])) if first else 0
+        out["longest_relative_task_sid_in_queue"] = first[1] if first else None
     return out
-
-
-def _age(now: datetime, since: datetime) -> int:
-    return max(0, int((now - since).total_seconds()))
-
-
-def _tasks(ws: "Workspace", channel_sid: str | None, **match) -> Iterable[Task]:
-    for task in ws.tasks.values():
-        if channel_sid is not None and task.task_channel_sid != channel_sid:
-            continue
-        if all(getattr(task, k) == v for k, v in match.items()):
-            yield task
 
 
 def _staffed(worker: Worker, channel_sid: str | None) -> bool:
@@ -486,13 +555,13 @@ def activity_statistics(ws: "Workspace", workers: Iterable[Worker]) -> list[dict
 
 def workspace_realtime(ws: "Workspace", channel_sid: str | None) -> dict:
     workers = [w for w in ws.workers.values() if _staffed(w, channel_sid)]
-    return {**_task_figures(ws, _tasks(ws, channel_sid), ws.now()),
+    return {**_task_figures(history(ws), ("ws", None), channel_sid, ws.now()),
             "activity_statistics": activity_statistics(ws, workers), "total_workers": len(workers)}
 
 
 def workflow_realtime(ws: "Workspace", workflow_sid: str, channel_sid: str | None) -> dict:
     ws.get_workflow(workflow_sid)
-    return _task_figures(ws, _tasks(ws, channel_sid, workflow_sid=workflow_sid), ws.now())
+    return _task_figures(history(ws), ("wf", workflow_sid), channel_sid, ws.now())
 
 
 def queues_realtime(ws: "Workspace", queue_sids: list[str], channel_sid: str | None) -> dict[str, dict]:
@@ -502,26 +571,19 @@ def queues_realtime(ws: "Workspace", queue_sids: list[str], channel_sid: str | N
 
 
 class QueueFigures:
-    """Real-time figures of any queue of a workspace, sharing one walk over the tasks (done on
-    the first call), for lists and bulk requests that show many queues."""
+    """Real-time figures of any queue of a workspace (for lists and bulk requests of many queues)."""
 
     def __init__(self, ws: "Workspace", channel_sid: str | None) -> None:
         self.ws = ws
         self.channel_sid = channel_sid
         self.history = history(ws)
         self.now = ws.now()
-        self.buckets: dict[str, list] | None = None
 
     def __call__(self, queue_sid: str) -> dict:
         ws, channel_sid = self.ws, self.channel_sid
-        if self.buckets is None:
-            self.buckets = defaultdict(list)
-            for task in _tasks(ws, channel_sid):
-                if task.task_queue_sid is not None:
-                    self.buckets[task.task_queue_sid].append(task)
         members = [w for w in self.history.members(ws, queue_sid) if _staffed(w, channel_sid)]
         return {
-            **_task_figures(ws, self.buckets.get(queue_sid, ()), self.now, in_queue=True),
+            **_task_figures(self.history, ("q", queue_sid), channel_sid, self.now, in_queue=True),
             "activity_statistics": activity_statistics(ws, members),
             # "independent of their Activity state" / "with an available status"
             "total_eligible_workers": len(members),
@@ -537,7 +599,8 @@ def queue_realtime(ws: "Workspace", queue_sid: str, channel_sid: str | None) -> 
 def empty_queue_realtime(ws: "Workspace") -> dict:
     """Bulk retrieval: "valid TaskQueueSIDs that are not part of this account ... are included in
     the response but with zero values for all statistics" (taskqueue-statistics)."""
-    return {**_task_figures(ws, (), ws.now(), in_queue=True), "activity_statistics": activity_statistics(ws, ()),
+    return {**_task_figures(History(), ("q", None), None, ws.now(), in_queue=True),
+            "activity_statistics": activity_statistics(ws, ()),
             "total_eligible_workers": 0, "total_available_workers": 0}
 
 

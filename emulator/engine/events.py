@@ -43,6 +43,14 @@ EVENT_TYPES = (
     "workspace.created", "workspace.updated", "workspace.deleted",
 )
 
+# Event types of the reference the emulator never logs, and why.
+NOT_EMITTED = {
+    "reservation.failed": "logged when the voice call an instruction places to the worker fails; the emulator "
+                          "places no calls (dequeue, call and conference are accepted as instructions only)",
+    **{f"task.transfer-{kind}": "task transfers are not built"
+       for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")},
+}
+
 # [I] Operating units are a Flex notion the emulator does not model: the field the reference lists
 # for workers and new queues is sent, empty.
 OPERATING_UNIT_SID = None

@@ -767,9 +767,11 @@ class Router:
             self._accept(ws, reservation, task)
 
     def _accept(self, ws: "Workspace", reservation, task: Task) -> None:
-        self._set_reservation(ws, reservation, "accepted", "reservation.accepted", "accepted")
+        # the task is assigned before the event is logged: a recorded real reservation.accepted
+        # callback carries TaskAssignmentStatus=assigned
         task.assignment_status = ASSIGNED
         task.date_updated = ws.now()
+        self._set_reservation(ws, reservation, "accepted", "reservation.accepted", "accepted")
         state = self._state.get(task.sid)
         if state is not None:
             self._cancel_target_timer(state)

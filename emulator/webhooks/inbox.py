@@ -78,10 +78,12 @@ class Inbox:
     def __init__(self) -> None:
         self._records: list[WebhookRecord] = []
         self._changed = threading.Condition()
+        self._version = 0  # bumped on every change, so waiters know when to look again
 
     def add(self, record: WebhookRecord) -> None:
         with self._changed:
             self._records.append(record)
+            self._version += 1
             self._changed.notify_all()
 
     def finish(self, record: WebhookRecord, **fields) -> None:
@@ -90,6 +92,7 @@ class Inbox:
             for name, value in fields.items():
                 setattr(record, name, value)
             record.done = True
+            self._version += 1
             self._changed.notify_all()
 
     def records(self, kind: str | None = None, event_type: str | None = None, workspace_sid: str | None = None,
@@ -112,6 +115,7 @@ class Inbox:
         """Empty the inbox (ids keep growing, so an ``after`` cursor stays valid)."""
         with self._changed:
             self._records.clear()
+            self._version += 1
             self._changed.notify_all()
 
     def wait_for(self, predicate: Callable[[WebhookRecord], bool] | None = None, timeout: float = 5.0,
@@ -120,16 +124,21 @@ class Inbox:
         the ``records()`` filters, and return the first such record. Raises ``TimeoutError``
         after ``timeout`` real seconds. For real-HTTP delivery, which happens on a thread."""
         deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for record in self._records:
-                    if record.done and record.matches(**filters) and (predicate is None or predicate(record)):
-                        return record
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no webhook matching {filters or ''} {predicate or ''} within {timeout}s"
-                                       .replace("  ", " "))
-                self._changed.wait(remaining)
+        while True:
+            with self._changed:
+                version = self._version
+                candidates = [r for r in self._records if r.done and r.matches(**filters)]
+            # the predicate runs without the inbox lock, so it may read the emulator freely
+            for record in candidates:
+                if predicate is None or predicate(record):
+                    return record
+            with self._changed:
+                while self._version == version:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"no finished webhook matching {filters or {}} and the predicate "
+                                           f"within {timeout}s")
+                    self._changed.wait(remaining)
 
     def __iter__(self) -> Iterator[WebhookRecord]:
         with self._changed:

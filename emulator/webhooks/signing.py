@@ -16,22 +16,24 @@ from typing import Iterable, Mapping
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
-def _pairs(params: Mapping | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def _values(params: Mapping | Iterable[tuple[str, str]]) -> dict[str, set[str]]:
     items = params.items() if isinstance(params, Mapping) else params
-    pairs = []
+    values: dict[str, set[str]] = {}
     for name, value in items:
-        values = value if isinstance(value, (list, tuple)) else [value]
-        pairs.extend((str(name), str(v)) for v in values)
-    return pairs
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            values.setdefault(str(name), set()).add(str(v))
+    return values
 
 
 def signature(auth_token: str, url: str, params: Mapping | Iterable[tuple[str, str]] = ()) -> str:
     """The ``X-Twilio-Signature`` of a POST of ``params`` (form fields) to ``url``.
 
-    Names are sorted; a name given several values contributes each, values sorted, as Twilio's
-    own validators rebuild it."""
+    Names are sorted; a name given several values contributes each distinct value, sorted, as
+    Twilio's own validators rebuild it."""
     payload = url
-    for name, value in sorted(_pairs(params)):
-        payload += name + value
+    values = _values(params)
+    for name in sorted(values):
+        for value in sorted(values[name]):
+            payload += name + value
     digest = hmac.new(auth_token.encode("utf-8"), payload.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")

@@ -327,3 +327,13 @@ def test_control_api_without_webhooks_says_so():
     app = create_app(Backend(seed=1))
     answer = app.test_client().get("/_emulator/webhooks")
     assert answer.status_code == 501 and "without webhooks" in answer.get_json()["message"]
+
+
+def test_cli_delivers_over_http_by_default_and_can_capture():
+    from emulator.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).webhooks == "http"
+    assert parser.parse_args(["serve", "--webhooks", "capture"]).webhooks == "capture"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--webhooks", "carrier-pigeon"])

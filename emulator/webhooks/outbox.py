@@ -116,14 +116,16 @@ class Webhooks:
 
     # --- events -> records (under the engine lock) ---------------------------------------------
     def _on_event(self, ws, event: Event) -> None:
-        params = ev.callback_params(event, ws.friendly_name)
-        allowed = ev.events_filter_types(ws.events_filter)
-        if ws.event_callback_url and (allowed is None or event.event_type in allowed):
-            self._enqueue(EVENT, ws.event_callback_url, params, event, event_type=event.event_type)
+        if ws.event_callback_url:
+            allowed = ev.events_filter_types(ws.events_filter)
+            if allowed is None or event.event_type in allowed:
+                self._enqueue(EVENT, ws.event_callback_url, ev.callback_params(event, ws.friendly_name), event,
+                              event_type=event.event_type)
         if event.event_type == "reservation.created":
             workflow = ws.workflows.get(event.data.get("WorkflowSid") or "")
             if workflow is not None and workflow.assignment_callback_url:
-                self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, assignment.callback_params(params), event)
+                params = assignment.callback_params(ev.callback_params(event, ws.friendly_name))
+                self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, params, event)
 
     def _enqueue(self, kind: str, url: str, params: dict, event: Event, event_type: str | None = None) -> None:
         record = WebhookRecord(

@@ -11,6 +11,7 @@ from .clock import MANUAL, MODES, REAL, Clock, parse_instant
 from .engine.backend import Backend
 from .http import Credentials, create_app
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server
+from .webhooks import Webhooks
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="base URL to put in url, links and paging URLs (default: the host each request came to)")
     serve.add_argument("--strict-schema", action="store_true",
                        help="validate every response against the official schema and fail loudly on a mismatch")
+    serve.add_argument("--webhooks", choices=("http", "capture"), default="http",
+                       help="http: POST event and assignment callbacks to their URLs (default); capture: only "
+                            "record them, readable at GET /_emulator/webhooks")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -60,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token)
     else:
         credentials = Credentials(auth_token=args.auth_token)
-    app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema)
+    webhooks = Webhooks(backend, default_delivery=args.webhooks)
+    app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
+                     webhooks=webhooks)
     server = Server(app, args.host, args.port)
     print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode})", flush=True)
     try:
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         clock.stop()
+        webhooks.close()
     return 0
 
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
+
+log = logging.getLogger("emulator.clock")
 
 MANUAL = "manual"
 REAL = "real"
@@ -77,6 +80,7 @@ class Clock:
         self._mode = mode
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._settle_hooks: list[Callable[[], None]] = []
         if mode == REAL:
             self._start_thread()
 
@@ -118,6 +122,19 @@ class Clock:
         with self._lock:
             return sorted(t for t in self._timers if not t.cancelled)
 
+    def on_settle(self, hook: Callable[[], None]) -> None:
+        """Run ``hook()`` after each fired timer, with the lock released (webhook delivery hangs
+        here: what a timer caused is delivered, and its answers applied, before time moves on)."""
+        with self._lock:
+            self._settle_hooks.append(hook)
+
+    def _settle(self) -> None:
+        for hook in list(self._settle_hooks):
+            try:
+                hook()
+            except Exception:  # a failing hook must not stop time
+                log.exception("clock settle hook failed")
+
     def clear(self) -> None:
         """Drop every timer (used by a full reset)."""
         with self._lock:
@@ -138,8 +155,13 @@ class Clock:
         with self._lock:
             if target < self.now():
                 raise ValueError("the clock cannot go backwards")
-            self._fire_until(target)
-            self._move_to(target)
+        # One timer at a time under the lock, then the settle hooks outside it, so that
+        # callbacks a timer caused are delivered (and their answers applied) before the next.
+        while self._fire_next(target):
+            self._settle()
+        with self._lock:
+            if target > self.now():
+                self._move_to(target)
             self._wake.notify_all()
             return self.now()
 
@@ -176,16 +198,17 @@ class Clock:
             return heapq.heappop(self._timers)
         return None
 
-    def _fire_until(self, limit: datetime) -> None:
+    def _fire_next(self, limit: datetime) -> bool:
         # Each timer runs with the clock standing at its own due time, so anything it
         # schedules or stamps is placed exactly; timers it adds before ``limit`` fire too.
-        while True:
+        with self._lock:
             timer = self._pop_due(limit)
             if timer is None:
-                return
+                return False
             if timer.due > self.now():
                 self._move_to(timer.due)
             timer.action()
+            return True
 
     def _start_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -195,17 +218,20 @@ class Clock:
         self._thread.start()
 
     def _run(self) -> None:
-        with self._lock:
-            while not self._stopped and self._mode == REAL:
+        while True:
+            with self._lock:
+                if self._stopped or self._mode != REAL:
+                    return
                 now = self.now()
                 timer = self._pop_due(now)
-                if timer is not None:
-                    try:
-                        timer.action()
-                    except Exception:  # a failing timer must not stop the clock
-                        pass
+                if timer is None:
+                    wait = None
+                    if self._timers:
+                        wait = max(0.0, (self._timers[0].due - now).total_seconds())
+                    self._wake.wait(timeout=min(wait, 1.0) if wait is not None else 1.0)
                     continue
-                wait = None
-                if self._timers:
-                    wait = max(0.0, (self._timers[0].due - now).total_seconds())
-                self._wake.wait(timeout=min(wait, 1.0) if wait is not None else 1.0)
+                try:
+                    timer.action()
+                except Exception:  # a failing timer must not stop the clock
+                    log.exception("timer %s failed", timer.name)
+            self._settle()

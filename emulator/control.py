@@ -1,5 +1,5 @@
-"""The ``/_emulator`` control API: health, reset and the virtual clock, for server mode and
-non-Python users. It never collides with ``/v1`` and needs no credentials."""
+"""The ``/_emulator`` control API: health, reset, the virtual clock and the webhooks inbox, for
+server mode and non-Python users. It never collides with ``/v1`` and needs no credentials."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .clock import MODES
 from .engine.backend import Backend
 from .http.params import parse_date
 from .sids import is_sid
+from .webhooks.inbox import KINDS
 
 
 def _json(body, status: int = 200) -> Response:
@@ -24,7 +25,7 @@ def clock_state(backend: Backend) -> dict:
             "now_ms": backend.clock.now_ms(), "mode": backend.clock.mode}
 
 
-def control_blueprint(backend: Backend) -> Blueprint:
+def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
     bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
     @bp.get("/health")
@@ -80,4 +81,33 @@ def control_blueprint(backend: Backend) -> Blueprint:
             backend.clock.set_mode(mode)
         return _json(clock_state(backend))
 
+    @bp.get("/webhooks")
+    def list_webhooks():
+        inbox = _inbox(webhooks)
+        kind = request.args.get("Kind")
+        if kind is not None and kind not in KINDS:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="Kind", reason="must be one of " + ", ".join(KINDS)))
+        after = request.args.get("After")
+        if after is not None:
+            if not after.strip().isdigit():
+                raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                    name="After", reason="must be the id of a webhook record (a non-negative integer)"))
+            after = int(after)
+        records = inbox.records(kind=kind, event_type=request.args.get("EventType"),
+                                workspace_sid=request.args.get("WorkspaceSid"), task_sid=request.args.get("TaskSid"),
+                                after=after)
+        return _json({"webhooks": [r.to_dict() for r in records]})
+
+    @bp.delete("/webhooks")
+    def clear_webhooks():
+        _inbox(webhooks).clear()
+        return Response(b"", status=204, content_type="application/json; charset=utf-8")
+
     return bp
+
+
+def _inbox(webhooks):
+    if webhooks is None:
+        raise errors.NotImplementedByEmulator("this emulator was started without webhooks, so it keeps no inbox")
+    return webhooks.inbox

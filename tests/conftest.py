@@ -8,6 +8,7 @@ from twilio.rest import Client
 
 from emulator.engine.backend import Backend
 from emulator.http import create_app
+from emulator.webhooks import Webhooks
 from emulator.wsgi_adapter import WSGIAdapter
 
 ACCOUNT_SID = "AC" + "a" * 32
@@ -22,7 +23,9 @@ class Emulator:
         from emulator.clock import MANUAL, Clock
         self.clock = Clock(MANUAL, start=START)
         self.backend = Backend(clock=self.clock, seed=1234)
-        self.app = create_app(self.backend, strict_schema=True)
+        # callbacks are captured in the inbox (no socket); tests route them elsewhere as needed
+        self.webhooks = Webhooks(self.backend, default_delivery="capture")
+        self.app = create_app(self.backend, strict_schema=True, webhooks=self.webhooks)
         self.http = self.app.test_client()
 
     def client(self, account_sid: str = ACCOUNT_SID, token: str = "token") -> Client:

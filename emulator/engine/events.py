@@ -18,6 +18,43 @@ if TYPE_CHECKING:
 # How long the Events resource keeps an event (https://www.twilio.com/docs/taskrouter/api/event).
 RETENTION_DAYS = 30
 
+# The fields every event callback carries, in this order
+# (https://www.twilio.com/docs/taskrouter/api/event/reference, "Event callbacks"; ``Sid`` and
+# ``TimestampMs`` are sent too, https://www.twilio.com/docs/taskrouter/changelog 2018-01-18).
+CALLBACK_FIELDS = ("EventType", "AccountSid", "WorkspaceSid", "WorkspaceName", "EventDescription", "ResourceType",
+                   "ResourceSid", "Timestamp", "TimestampMs", "Sid")
+
+# Every event type the reference lists. Transfers are not built, so task.transfer-* never occur.
+EVENT_TYPES = (
+    "activity.created", "activity.updated", "activity.deleted",
+    "reservation.created", "reservation.accepted", "reservation.rejected", "reservation.timeout",
+    "reservation.canceled", "reservation.rescinded", "reservation.completed", "reservation.failed",
+    "reservation.wrapup",
+    "task.created", "task.updated", "task.canceled", "task.wrapup", "task.completed", "task.deleted",
+    "task.system-deleted", "task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
+    "task.transfer-canceled", "task.transfer-completed",
+    "task-channel.created", "task-channel.updated", "task-channel.deleted",
+    "task-queue.created", "task-queue.deleted", "task-queue.entered", "task-queue.timeout", "task-queue.moved",
+    "task-queue.expression.updated",
+    "worker.created", "worker.activity.update", "worker.attributes.update", "worker.capacity.update",
+    "worker.channel.availability.update", "worker.deleted",
+    "workflow.created", "workflow.updated", "workflow.deleted", "workflow.target-matched", "workflow.entered",
+    "workflow.timeout", "workflow.skipped",
+    "workspace.created", "workspace.updated", "workspace.deleted",
+)
+
+# Event types of the reference the emulator never logs, and why.
+NOT_EMITTED = {
+    "reservation.failed": "logged when the voice call an instruction places to the worker fails; the emulator "
+                          "places no calls (dequeue, call and conference are accepted as instructions only)",
+    **{f"task.transfer-{kind}": "task transfers are not built"
+       for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")},
+}
+
+# [I] Operating units are a Flex notion the emulator does not model: the field the reference lists
+# for workers and new queues is sent, empty.
+OPERATING_UNIT_SID = None
+
 
 def snake_case(name: str) -> str:
     """``WorkerTimeInPreviousActivityMs`` -> ``worker_time_in_previous_activity_ms``."""
@@ -58,6 +95,7 @@ def worker_fields(ws: "Workspace", worker: Worker) -> dict:
         "WorkerActivitySid": worker.activity_sid,
         "WorkerActivityName": activity.friendly_name if activity else None,
         "WorkerVersion": worker.version,
+        "OperatingUnitSid": OPERATING_UNIT_SID,
     }
 
 
@@ -99,8 +137,20 @@ def event_data(event: Event) -> dict:
     return {snake_case(k): form_value(v) for k, v in event.data.items() if v is not None}
 
 
+def events_filter_types(events_filter: str | None) -> set[str] | None:
+    """The event types a workspace's ``EventsFilter`` lets through to its callback URL; None = all.
+    The docs show both ``a,b`` and ``a, b`` (https://www.twilio.com/docs/taskrouter/api/workspace)."""
+    if not events_filter:
+        return None
+    return {part.strip() for part in events_filter.split(",") if part.strip()}
+
+
 def callback_params(event: Event, workspace_name: str) -> dict:
-    """The form fields of the event callback POST (always-present fields first)."""
+    """The form fields of the event callback POST (always-present fields first).
+
+    A field of the reference's groups that has no value for this event (``TaskCanceledReason`` of
+    a task that is not canceled, ``OperatingUnitSid``) is sent empty rather than left out [I]: the
+    reference lists those fields as part of every event of the group."""
     params = {
         "EventType": event.event_type,
         "AccountSid": event.account_sid,
@@ -114,6 +164,6 @@ def callback_params(event: Event, workspace_name: str) -> dict:
         "Sid": event.sid,
     }
     for key, value in event.data.items():
-        if value is not None and key not in params:
+        if key not in params:
             params[key] = form_value(value)
     return params

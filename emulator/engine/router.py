@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 TTL_REASON = "Task TTL Exceeded"
 # "If the final target's timeout expires the task is canceled" (https://www.twilio.com/docs/taskrouter/workflow-configuration)
 WORKFLOW_TIMEOUT_REASON = "Workflow Timeout"
+# [I] the reason a task gets when skip_if makes it leave the final target of its workflow
+# ("workflow.skipped ... is removed from the workspace", https://www.twilio.com/docs/taskrouter/api/event/reference).
+WORKFLOW_SKIPPED_REASON = "Workflow Skipped"
+DEFAULT_FILTER_NAME = "Default Filter"
 # A task that keeps failing to be assigned is canceled after 1,000 reservations
 # (https://www.twilio.com/docs/taskrouter/lifecycle-task-state).
 MAX_RESERVATION_ATTEMPTS = 1000
@@ -153,6 +157,15 @@ class Router:
                                 if r.worker_sid == worker.sid and r.reservation_status == "pending"]:
                 self._release(ws, reservation, "rejected", exclude=True)
 
+    def cancel_reservation(self, ws: "Workspace", reservation) -> None:
+        """A pending reservation whose assignment callback and fallback both failed is canceled
+        (https://www.twilio.com/docs/taskrouter/api/workflow); the task goes back to routing.
+        [I] The worker is passed over for this task from then on, as after a rejection, so an
+        unreachable callback does not re-offer the same worker in a loop."""
+        with self._batch():
+            if reservation.reservation_status == "pending":
+                self._release(ws, reservation, "canceled", exclude=True)
+
     def worker_removed(self, ws: "Workspace", worker: Worker) -> None:
         with self._batch():
             for reservation in [r for r in ws.reservations.values()
@@ -228,10 +241,15 @@ class Router:
                 if reservation.worker_sid in ws.workers:
                     self._want_worker(ws, reservation.worker_sid)
             del ws.tasks[task_sid]
+            # https://www.twilio.com/docs/taskrouter/api/event/reference: task.deleted is an API delete and
+            # "does not include auto-deleted Tasks after cancelation/completion"; task.system-deleted is
+            # "deleted via the system, after the task reaches its TTL". [I] So the system's clean-up logs
+            # it for a task that ended by its TTL, or one still assigned, and not for the ordinary
+            # clean-up of tasks canceled or completed otherwise.
             if not system:
-                # task.deleted "does not include auto-deleted Tasks after cancelation/completion"
-                # (https://www.twilio.com/docs/taskrouter/api/event/reference).
                 self._task_event(ws, task, "task.deleted", "Task deleted")
+            elif task.reason == TTL_REASON or task.assignment_status in (ASSIGNED, WRAPPING):
+                self._task_event(ws, task, "task.system-deleted", "Task deleted by the system")
 
     # --- routing: where a task goes ------------------------------------------------------------------
     def _start_routing(self, ws: "Workspace", task: Task) -> None:
@@ -267,7 +285,7 @@ class Router:
             if flt.expression.evaluate(root):
                 return Route(list(flt.targets), workflow_sid=task.workflow_sid, filter_name=flt.name)
         if config.default_target is not None:
-            return Route([config.default_target], workflow_sid=task.workflow_sid, filter_name="Default Filter")
+            return Route([config.default_target], workflow_sid=task.workflow_sid, filter_name=DEFAULT_FILTER_NAME)
         return None
 
     def _enter_step(self, ws: "Workspace", task: Task, index: int) -> None:
@@ -280,6 +298,10 @@ class Router:
                 target.skip_if.evaluate(self._skip_root(ws, task, target)):
             index += 1
             target = route.targets[index]
+        if route.workflow_sid and target.skip_if is not None and index + 1 == len(route.targets) and \
+                target.skip_if.evaluate(self._skip_root(ws, task, target)):
+            self._skip_out(ws, task, route)
+            return
         route.index = index
         now = ws.now()
         task.task_queue_sid = target.queue_sid
@@ -298,6 +320,19 @@ class Router:
             state.target_timer = ws.clock.call_later(
                 target.timeout, lambda: self._target_expired(ws, sid, index), name=f"target {sid}")
         self._want_task(ws, task.sid)
+
+    def _skip_out(self, ws: "Workspace", task: Task, route: Route) -> None:
+        """skip_if held on the final target: a skipped filter counts as not matched, so the
+        default_filter applies (https://www.twilio.com/docs/taskrouter/worker-presence); skipping out
+        of the default filter (or with none) logs ``workflow.skipped`` and removes the task."""
+        config = ws.workflow_configurations.get(route.workflow_sid)
+        if route.filter_name != DEFAULT_FILTER_NAME and config is not None and config.default_target is not None:
+            self._state[task.sid].route = Route([config.default_target], workflow_sid=route.workflow_sid,
+                                                filter_name=DEFAULT_FILTER_NAME)
+            self._enter_step(ws, task, 0)
+            return
+        self._routing_event(ws, task, "workflow.skipped", f"Task {task.sid} skipped out of its workflow", None)
+        self.cancel_task(ws, task, WORKFLOW_SKIPPED_REASON)
 
     def _skip_root(self, ws: "Workspace", task: Task, target: Target) -> dict:
         queue = ws.task_queues.get(target.queue_sid)
@@ -732,9 +767,11 @@ class Router:
             self._accept(ws, reservation, task)
 
     def _accept(self, ws: "Workspace", reservation, task: Task) -> None:
-        self._set_reservation(ws, reservation, "accepted", "reservation.accepted", "accepted")
+        # the task is assigned before the event is logged: a recorded real reservation.accepted
+        # callback carries TaskAssignmentStatus=assigned
         task.assignment_status = ASSIGNED
         task.date_updated = ws.now()
+        self._set_reservation(ws, reservation, "accepted", "reservation.accepted", "accepted")
         state = self._state.get(task.sid)
         if state is not None:
             self._cancel_target_timer(state)

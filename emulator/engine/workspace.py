@@ -347,7 +347,8 @@ class Workspace:
         self.task_queues[queue.sid] = queue
         self.queue_expressions[queue.sid] = expression
         self.record("task-queue.created", f"TaskQueue {friendly_name} created", "taskqueue", queue.sid,
-                    f"TaskQueues/{queue.sid}", ev.task_queue_fields(queue))
+                    f"TaskQueues/{queue.sid}", {**ev.task_queue_fields(queue),
+                                                "OperatingUnitSid": ev.OPERATING_UNIT_SID})
         return queue
 
     def _parse_target_workers(self, text: str | None):
@@ -778,6 +779,7 @@ class Workspace:
 
     # --- events -------------------------------------------------------------------------------
     def get_event(self, sid: str) -> Event:
+        self.expire_events()
         return self._get(self.events, sid)
 
     def expire_events(self) -> None:

@@ -46,6 +46,8 @@ class Credentials:
     auth_token: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     api_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the token each account last authenticated with (lenient mode signs webhooks with it)
+    last_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def strict(self) -> bool:
@@ -76,7 +78,14 @@ class Credentials:
         expected = self.tokens.get(username, self.auth_token)
         if self.strict and expected != password:
             raise errors.Unauthorized(errors.AUTH_INVALID)
+        self.last_tokens[username] = password
         return username
+
+    def auth_token_for(self, account_sid: str) -> str | None:
+        """The auth token that signs the account's webhooks: the configured one in strict mode;
+        otherwise (any token is accepted) the one the account last authenticated with, so a
+        receiver validating with the token its client uses accepts the signature. None if unknown."""
+        return self.tokens.get(account_sid, self.auth_token) or self.last_tokens.get(account_sid)
 
 
 def _json(body, status: int, headers: dict | None = None) -> Response:
@@ -91,14 +100,20 @@ def error_response(exc: errors.TwilioError) -> Response:
 
 
 def create_app(backend: Backend, *, credentials: Credentials | None = None, public_url: str | None = None,
-               strict_schema: bool = False) -> Flask:
-    """The WSGI application serving TaskRouter v1 and the ``/_emulator`` control API for ``backend``."""
+               strict_schema: bool = False, webhooks=None) -> Flask:
+    """The WSGI application serving TaskRouter v1 and the ``/_emulator`` control API for ``backend``.
+
+    ``webhooks`` (an ``emulator.webhooks.Webhooks`` of this backend) sends the callbacks: it is
+    flushed after every API request, outside the engine lock, and signs with these credentials."""
     app = Flask("emulator")
     app.config["backend"] = backend
     app.config["strict_schema"] = strict_schema
     credentials = credentials or Credentials()
     request_ids = itertools.count(1)
     app.config["credentials"] = credentials
+    app.config["webhooks"] = webhooks
+    if webhooks is not None and webhooks.auth_token_for is None:
+        webhooks.auth_token_for = credentials.auth_token_for
 
     def make_view(op: spec.Operation):
         handler = HANDLERS.get(op.operation_id)
@@ -117,6 +132,9 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
                         Renderer(public_url or request.host_url), request.path, request.args, request.form)
             with backend.lock:
                 reply: Reply = handler(call)
+            if webhooks is not None:
+                # callbacks go out after the lock is released, before the API call returns
+                webhooks.flush()
             if app.config["strict_schema"]:
                 problems = spec.validation_errors(op.operation_id, reply.body, reply.status)
                 if problems:
@@ -134,7 +152,7 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
         app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
 
     from ..control import control_blueprint
-    app.register_blueprint(control_blueprint(backend))
+    app.register_blueprint(control_blueprint(backend, webhooks))
 
     @app.errorhandler(errors.TwilioError)
     def twilio_error(exc: errors.TwilioError):

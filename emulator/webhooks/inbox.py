@@ -1,0 +1,149 @@
+"""The inbox: every callback the emulator sent (or tried to send), oldest first.
+
+A record is created when the callback is queued, so nothing is lost: a delivery that fails keeps
+its record, with the error. Records are read from Python (``Inbox``) and over HTTP
+(``GET /_emulator/webhooks``), both with the same filters.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterator
+
+EVENT = "event"
+ASSIGNMENT = "assignment"
+FALLBACK_ASSIGNMENT = "fallback_assignment"
+KINDS = (EVENT, ASSIGNMENT, FALLBACK_ASSIGNMENT)
+
+
+def iso_ms(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+
+
+@dataclass(eq=False)
+class WebhookRecord:
+    """One outbound callback.
+
+    ``kind`` is ``event``, ``assignment`` or ``fallback_assignment``; ``params`` are the form
+    fields as sent; ``headers`` carry a valid ``X-Twilio-Signature``; ``timestamp`` is the virtual
+    instant of the event that caused it. After delivery, ``response`` is
+    ``{"status", "headers", "body"}`` or ``error`` says why there was none; ``attempts`` counts
+    the tries (0 when only captured). ``outcome`` says what an assignment callback's answer did.
+    """
+
+    id: int
+    kind: str
+    url: str
+    method: str
+    params: dict
+    headers: dict
+    timestamp: datetime
+    account_sid: str
+    workspace_sid: str
+    event_type: str | None = None
+    task_sid: str | None = None
+    reservation_sid: str | None = None
+    delivery: str | None = None
+    attempts: int = 0
+    response: dict | None = None
+    error: str | None = None
+    outcome: str | None = None
+    done: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "kind": self.kind, "url": self.url, "method": self.method, "params": dict(self.params),
+            "headers": dict(self.headers), "timestamp": iso_ms(self.timestamp),
+            "timestamp_ms": int(self.timestamp.timestamp() * 1000), "account_sid": self.account_sid,
+            "workspace_sid": self.workspace_sid, "event_type": self.event_type, "task_sid": self.task_sid,
+            "reservation_sid": self.reservation_sid, "delivery": self.delivery, "attempts": self.attempts,
+            "response": self.response, "error": self.error, "outcome": self.outcome, "done": self.done,
+        }
+
+    def matches(self, kind=None, event_type=None, workspace_sid=None, task_sid=None, after=None) -> bool:
+        return ((kind is None or self.kind == kind)
+                and (event_type is None or self.event_type == event_type)
+                and (workspace_sid is None or self.workspace_sid == workspace_sid)
+                and (task_sid is None or self.task_sid == task_sid)
+                and (after is None or self.id > after))
+
+
+class Inbox:
+    """Every callback record, oldest first. Thread-safe; iterate it, ``len()`` it, filter it with
+    ``records(...)`` and, when deliveries happen on another thread, ``wait_for(...)`` one."""
+
+    def __init__(self) -> None:
+        self._records: list[WebhookRecord] = []
+        self._changed = threading.Condition()
+        self._version = 0  # bumped on every change, so waiters know when to look again
+
+    def add(self, record: WebhookRecord) -> None:
+        with self._changed:
+            self._records.append(record)
+            self._version += 1
+            self._changed.notify_all()
+
+    def finish(self, record: WebhookRecord, **fields) -> None:
+        """Mark ``record`` delivered (or failed) with the given fields and wake waiters."""
+        with self._changed:
+            for name, value in fields.items():
+                setattr(record, name, value)
+            record.done = True
+            self._version += 1
+            self._changed.notify_all()
+
+    def records(self, kind: str | None = None, event_type: str | None = None, workspace_sid: str | None = None,
+                task_sid: str | None = None, after: int | None = None) -> list[WebhookRecord]:
+        """The records matching every filter given, oldest first. ``after`` is an id cursor:
+        only records with a greater id."""
+        with self._changed:
+            return [r for r in self._records
+                    if r.matches(kind, event_type, workspace_sid, task_sid, after)]
+
+    def events(self, event_type: str | None = None, **filters) -> list[WebhookRecord]:
+        """Event callback records (shorthand for ``records(kind="event", ...)``)."""
+        return self.records(kind=EVENT, event_type=event_type, **filters)
+
+    def event_types(self, **filters) -> list[str]:
+        """The ``EventType`` of each event callback, in order."""
+        return [r.event_type for r in self.events(**filters)]
+
+    def clear(self) -> None:
+        """Empty the inbox (ids keep growing, so an ``after`` cursor stays valid)."""
+        with self._changed:
+            self._records.clear()
+            self._version += 1
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[WebhookRecord], bool] | None = None, timeout: float = 5.0,
+                 **filters) -> WebhookRecord:
+        """Wait until a finished record (delivered, failed or captured) matches ``predicate`` and
+        the ``records()`` filters, and return the first such record. Raises ``TimeoutError``
+        after ``timeout`` real seconds. For real-HTTP delivery, which happens on a thread."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                version = self._version
+                candidates = [r for r in self._records if r.done and r.matches(**filters)]
+            # the predicate runs without the inbox lock, so it may read the emulator freely
+            for record in candidates:
+                if predicate is None or predicate(record):
+                    return record
+            with self._changed:
+                while self._version == version:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"no finished webhook matching {filters or {}} and the predicate "
+                                           f"within {timeout}s")
+                    self._changed.wait(remaining)
+
+    def __iter__(self) -> Iterator[WebhookRecord]:
+        with self._changed:
+            return iter(list(self._records))
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._records)

@@ -1,0 +1,284 @@
+"""``Webhooks``: from engine events to delivered callbacks, and answers back into the engine.
+
+Every event the engine records reaches ``Webhooks`` (it subscribes to the backend) while the
+engine lock is held. There it becomes outbound callbacks: an event callback to the workspace's
+``EventCallbackUrl`` (when its ``EventsFilter`` lets the type through) and, for
+``reservation.created``, an assignment callback to the workflow's ``AssignmentCallbackUrl``.
+Each is signed, recorded in the inbox and queued in the outbox.
+
+``flush()`` delivers the outbox with the lock released, oldest first, and applies each
+assignment answer under the lock again; what an answer causes is queued and delivered in the
+same flush, so when ``flush()`` returns the state has settled. The HTTP app flushes after each
+request and the clock after each timer it fires, so in-process deliveries (capture, Python
+handler, WSGI) happen before the API call or ``clock.advance`` returns. Real HTTP deliveries
+go to a delivery thread instead and never block the request that caused them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from werkzeug.datastructures import MultiDict
+
+from .. import errors, spec
+from ..engine import events as ev
+from ..engine.models import Event
+from . import assignment
+from .delivery import WSGI, Capture, Handler, RealHTTP, Result, Timeouts, Transport, without_fragment
+from .inbox import ASSIGNMENT, EVENT, FALLBACK_ASSIGNMENT, Inbox, WebhookRecord
+from .signing import SIGNATURE_HEADER, signature
+
+log = logging.getLogger("emulator.webhooks")
+
+# [I] The auth token that signs callbacks of an account nobody has authenticated as (no token
+# configured, no request seen yet). Receivers that validate signatures should be given the
+# token their client uses; the emulator signs with it as soon as one request used it.
+DEFAULT_AUTH_TOKEN = "emulator-auth-token"
+DELIVERIES = ("capture", "http")
+# Twilio's webhook requests identify themselves so (recorded callbacks).
+USER_AGENT = "TwilioProxy/1.1"
+
+
+def _transport(delivery) -> Transport:
+    if isinstance(delivery, Transport):
+        return delivery
+    if delivery == "capture":
+        return Capture()
+    if delivery == "http":
+        return RealHTTP()
+    raise ValueError(f"delivery must be one of {DELIVERIES} or a Transport, not {delivery!r}")
+
+
+class Webhooks:
+    """The outbound callbacks of one backend: what is sent, how, and what came back.
+
+    ``default_delivery`` is ``"capture"`` (record only; the test fixture's choice) or ``"http"``
+    (real HTTP POSTs; the server's). ``auth_token_for(account_sid)`` gives the token that signs
+    an account's callbacks (the HTTP app wires its credentials in). ``assignment_timeout`` is
+    how long an assignment callback may take to answer (5 s on the real service).
+    """
+
+    def __init__(self, backend, *, default_delivery: str = "capture",
+                 auth_token_for: Callable[[str], str | None] | None = None,
+                 assignment_timeout: float = assignment.ANSWER_TIMEOUT) -> None:
+        self.backend = backend
+        self.inbox = Inbox()
+        self.auth_token_for = auth_token_for
+        self.assignment_timeout = assignment_timeout
+        self._default = _transport(default_delivery)
+        self._routes: list[tuple[str, Transport]] = []
+        self._assignment_handler: Handler | None = None
+        self._outbox: deque[WebhookRecord] = deque()
+        self._ids = itertools.count(1)
+        self._flush_lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._update_op = spec.operations()["UpdateTaskReservation"]
+        backend.subscribe(self._on_event)
+        backend.clock.on_settle(self.flush)
+
+    # --- configuration (public) ---------------------------------------------------------------
+    def set_default_delivery(self, delivery: str | Transport) -> None:
+        """How callbacks to URLs no route covers are delivered: ``"capture"`` or ``"http"``."""
+        self._default = _transport(delivery)
+
+    def route(self, url_prefix: str, delivery: str | Transport) -> None:
+        """Deliver callbacks whose URL starts with ``url_prefix`` this way (``"capture"``,
+        ``"http"`` or a Transport). The longest matching prefix wins."""
+        self._routes = [(p, t) for p, t in self._routes if p != url_prefix]
+        self._routes.append((url_prefix, _transport(delivery)))
+        self._routes.sort(key=lambda pair: len(pair[0]), reverse=True)
+
+    def respond(self, url_prefix: str, handler: Callable[[WebhookRecord], object]) -> None:
+        """Answer callbacks to URLs under ``url_prefix`` with a Python function:
+        ``handler(record)`` returns None (an empty 200), a dict (a JSON 200), ``(status, body[,
+        headers])`` or ``delivery.Answer``; raising means no answer (``TimeoutError``: a timeout)."""
+        self.route(url_prefix, Handler(handler))
+
+    def route_wsgi(self, url_prefix: str, app) -> None:
+        """Hand callbacks to URLs under ``url_prefix`` to the WSGI application ``app`` in-process
+        (a Flask or Django app's own webhook views, no socket), as real signed POSTs."""
+        self.route(url_prefix, WSGI(app))
+
+    def on_assignment(self, handler: Callable[[WebhookRecord], dict | None] | None) -> None:
+        """Answer every assignment callback with ``handler(record) -> dict | None``, whatever its
+        URL: a dict is the JSON answer (``{"instruction": "accept"}``), None leaves the reservation
+        pending. Fallback callbacks still go by URL. ``on_assignment(None)`` removes the handler.
+        Only reservations whose workflow has an ``AssignmentCallbackUrl`` get a callback."""
+        self._assignment_handler = Handler(handler) if handler is not None else None
+
+    # --- events -> records (under the engine lock) ---------------------------------------------
+    def _on_event(self, ws, event: Event) -> None:
+        if ws.event_callback_url:
+            allowed = ev.events_filter_types(ws.events_filter)
+            if allowed is None or event.event_type in allowed:
+                self._enqueue(EVENT, ws.event_callback_url, ev.callback_params(event, ws.friendly_name), event,
+                              event_type=event.event_type)
+        if event.event_type == "reservation.created":
+            workflow = ws.workflows.get(event.data.get("WorkflowSid") or "")
+            if workflow is not None and workflow.assignment_callback_url:
+                params = assignment.callback_params(ev.callback_params(event, ws.friendly_name))
+                self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, params, event)
+
+    def _enqueue(self, kind: str, url: str, params: dict, event: Event, event_type: str | None = None) -> None:
+        record = WebhookRecord(
+            id=next(self._ids), kind=kind, url=url, method="POST", params=params,
+            headers=self._headers(event.account_sid, url, params, f"{event.sid}:{kind}:{url}"),
+            timestamp=event.event_date, account_sid=event.account_sid, workspace_sid=event.workspace_sid,
+            event_type=event_type, task_sid=event.data.get("TaskSid"),
+            reservation_sid=event.data.get("ReservationSid"))
+        self.inbox.add(record)
+        self._outbox.append(record)
+
+    def _headers(self, account_sid: str, url: str, params: dict, seed: str) -> dict:
+        token = (self.auth_token_for(account_sid) if self.auth_token_for else None) or DEFAULT_AUTH_TOKEN
+        digest = hashlib.sha1(seed.encode("utf-8")).hexdigest()
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "*/*",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: signature(token, without_fragment(url), params),
+            # the same token on a retry lets the receiver drop duplicates
+            "I-Twilio-Idempotency-Token": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
+        }
+
+    # --- delivery -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Deliver every queued callback, oldest first, with the engine lock released, applying
+        assignment answers under the lock; returns when nothing is left to deliver in-process.
+        Safe to call from anywhere: a nested or concurrent call leaves the work to the running one."""
+        while True:
+            if not self._flush_lock.acquire(blocking=False):
+                return
+            try:
+                self._drain()
+            finally:
+                self._flush_lock.release()
+            with self.backend.lock:
+                if not self._outbox:
+                    return
+
+    def _drain(self) -> None:
+        while True:
+            with self.backend.lock:
+                if not self._outbox:
+                    return
+                record = self._outbox.popleft()
+            transport = self._transport_for(record)
+            if transport.asynchronous:
+                self._start_thread()
+                self._queue.put((record, transport))
+                continue
+            self._deliver(record, transport)
+
+    def _transport_for(self, record: WebhookRecord) -> Transport:
+        if record.kind == ASSIGNMENT and self._assignment_handler is not None:
+            return self._assignment_handler
+        for prefix, transport in self._routes:
+            if record.url.startswith(prefix):
+                return transport
+        return self._default
+
+    def _timeouts(self, record: WebhookRecord) -> Timeouts:
+        deadline = self.assignment_timeout if record.kind != EVENT else None
+        return Timeouts.for_url(record.url, deadline)
+
+    def _deliver(self, record: WebhookRecord, transport: Transport) -> None:
+        try:
+            result = transport.deliver(record, self._timeouts(record))
+        except Exception as exc:  # a transport bug must not lose the record
+            log.exception("delivering webhook %s failed", record.id)
+            result = Result(attempts=1, error=f"{type(exc).__name__}: {exc}")
+        fields = {"delivery": transport.name, "attempts": result.attempts, "response": result.response(),
+                  "error": result.error}
+        if record.kind != EVENT:
+            if isinstance(transport, Capture):
+                fields["outcome"] = "captured, not answered: the reservation stays pending"
+            else:
+                with self.backend.lock:
+                    fields["outcome"] = self._apply_answer(record, result)
+        self.inbox.finish(record, **fields)
+
+    def _apply_answer(self, record: WebhookRecord, result: Result) -> str:
+        """Let an assignment callback's answer drive its reservation (under the engine lock)."""
+        ws = self.backend.workspaces(record.account_sid).get(record.workspace_sid)
+        reservation = ws.reservations.get(record.reservation_sid) if ws is not None else None
+        if reservation is None:
+            return "the reservation no longer exists"
+        verdict = assignment.judge(result)
+        if verdict.kind == "failed":
+            if reservation.reservation_status != "pending":
+                return f"{verdict.note}; the reservation is already {reservation.reservation_status}"
+            workflow = ws.workflows.get(record.params.get("WorkflowSid") or "")
+            fallback = workflow.fallback_assignment_callback_url if workflow is not None else None
+            if record.kind == ASSIGNMENT and fallback:
+                self._enqueue_fallback(record, fallback)
+                return f"{verdict.note}; FallbackAssignmentCallbackUrl is tried next"
+            self.backend.router.cancel_reservation(ws, reservation)
+            return f"{verdict.note}; the reservation is canceled"
+        if verdict.kind != "instruction":
+            return verdict.note
+        try:
+            from ..http import params as http_params
+
+            values = http_params.parse(self._update_op, MultiDict(), MultiDict(verdict.form), {})
+            self.backend.router.update_reservation(ws, reservation, values)
+        except errors.TwilioError as exc:
+            return f"{verdict.note} refused ({exc.message}); the reservation stays {reservation.reservation_status}"
+        return f"{verdict.note}: the reservation is {reservation.reservation_status}"
+
+    def _enqueue_fallback(self, record: WebhookRecord, url: str) -> None:
+        fallback = WebhookRecord(
+            id=next(self._ids), kind=FALLBACK_ASSIGNMENT, url=url, method="POST", params=dict(record.params),
+            headers=self._headers(record.account_sid, url, record.params, f"{record.id}:fallback:{url}"),
+            timestamp=record.timestamp, account_sid=record.account_sid, workspace_sid=record.workspace_sid,
+            task_sid=record.task_sid, reservation_sid=record.reservation_sid)
+        self.inbox.add(fallback)
+        self._outbox.append(fallback)
+
+    # --- the delivery thread (real HTTP) ------------------------------------------------------------
+    def _start_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="taskrouter-emulator-webhooks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                record, transport = item
+                self._deliver(record, transport)
+                self.flush()  # what the answer caused
+            finally:
+                self._queue.task_done()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait (real seconds) until every queued callback, including real HTTP deliveries on the
+        delivery thread, has been delivered and its answer applied. Raises ``TimeoutError``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.flush()
+            with self.backend.lock:
+                idle = not self._outbox and self._queue.unfinished_tasks == 0
+            if idle:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"webhooks still being delivered after {timeout}s")
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Stop the delivery thread (after what it already holds)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=20)
+        self._thread = None

@@ -24,11 +24,15 @@ restored objects: a document cannot name anything else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import itertools
+import json
+import os
 import random
 import re
+import tempfile
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from typing import Any
@@ -353,3 +357,31 @@ def restore(backend, document: Any) -> dict:
         clock.replace_timers(now, timers)
         return extra if isinstance(extra, dict) else {}
 
+
+
+# --- files ------------------------------------------------------------------------------------
+def save(backend, path: str, *, extra: dict | None = None) -> None:
+    """Write a snapshot to ``path`` atomically: a reader sees the old file or the new, never half."""
+    document = take(backend, extra=extra)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".snapshot-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def load(backend, path: str) -> dict:
+    """Restore ``backend`` from the snapshot file at ``path``; returns the decoded ``extra``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path} is not JSON: {exc}") from None
+    return restore(backend, document)

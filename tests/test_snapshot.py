@@ -117,3 +117,22 @@ def test_other_accounts_and_workspace_deletion_survive(emu, client):
     assert emu.backend.workspaces(ACCOUNT_SID) == {}
     snapshot.restore(emu.backend, document)
     assert [ws.friendly_name for ws in client.taskrouter.v1.workspaces.list()] == ["Checkpoint"]
+
+
+def test_save_and_load_a_state_file(emu, client, tmp_path):
+    context = _scenario(client)
+    path = tmp_path / "state.json"
+    snapshot.save(emu.backend, str(path))
+    before = _history(context)
+    emu.backend.reset()
+    assert client.taskrouter.v1.workspaces.list() == []
+    snapshot.load(emu.backend, str(path))
+    assert _history(context) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left behind
+
+
+def test_loading_a_broken_file_says_so(emu, tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("{not json")
+    with pytest.raises(snapshot.SnapshotError, match="not JSON"):
+        snapshot.load(emu.backend, str(path))

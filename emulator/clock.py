@@ -135,6 +135,16 @@ class Clock:
             except Exception:  # a failing hook must not stop time
                 log.exception("clock settle hook failed")
 
+    def replace_timers(self, instant: datetime, timers: list[Timer]) -> None:
+        """Stand at ``instant`` with exactly ``timers`` pending (restoring a checkpoint; the
+        instant may be earlier than now, since a checkpoint is a rewind)."""
+        with self._lock:
+            self._timers = [timer for timer in timers if not timer.cancelled]
+            heapq.heapify(self._timers)
+            self._seq = itertools.count(max((t.seq for t in self._timers), default=-1) + 1)
+            self._move_to(utc(instant))
+            self._wake.notify_all()
+
     def clear(self) -> None:
         """Drop every timer (used by a full reset)."""
         with self._lock:

@@ -19,6 +19,8 @@ reservation moving a worker to another activity, which is itself a hook) never r
 
 from __future__ import annotations
 
+import functools
+
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,7 +120,7 @@ class Router:
     def task_created(self, ws: "Workspace", task: Task) -> None:
         with self._batch():
             self._ttl_timers[task.sid] = ws.clock.call_later(
-                task.timeout, lambda: self._ttl_expired(ws, task.sid), name=f"ttl {task.sid}")
+                task.timeout, functools.partial(self._ttl_expired, ws, task.sid), name=f"ttl {task.sid}")
             self._start_routing(ws, task)
 
     def task_updated(self, ws: "Workspace", task: Task, *, attributes_changed: bool) -> None:
@@ -318,7 +320,7 @@ class Router:
         if target.timeout:
             sid = task.sid
             state.target_timer = ws.clock.call_later(
-                target.timeout, lambda: self._target_expired(ws, sid, index), name=f"target {sid}")
+                target.timeout, functools.partial(self._target_expired, ws, sid, index), name=f"target {sid}")
         self._want_task(ws, task.sid)
 
     def _skip_out(self, ws: "Workspace", task: Task, route: Route) -> None:
@@ -570,7 +572,7 @@ class Router:
         seconds = workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT
         sid = reservation.sid
         self._reservation_timers[sid] = ws.clock.call_later(
-            seconds, lambda: self._reservation_expired(ws, sid), name=f"reservation {sid}")
+            seconds, functools.partial(self._reservation_expired, ws, sid), name=f"reservation {sid}")
         if not ws.multi_task_enabled:
             queue = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
             if queue is not None and queue.reservation_activity_sid and \

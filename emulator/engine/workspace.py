@@ -7,6 +7,8 @@ either change state completely or raise before changing anything (validate first
 
 from __future__ import annotations
 
+import functools
+
 import json
 from collections import OrderedDict
 from datetime import datetime, timedelta
@@ -744,12 +746,12 @@ class Workspace:
         """A task reached ``canceled`` or ``completed``: it is deleted five minutes later."""
         self._cancel_deletion(task.sid)
         self._deletion_timers[task.sid] = self.clock.call_later(
-            FINISHED_TASK_RETENTION, lambda: self._auto_delete(task.sid), name=f"delete {task.sid}")
+            FINISHED_TASK_RETENTION, functools.partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
 
     def schedule_task_deletion(self, task: Task, seconds: float) -> None:
         self._cancel_deletion(task.sid)
         self._deletion_timers[task.sid] = self.clock.call_later(
-            seconds, lambda: self._auto_delete(task.sid), name=f"delete {task.sid}")
+            seconds, functools.partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
 
     def _cancel_deletion(self, task_sid: str) -> None:
         timer = self._deletion_timers.pop(task_sid, None)

@@ -1,0 +1,387 @@
+"""Checkpoints: the whole emulator state as a JSON document, and back.
+
+A snapshot holds every account's workspaces and everything inside them, the router's state, the
+SID generator's position, the virtual clock's instant and its pending timers, and (when given)
+the webhooks inbox. ``restore`` puts all of it back, so a test can rewind to a checkpoint and a
+restarted server loses nothing.
+
+The encoding is a small object-graph format rather than pickle, so that restoring a document that
+came over HTTP or from a file can only ever rebuild the emulator's own classes and plain data:
+
+- JSON scalars stand for themselves; lists stay lists.
+- Everything else is a one-key-tagged object: ``{"$dict": [[k, v], ...]}``, ``{"$odict": ...}``,
+  ``{"$tuple": [...]}``, ``{"$set": [...]}``, ``{"$dt": iso}``, ``{"$td": seconds}``,
+  ``{"$random": state}``, ``{"$count": next}``, ``{"$obj": id, "cls": "module:Name", "state": {...}}``
+  for an instance of one of the emulator's classes, ``{"$method": name, "self": ...}`` for a bound
+  method, ``{"$partial": ...}`` for a ``functools.partial`` (how timers hold their action),
+  ``{"$ref": id}`` for an object or container already written (shared references and cycles), and
+  ``{"$ext": name}`` for the live singletons that are not state (the backend, clock and lock).
+- Containers referenced from more than one place carry an ``"$id"`` so they stay shared.
+
+Classes are resolved only inside the ``emulator`` package, and functions only as bound methods of
+restored objects: a document cannot name anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import itertools
+import json
+import os
+import random
+import re
+import tempfile
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock, Timer, parse_instant
+
+FORMAT = "taskrouter-emulator-snapshot"
+VERSION = 1
+PACKAGE = "emulator"
+
+# Attributes of the Backend that are wiring, not state: the lock and clock are the live ones,
+# listeners are the subscribers (webhooks) of the running emulator.
+_BACKEND_WIRING = ("lock", "clock", "_listeners")
+
+
+class SnapshotError(ValueError):
+    """A snapshot cannot be taken or a document is not a snapshot this emulator can restore."""
+
+
+# --- encoding ---------------------------------------------------------------------------------
+class _Encoder:
+    def __init__(self, externals: dict[int, str]) -> None:
+        self.externals = externals
+        self.ids: dict[int, int] = {}
+        self.shared: set[int] = set()
+        self.keep: list = []  # keeps walked temporaries alive so their ids stay unique
+
+    # First pass: which containers are reachable from more than one place.
+    def count(self, root: Any) -> None:
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            value = stack.pop()
+            if value is None or isinstance(value, (bool, int, float, str, datetime, timedelta)):
+                continue
+            key = id(value)
+            if key in self.externals:
+                continue
+            if key in seen:
+                self.shared.add(key)
+                continue
+            seen.add(key)
+            self.keep.append(value)
+            stack.extend(self._children(value))
+
+    def _children(self, value: Any) -> list:
+        if isinstance(value, dict):
+            return [*value.keys(), *value.values()]
+        if isinstance(value, (list, tuple, set, frozenset, deque)):
+            return list(value)
+        if isinstance(value, functools.partial):
+            return [value.func, *value.args, *value.keywords.values()]
+        if hasattr(value, "__self__") and hasattr(value, "__func__"):
+            return [value.__self__]
+        if _is_ours(type(value)):
+            return [] if isinstance(value, tuple) else list(_state(value).values())
+        return []
+
+    def encode(self, value: Any) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and value != value:
+                raise SnapshotError("NaN cannot be stored")
+            return value
+        key = id(value)
+        if key in self.externals:
+            return {"$ext": self.externals[key]}
+        if key in self.ids:
+            return {"$ref": self.ids[key]}
+        if isinstance(value, datetime):
+            return {"$dt": value.isoformat()}
+        if isinstance(value, timedelta):
+            return {"$td": value.total_seconds()}
+        if isinstance(value, random.Random):
+            version, internal, gauss = value.getstate()
+            return {"$random": [version, list(internal), gauss]}
+        if isinstance(value, itertools.count):
+            return {"$count": _count_next(value)}
+        if isinstance(value, re.Pattern):
+            return {"$re": value.pattern, "flags": value.flags}
+        if isinstance(value, functools.partial):
+            return {"$partial": self.encode(value.func), "args": [self.encode(a) for a in value.args],
+                    "keywords": {k: self.encode(v) for k, v in value.keywords.items()}}
+        if hasattr(value, "__self__") and hasattr(value, "__func__"):
+            owner = value.__self__
+            if not _is_ours(type(owner)):
+                raise SnapshotError(f"cannot store a method of {type(owner).__name__}")
+            return {"$method": value.__func__.__name__, "self": self.encode(owner)}
+        if callable(value) and not isinstance(value, type) and not _is_ours(type(value)):
+            # A lambda or closure cannot be rebuilt; every timer must hold a bound method.
+            raise SnapshotError(f"cannot store the callable {getattr(value, '__qualname__', value)!r}")
+        if _is_ours(type(value)):
+            return self._object(value)
+        return self._container(value)
+
+    def _tag(self, value: Any, body: dict) -> dict:
+        key = id(value)
+        if key in self.shared:
+            body["$id"] = self.ids[key] = len(self.ids) + 1
+        return body
+
+    def _object(self, value: Any) -> dict:
+        key = id(value)
+        self.ids[key] = len(self.ids) + 1
+        body: dict = {"$obj": self.ids[key], "cls": f"{type(value).__module__}:{type(value).__qualname__}"}
+        if isinstance(value, tuple):  # a NamedTuple of ours
+            body["items"] = [self.encode(item) for item in value]
+        else:
+            body["state"] = {name: self.encode(item) for name, item in _state(value).items()}
+        return body
+
+    def _container(self, value: Any) -> Any:
+        if isinstance(value, list):
+            if id(value) in self.shared:
+                body = self._tag(value, {})
+                body["$list"] = [self.encode(item) for item in value]
+                return body
+            return [self.encode(item) for item in value]
+        if isinstance(value, deque):
+            body = self._tag(value, {})
+            body["$deque"] = [self.encode(item) for item in value]
+            return body
+        if isinstance(value, OrderedDict):
+            body = self._tag(value, {})
+            body["$odict"] = [[self.encode(k), self.encode(v)] for k, v in value.items()]
+            return body
+        if isinstance(value, dict):
+            body = self._tag(value, {})
+            body["$dict"] = [[self.encode(k), self.encode(v)] for k, v in value.items()]
+            return body
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(item) for item in value]}
+        if isinstance(value, (set, frozenset)):
+            tag = "$frozenset" if isinstance(value, frozenset) else "$set"
+            body = self._tag(value, {})
+            body[tag] = [self.encode(item) for item in value]
+            return body
+        raise SnapshotError(f"cannot store a value of type {type(value).__name__}")
+
+
+def _is_ours(cls: type) -> bool:
+    return cls.__module__ == PACKAGE or cls.__module__.startswith(PACKAGE + ".")
+
+
+def _state(value: Any) -> dict:
+    state = dict(vars(value)) if hasattr(value, "__dict__") else {}
+    for cls in type(value).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                state[name] = getattr(value, name)
+    return state
+
+
+def _count_next(counter: itertools.count) -> int:
+    # ``repr(count(7))`` is ``count(7)``: the next value, read without consuming it.
+    match = re.fullmatch(r"count\((-?\d+)\)", repr(counter))
+    if match is None:
+        raise SnapshotError("cannot store a non-integer counter")
+    return int(match.group(1))
+
+
+# --- decoding ---------------------------------------------------------------------------------
+class _Decoder:
+    def __init__(self, externals: dict[str, Any]) -> None:
+        self.externals = externals
+        self.objects: dict[int, Any] = {}
+
+    def decode(self, data: Any) -> Any:
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
+        if isinstance(data, list):
+            return [self.decode(item) for item in data]
+        if not isinstance(data, dict) or not data:
+            raise SnapshotError("malformed snapshot value")
+        if "$ref" in data:
+            try:
+                return self.objects[data["$ref"]]
+            except (KeyError, TypeError):
+                raise SnapshotError(f"snapshot refers to unknown object {data['$ref']!r}") from None
+        if "$ext" in data:
+            try:
+                return self.externals[data["$ext"]]
+            except (KeyError, TypeError):
+                raise SnapshotError(f"unknown external {data['$ext']!r}") from None
+        if "$obj" in data:
+            return self._object(data)
+        if "$dt" in data:
+            return datetime.fromisoformat(data["$dt"])
+        if "$td" in data:
+            return timedelta(seconds=data["$td"])
+        if "$random" in data:
+            version, internal, gauss = data["$random"]
+            generator = random.Random()
+            generator.setstate((version, tuple(internal), gauss))
+            return generator
+        if "$count" in data:
+            return itertools.count(int(data["$count"]))
+        if "$re" in data:
+            return re.compile(data["$re"], int(data.get("flags", 0)))
+        if "$partial" in data:
+            func = self.decode(data["$partial"])
+            if not callable(func):
+                raise SnapshotError("a partial must wrap a method")
+            return functools.partial(func, *self.decode(data.get("args", [])),
+                                     **{k: self.decode(v) for k, v in data.get("keywords", {}).items()})
+        if "$method" in data:
+            owner = self.decode(data["self"])
+            name = data["$method"]
+            if not isinstance(name, str) or name.startswith("__") or not _is_ours(type(owner)):
+                raise SnapshotError(f"cannot restore method {name!r}")
+            method = getattr(owner, name, None)
+            if not callable(method):
+                raise SnapshotError(f"{type(owner).__name__} has no method {name!r}")
+            return method
+        if "$tuple" in data:
+            return tuple(self.decode(item) for item in data["$tuple"])
+        for tag, make in (("$list", list), ("$deque", deque), ("$set", set), ("$frozenset", frozenset)):
+            if tag in data:
+                if make is frozenset:
+                    return self._register(data, frozenset(self.decode(i) for i in data[tag]))
+                container = self._register(data, make())
+                for item in data[tag]:
+                    if make is set:
+                        container.add(self.decode(item))
+                    else:
+                        container.append(self.decode(item))
+                return container
+        for tag, make in (("$dict", dict), ("$odict", OrderedDict)):
+            if tag in data:
+                container = self._register(data, make())
+                for key, item in data[tag]:
+                    container[self.decode(key)] = self.decode(item)
+                return container
+        raise SnapshotError(f"unknown snapshot tag in {sorted(data)!r}")
+
+    def _register(self, data: dict, value: Any) -> Any:
+        if "$id" in data:
+            self.objects[data["$id"]] = value
+        return value
+
+    def _object(self, data: dict) -> Any:
+        cls = _resolve(data.get("cls"))
+        if "items" in data:
+            value = cls(*[self.decode(item) for item in data["items"]])
+            self.objects[data["$obj"]] = value
+            return value
+        value = cls.__new__(cls)
+        self.objects[data["$obj"]] = value  # before the state, so cycles resolve to it
+        state = {name: self.decode(item) for name, item in data.get("state", {}).items()}
+        if any(not isinstance(name, str) or name.startswith("__") for name in state):
+            raise SnapshotError(f"malformed state for {data.get('cls')!r}")
+        for name, item in state.items():
+            object.__setattr__(value, name, item)
+        return value
+
+
+def _resolve(name: Any) -> type:
+    if not isinstance(name, str) or ":" not in name:
+        raise SnapshotError(f"malformed class name {name!r}")
+    module_name, qualname = name.split(":", 1)
+    if module_name != PACKAGE and not module_name.startswith(PACKAGE + "."):
+        raise SnapshotError(f"class {name!r} is not one of the emulator's")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError):
+        raise SnapshotError(f"unknown class {name!r}") from None
+    if not isinstance(target, type):
+        raise SnapshotError(f"{name!r} is not a class")
+    return target
+
+
+# --- the document -----------------------------------------------------------------------------
+def take(backend, *, extra: dict | None = None) -> dict:
+    """The whole state of ``backend`` (and its clock's pending timers) as a JSON-ready dict.
+
+    ``extra`` maps names to further state to carry (the webhooks inbox), encoded the same way.
+    """
+    clock: Clock = backend.clock
+    with backend.lock:
+        externals = {id(backend): "backend", id(clock): "clock", id(backend.lock): "lock"}
+        encoder = _Encoder(externals)
+        state = {name: value for name, value in vars(backend).items() if name not in _BACKEND_WIRING}
+        timers = [timer for timer in clock.pending()]
+        root = {"backend": state, "timers": timers, "extra": extra or {}}
+        encoder.count(root)
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "clock": {"now": clock.now().isoformat(), "mode": clock.mode},
+            "state": encoder.encode(root),
+        }
+
+
+def restore(backend, document: Any) -> dict:
+    """Replace ``backend``'s state (and its clock's instant and timers) with ``document``'s.
+
+    Nothing changes unless the whole document decodes. Returns the decoded ``extra`` mapping.
+    The clock keeps its mode; its instant may move backwards, since a checkpoint is a rewind.
+    """
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise SnapshotError("not a TaskRouter emulator snapshot")
+    if document.get("version") != VERSION:
+        raise SnapshotError(f"snapshot version {document.get('version')!r} is not {VERSION}")
+    clock: Clock = backend.clock
+    with backend.lock:
+        decoder = _Decoder({"backend": backend, "clock": clock, "lock": backend.lock})
+        try:
+            now = parse_instant(document["clock"]["now"])
+            root = decoder.decode(document["state"])
+            state, timers, extra = root["backend"], root["timers"], root["extra"]
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"malformed snapshot: {exc}") from None
+        if not isinstance(state, dict) or not all(isinstance(t, Timer) for t in timers):
+            raise SnapshotError("malformed snapshot: bad state or timers")
+        vars(backend).update(state)
+        clock.replace_timers(now, timers)
+        return extra if isinstance(extra, dict) else {}
+
+
+
+# --- files ------------------------------------------------------------------------------------
+def save(backend, path: str, *, extra: dict | None = None) -> None:
+    """Write a snapshot to ``path`` atomically: a reader sees the old file or the new, never half."""
+    document = take(backend, extra=extra)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".snapshot-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def load(backend, path: str) -> dict:
+    """Restore ``backend`` from the snapshot file at ``path``; returns the decoded ``extra``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path} is not JSON: {exc}") from None
+    return restore(backend, document)

@@ -1,0 +1,138 @@
+"""Checkpoints: snapshot the whole state, keep going, restore, and the run replays identically."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ACCOUNT_SID
+from emulator import snapshot
+
+
+def _scenario(client):
+    """A workspace with a task reserved (its reservation timeout pending) and one waiting."""
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="Checkpoint", template="FIFO")
+    context = client.taskrouter.v1.workspaces(ws.sid)
+    available = next(a for a in context.activities.list() if a.friendly_name == "Available")
+    queue = context.task_queues.create(friendly_name="Support", target_workers="skill == 'support'")
+    config = {"task_routing": {"filters": [{"filter_friendly_name": "all", "expression": "1 == 1",
+                                            "targets": [{"queue": queue.sid, "timeout": 100}]}]}}
+    workflow = context.workflows.create(friendly_name="Flow", configuration=json.dumps(config),
+                                        task_reservation_timeout=60)
+    context.workers.create(friendly_name="Alice", attributes=json.dumps({"skill": "support"}),
+                           activity_sid=available.sid)
+    for n in range(2):
+        context.tasks.create(workflow_sid=workflow.sid, attributes=json.dumps({"n": n}), timeout=500)
+    return context
+
+
+def _history(context) -> dict:
+    """Everything a client can see, as plain data."""
+    return {
+        "events": [(e.sid, e.event_type, e.resource_sid, e.event_date_ms) for e in context.events.list(minutes=600)],
+        "tasks": [(t.sid, t.assignment_status, t.age) for t in context.tasks.list()],
+        "workers": [(w.sid, w.activity_name, w.available) for w in context.workers.list()],
+        "reservations": sorted((r.sid, r.reservation_status) for t in context.tasks.list()
+                               for r in context.tasks(t.sid).reservations.list()),
+    }
+
+
+def test_restore_rewinds_state_clock_timers_and_sids(emu, client):
+    context = _scenario(client)
+    emu.clock.advance(10)
+    document = json.loads(json.dumps(snapshot.take(emu.backend)))  # survives a JSON round trip
+    before = _history(context)
+    assert len(emu.clock.pending()) >= 2  # reservation timeout and task TTLs at least
+
+    emu.clock.advance(90)  # the reservation times out, the task is re-offered
+    context.tasks.create(workflow_sid=context.workflows.list()[0].sid, attributes="{}")
+    emu.clock.advance(400)
+    first_run = _history(context)
+    assert first_run != before
+
+    snapshot.restore(emu.backend, document)
+    assert _history(context) == before
+    assert emu.clock.now().isoformat() == document["clock"]["now"]
+
+    emu.clock.advance(90)
+    context.tasks.create(workflow_sid=context.workflows.list()[0].sid, attributes="{}")
+    emu.clock.advance(400)
+    assert _history(context) == first_run  # same SIDs, same instants, same order
+
+
+def test_restore_is_idempotent_and_reusable(emu, client):
+    context = _scenario(client)
+    document = snapshot.take(emu.backend)
+    context.tasks.create(workflow_sid=context.workflows.list()[0].sid, attributes="{}")
+    snapshot.restore(emu.backend, document)
+    once = _history(context)
+    snapshot.restore(emu.backend, document)
+    assert _history(context) == once
+    assert snapshot.take(emu.backend)["state"] == document["state"]
+
+
+def _evil(document: dict, path: str) -> dict:
+    bad = json.loads(json.dumps(document))
+    if path == "class":
+        bad["state"] = {"$obj": 1, "cls": "os:system", "state": {}}
+    elif path == "dunder":
+        bad["state"] = {"$method": "__init__", "self": {"$ext": "backend"}}
+    elif path == "format":
+        bad["format"] = "pickle"
+    elif path == "version":
+        bad["version"] = 99
+    elif path == "ref":
+        bad["state"] = {"$ref": 12345}
+    elif path == "tag":
+        bad["state"] = {"$eval": "1"}
+    elif path == "shape":
+        bad["state"] = [1, 2]
+    return bad
+
+
+@pytest.mark.parametrize("corruption", ["class", "dunder", "format", "version", "ref", "tag", "shape"])
+def test_a_bad_document_is_refused_and_changes_nothing(emu, client, corruption):
+    context = _scenario(client)
+    document = snapshot.take(emu.backend)
+    before = _history(context)
+    pending = [(t.due, t.name) for t in emu.clock.pending()]
+    with pytest.raises(snapshot.SnapshotError):
+        snapshot.restore(emu.backend, _evil(document, corruption))
+    assert _history(context) == before
+    assert [(t.due, t.name) for t in emu.clock.pending()] == pending
+
+
+def test_a_closure_timer_cannot_be_stored(emu, client):
+    _scenario(client)
+    emu.clock.call_later(5, lambda: None, name="closure")
+    with pytest.raises(snapshot.SnapshotError, match="callable"):
+        snapshot.take(emu.backend)
+
+
+def test_other_accounts_and_workspace_deletion_survive(emu, client):
+    context = _scenario(client)
+    document = snapshot.take(emu.backend)
+    client.taskrouter.v1.workspaces(context._solution["sid"]).delete()
+    assert emu.backend.workspaces(ACCOUNT_SID) == {}
+    snapshot.restore(emu.backend, document)
+    assert [ws.friendly_name for ws in client.taskrouter.v1.workspaces.list()] == ["Checkpoint"]
+
+
+def test_save_and_load_a_state_file(emu, client, tmp_path):
+    context = _scenario(client)
+    path = tmp_path / "state.json"
+    snapshot.save(emu.backend, str(path))
+    before = _history(context)
+    emu.backend.reset()
+    assert client.taskrouter.v1.workspaces.list() == []
+    snapshot.load(emu.backend, str(path))
+    assert _history(context) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left behind
+
+
+def test_loading_a_broken_file_says_so(emu, tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("{not json")
+    with pytest.raises(snapshot.SnapshotError, match="not JSON"):
+        snapshot.load(emu.backend, str(path))

@@ -7,7 +7,7 @@ import json
 
 from flask import Blueprint, Response, request
 
-from . import __version__, errors
+from . import __version__, errors, snapshot
 from .clock import MODES
 from .engine.backend import Backend
 from .http.params import parse_date
@@ -79,6 +79,24 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
                     name="Now", reason="is past the last representable instant")) from None
         if mode is not None:
             backend.clock.set_mode(mode)
+        return _json(clock_state(backend))
+
+    @bp.post("/snapshot")
+    def take_snapshot():
+        # The document is the whole state (clock, timers and inbox included); POST it back to
+        # /_emulator/restore to return to this instant.
+        return _json(snapshot.take(backend, webhooks))
+
+    @bp.post("/restore")
+    def restore_snapshot():
+        document = request.get_json(silent=True)
+        if document is None:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="body", reason="must be a snapshot document sent as application/json"))
+        try:
+            snapshot.restore(backend, document, webhooks)
+        except snapshot.SnapshotError as exc:
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="body", reason=str(exc))) from None
         return _json(clock_state(backend))
 
     @bp.get("/webhooks")

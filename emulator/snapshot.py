@@ -309,18 +309,17 @@ def _resolve(name: Any) -> type:
 
 
 # --- the document -----------------------------------------------------------------------------
-def take(backend, *, extra: dict | None = None) -> dict:
-    """The whole state of ``backend`` (and its clock's pending timers) as a JSON-ready dict.
-
-    ``extra`` maps names to further state to carry (the webhooks inbox), encoded the same way.
-    """
+def take(backend, webhooks=None) -> dict:
+    """The whole state of ``backend`` (and its clock's pending timers), and of ``webhooks``'
+    inbox when given, as a JSON-ready dict."""
+    extra = {"webhooks": webhooks.checkpoint()} if webhooks is not None else {}
     clock: Clock = backend.clock
     with backend.lock:
         externals = {id(backend): "backend", id(clock): "clock", id(backend.lock): "lock"}
         encoder = _Encoder(externals)
         state = {name: value for name, value in vars(backend).items() if name not in _BACKEND_WIRING}
         timers = [timer for timer in clock.pending()]
-        root = {"backend": state, "timers": timers, "extra": extra or {}}
+        root = {"backend": state, "timers": timers, "extra": extra}
         encoder.count(root)
         return {
             "format": FORMAT,
@@ -330,11 +329,12 @@ def take(backend, *, extra: dict | None = None) -> dict:
         }
 
 
-def restore(backend, document: Any) -> dict:
-    """Replace ``backend``'s state (and its clock's instant and timers) with ``document``'s.
+def restore(backend, document: Any, webhooks=None) -> None:
+    """Replace ``backend``'s state (and its clock's instant and timers, and ``webhooks``' inbox
+    when given) with ``document``'s.
 
-    Nothing changes unless the whole document decodes. Returns the decoded ``extra`` mapping.
-    The clock keeps its mode; its instant may move backwards, since a checkpoint is a rewind.
+    Nothing changes unless the whole document decodes. The clock keeps its mode; its instant may
+    move backwards, since a checkpoint is a rewind.
     """
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise SnapshotError("not a TaskRouter emulator snapshot")
@@ -351,18 +351,23 @@ def restore(backend, document: Any) -> dict:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SnapshotError(f"malformed snapshot: {exc}") from None
-        if not isinstance(state, dict) or not all(isinstance(t, Timer) for t in timers):
+        if (not isinstance(state, dict) or not isinstance(extra, dict)
+                or not all(isinstance(t, Timer) for t in timers)):
             raise SnapshotError("malformed snapshot: bad state or timers")
+        if webhooks is not None and "webhooks" in extra:
+            try:  # it checks before it changes anything, so a refusal here leaves all as it was
+                webhooks.restore_checkpoint(extra["webhooks"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SnapshotError(f"malformed snapshot: {exc}") from None
         vars(backend).update(state)
         clock.replace_timers(now, timers)
-        return extra if isinstance(extra, dict) else {}
 
 
 
 # --- files ------------------------------------------------------------------------------------
-def save(backend, path: str, *, extra: dict | None = None) -> None:
+def save(backend, path: str, webhooks=None) -> None:
     """Write a snapshot to ``path`` atomically: a reader sees the old file or the new, never half."""
-    document = take(backend, extra=extra)
+    document = take(backend, webhooks)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".snapshot-", suffix=".json", dir=directory)
     try:
@@ -377,11 +382,11 @@ def save(backend, path: str, *, extra: dict | None = None) -> None:
         raise
 
 
-def load(backend, path: str) -> dict:
-    """Restore ``backend`` from the snapshot file at ``path``; returns the decoded ``extra``."""
+def load(backend, path: str, webhooks=None) -> None:
+    """Restore ``backend`` (and ``webhooks``' inbox) from the snapshot file at ``path``."""
     try:
         with open(path, encoding="utf-8") as fh:
             document = json.load(fh)
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path} is not JSON: {exc}") from None
-    return restore(backend, document)
+    restore(backend, document, webhooks)

@@ -136,3 +136,37 @@ def test_loading_a_broken_file_says_so(emu, tmp_path):
     path.write_text("{not json")
     with pytest.raises(snapshot.SnapshotError, match="not JSON"):
         snapshot.load(emu.backend, str(path))
+
+
+def _inbox(emu) -> list:
+    return emu.http.get("/_emulator/webhooks").get_json()["webhooks"]
+
+
+def test_control_api_snapshot_and_restore_carry_the_inbox(emu, client):
+    client.taskrouter.v1.workspaces.create(friendly_name="Hooked", event_callback_url="https://app.test/events")
+    taken = emu.http.post("/_emulator/snapshot")
+    assert taken.status_code == 200
+    before = _inbox(emu)
+    assert [w["params"]["EventType"] for w in before][:1] == ["workspace.created"]
+
+    client.taskrouter.v1.workspaces.create(friendly_name="Later", event_callback_url="https://app.test/events")
+    assert len(_inbox(emu)) > len(before)
+
+    restored = emu.http.post("/_emulator/restore", json=taken.get_json())
+    assert restored.status_code == 200
+    assert _inbox(emu) == before
+    assert [ws.friendly_name for ws in client.taskrouter.v1.workspaces.list()] == ["Hooked"]
+    # ids go on from the checkpoint, so an ``After`` cursor taken then stays meaningful
+    client.taskrouter.v1.workspaces.create(friendly_name="Again", event_callback_url="https://app.test/events")
+    assert _inbox(emu)[len(before)]["id"] == before[-1]["id"] + 1
+
+
+@pytest.mark.parametrize("body", [None, {"format": "nope"}, [1, 2]])
+def test_control_api_restore_refuses_what_is_not_a_snapshot(emu, client, body):
+    client.taskrouter.v1.workspaces.create(friendly_name="Kept")
+    reply = emu.http.post("/_emulator/restore", json=body) if body is not None else emu.http.post(
+        "/_emulator/restore", data="Now=1")
+    assert reply.status_code == 400
+    assert set(reply.get_json()) == {"code", "message", "more_info", "status"}
+    assert reply.get_json()["code"] == 20001
+    assert [ws.friendly_name for ws in client.taskrouter.v1.workspaces.list()] == ["Kept"]

@@ -111,6 +111,13 @@ class Inbox:
         """The ``EventType`` of each event callback, in order."""
         return [r.event_type for r in self.events(**filters)]
 
+    def replace(self, records: list[WebhookRecord]) -> None:
+        """Hold exactly ``records`` (restoring a checkpoint)."""
+        with self._changed:
+            self._records = list(records)
+            self._version += 1
+            self._changed.notify_all()
+
     def clear(self) -> None:
         """Empty the inbox (ids keep growing, so an ``after`` cursor stays valid)."""
         with self._changed:

@@ -114,6 +114,21 @@ class Webhooks:
         Only reservations whose workflow has an ``AssignmentCallbackUrl`` get a callback."""
         self._assignment_handler = Handler(handler) if handler is not None else None
 
+    # --- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        """The inbox and the id counter, for a snapshot (taken under the engine lock, when the
+        outbox has been flushed)."""
+        return {"records": list(self.inbox), "ids": self._ids}
+
+    def restore_checkpoint(self, state: dict) -> None:
+        """Put back what ``checkpoint`` returned: the inbox as it was, ids continuing from there."""
+        records, ids = state["records"], state["ids"]
+        if (not isinstance(records, list) or not isinstance(ids, itertools.count)
+                or not all(isinstance(r, WebhookRecord) for r in records)):
+            raise ValueError("the webhooks checkpoint holds something other than records")
+        self.inbox.replace(records)
+        self._ids = ids
+
     # --- events -> records (under the engine lock) ---------------------------------------------
     def _on_event(self, ws, event: Event) -> None:
         if ws.event_callback_url:

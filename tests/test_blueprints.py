@@ -11,17 +11,30 @@ from pathlib import Path
 
 import pytest
 
-from emulator import BlueprintError, TaskRouterEmulator
+from emulator import BlueprintError, TaskRouterEmulator, cli
 from emulator.blueprints import available, read
 
 START = "2026-01-01T00:00:00Z"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def emu():
+@pytest.fixture(scope="module")
+def shared():
     with TaskRouterEmulator(start=START, seed=21, strict_schema=True) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def emu(shared):
+    """One emulator for the module, reset to its constructed state before each test (cheaper than new ones)."""
+    shared.reset()
+    return shared
+
+
+@pytest.fixture(scope="module")
+def first_workspace_sid(shared) -> str:
+    shared.reset()
+    return shared.client().taskrouter.v1.workspaces.create(friendly_name="After").sid
 
 
 def test_three_blueprints_are_bundled_and_fixtures_points_at_them():
@@ -154,16 +167,14 @@ BAD = [
 
 
 @pytest.mark.parametrize("change, message", BAD, ids=[m.split(":")[0] for _, m in BAD])
-def test_an_invalid_blueprint_names_the_bad_entry_and_changes_nothing(emu, change, message):
+def test_an_invalid_blueprint_names_the_bad_entry_and_changes_nothing(first_workspace_sid, emu, change, message):
     with pytest.raises(BlueprintError) as caught:
         emu.load(_bad(change))
     assert str(caught.value).startswith(message)
     client = emu.client()
     assert client.taskrouter.v1.workspaces.list() == []
     # No SID was drawn: the next workspace is the one a fresh emulator with the same seed makes.
-    with TaskRouterEmulator(start=START, seed=21) as fresh:
-        assert client.taskrouter.v1.workspaces.create(friendly_name="After").sid == \
-            fresh.client().taskrouter.v1.workspaces.create(friendly_name="After").sid
+    assert client.taskrouter.v1.workspaces.create(friendly_name="After").sid == first_workspace_sid
 
 
 def test_an_unknown_blueprint_says_what_exists(emu):
@@ -184,14 +195,12 @@ def test_a_file_that_is_not_a_json_object_is_refused(emu, tmp_path):
         emu.load(tmp_path / "broken.json")
 
 
-def test_the_server_loads_blueprints_at_start_and_rejects_bad_ones(tmp_path):
+def test_the_server_loads_blueprints_at_start_and_rejects_bad_ones(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"friendly_name": "x", "workers": [{"friendly_name": "a"}, {"attributes": {}}]}),
                    encoding="utf-8")
-    failed = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--blueprint", str(bad)],
-                            capture_output=True, text=True, timeout=30)
-    assert failed.returncode == 2
-    assert f"--blueprint {bad}: workers[1].friendly_name: required" in failed.stderr
+    assert cli.main(["serve", "--port", "0", "--blueprint", str(bad)]) == 2  # before serving anything
+    assert f"--blueprint {bad}: workers[1].friendly_name: required" in capsys.readouterr().err
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--seed", "4",
                              "--blueprint", "helpdesk", "--blueprint", "chat_voice_team"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

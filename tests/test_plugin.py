@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +237,11 @@ def test_xdist_workers_each_get_their_own_emulators(pytester):
     urls = [u for per_worker in seen.values() for u in per_worker]
     assert all(len(per_worker) == 1 for per_worker in seen.values())  # one server per worker session
     assert len(set(urls)) == 2
+
+
+def test_the_readme_example_test_passes(pytester):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"<!-- The block below is run by tests/test_plugin.py.*?-->\n```python\n(.*?)```",
+                           readme, re.DOTALL)
+    pytester.makepyfile(test_inner_readme=example)
+    run(pytester, "--strict-markers").assert_outcomes(passed=1)

@@ -34,7 +34,7 @@ from .clock import MODES, parse_instant
 DEFAULT_START = "2026-01-01T00:00:00Z"
 DEFAULT_CLOCK = "manual"
 OVERRIDES = ("seed", "start", "clock", "strict_schema")
-_BLUEPRINT_KEY = pytest.StashKey[object]()
+_BLUEPRINT_KEY = pytest.StashKey[dict]()
 _NOTHING = object()
 
 
@@ -127,10 +127,10 @@ def _blueprint_for(request: pytest.FixtureRequest):
     return marker.args[0]
 
 
-def _load(request: pytest.FixtureRequest, emulator) -> None:
+def _load(request: pytest.FixtureRequest, emulator, fixture: str) -> None:
     blueprint = _blueprint_for(request)
     if blueprint is not None:
-        request.node.stash[_BLUEPRINT_KEY] = emulator.load(blueprint)
+        request.node.stash.setdefault(_BLUEPRINT_KEY, {})[fixture] = emulator.load(blueprint)
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def taskrouter(request: pytest.FixtureRequest):
     emulator = TaskRouterEmulator(**_test_settings(request))
     try:
         with emulator.mock():
-            _load(request, emulator)
+            _load(request, emulator, "taskrouter")
             yield emulator
     finally:
         emulator.close()
@@ -181,19 +181,19 @@ def taskrouter_server(request: pytest.FixtureRequest, _taskrouter_session_server
     values = _test_settings(request)
     server.emulator.reset(seed=values["seed"], start=values["start"], clock=values["clock"])
     server.emulator.strict_schema = values["strict_schema"]
-    _load(request, server.emulator)
+    _load(request, server.emulator, "taskrouter_server")
     yield server
 
 
 @pytest.fixture
 def taskrouter_blueprint(request: pytest.FixtureRequest):
     """The ``LoadResult`` (``workspace_sid``, ``queues``, ``workers``, ...) of the blueprint loaded
-    for this test by ``@pytest.mark.taskrouter_blueprint`` or an indirect parameter."""
-    if "taskrouter_server" in request.fixturenames and "taskrouter" not in request.fixturenames:
-        request.getfixturevalue("taskrouter_server")
-    else:
-        request.getfixturevalue("taskrouter")
-    result = request.node.stash.get(_BLUEPRINT_KEY, None)
+    for this test by ``@pytest.mark.taskrouter_blueprint`` or an indirect parameter: into
+    ``taskrouter``, or into ``taskrouter_server`` when the test uses only the server."""
+    fixture = "taskrouter_server" if ("taskrouter_server" in request.fixturenames
+                                      and "taskrouter" not in request.fixturenames) else "taskrouter"
+    request.getfixturevalue(fixture)
+    result = request.node.stash.get(_BLUEPRINT_KEY, {}).get(fixture)
     if result is None:
         raise pytest.UsageError("taskrouter_blueprint: no blueprint for this test; mark it with "
                                 "@pytest.mark.taskrouter_blueprint(...) or parametrize the taskrouter fixture "

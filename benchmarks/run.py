@@ -1,6 +1,9 @@
-"""Benchmarks (``make bench``): request latency through the real twilio client, in-process and
-over loopback HTTP, each beside its floor (a bare Flask route reached the same way), measured in
-one run so the ratios hold on a noisy machine; server start-up time and idle memory.
+"""Benchmarks (``make bench``): request latency through the real twilio client, in-process (a
+mounted adapter, and the ``responses`` path of ``mock()``) and over loopback HTTP, each beside its
+floor (a bare Flask route reached the same way), measured in one run so the ratios hold on a noisy
+machine; the per-test cost of the pytest fixture (a TaskRouterEmulator made, mock() entered,
+reset, left and closed) beside a bare Flask app with a bare responses mock; server start-up time
+and idle memory.
 
 Usage: python benchmarks/run.py [--requests N]
 """
@@ -20,8 +23,12 @@ from flask import Flask
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+import responses
+
+from emulator import TaskRouterEmulator
 from emulator.engine.backend import Backend
 from emulator.http import create_app
+from emulator.mock import EmulatorMock
 from emulator.server import Server
 from emulator.wsgi_adapter import WSGIAdapter
 
@@ -54,7 +61,7 @@ def in_process_client(app) -> Client:
     return Client(ACCOUNT, "token", http_client=http_client)
 
 
-def latency(n: int) -> list[tuple[str, float, float]]:
+def latency(n: int) -> list[tuple[str, float, float | None]]:
     rows = []
     emulator_client = in_process_client(create_app(Backend(seed=1)))
     floor_client = in_process_client(floor_app())
@@ -66,6 +73,17 @@ def latency(n: int) -> list[tuple[str, float, float]]:
     rows.append(("in-process create worker",
                  per_call(lambda: ctx.workers.create(friendly_name=f"w{next(counter)}"), n),
                  per_call(lambda: floor_ctx.update(friendly_name="x"), n)))
+    # mock(): a plain Client, intercepted by responses; the floor goes through the same EmulatorMock.
+    with TaskRouterEmulator(seed=1) as emu, emu.mock():
+        client = Client(ACCOUNT, "token")
+        ws = client.taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
+        ctx = client.taskrouter.v1.workspaces(ws.sid)
+        fetch = per_call(ctx.fetch, n)
+        create = per_call(lambda: ctx.workers.create(friendly_name=f"w{next(counter)}"), n)
+    with EmulatorMock(floor_app()):
+        floor_ctx = Client(ACCOUNT, "token").taskrouter.v1.workspaces("WS" + "0" * 32)
+        rows.append(("mock() fetch workspace", fetch, per_call(floor_ctx.fetch, n)))
+        rows.append(("mock() create worker", create, per_call(lambda: floor_ctx.update(friendly_name="x"), n)))
     with Server(create_app(Backend(seed=1)), "127.0.0.1", 0) as server, Server(floor_app(), "127.0.0.1", 0) as floor:
         http_client = Client(ACCOUNT, "token")
         http_client.taskrouter.base_url = server.url
@@ -78,6 +96,40 @@ def latency(n: int) -> list[tuple[str, float, float]]:
         rows.append(("loopback create worker",
                      per_call(lambda: ctx.workers.create(friendly_name=f"w{next(counter)}"), n),
                      per_call(lambda: floor_ctx.update(friendly_name="x"), n)))
+    return rows
+
+
+def fixture_cost(n: int) -> list[tuple[str, float, float | None]]:
+    """What the ``taskrouter`` fixture costs a test: construct, enter mock(), reset, leave, close;
+    beside the floor of a bare Flask app and a bare responses mock started and stopped."""
+
+    def emulator_fixture() -> None:
+        emu = TaskRouterEmulator(start="2026-01-01T00:00:00Z", seed="bench")
+        with emu.mock():
+            emu.reset()
+        emu.close()
+
+    def floor_fixture() -> None:
+        floor_app()
+        with responses.RequestsMock(assert_all_requests_are_fired=False):
+            pass
+
+    emu = TaskRouterEmulator(seed="bench")
+
+    def reset_only() -> None:
+        emu.reset()
+
+    def mock_only() -> None:
+        with emu.mock():
+            pass
+
+    rows = [("fixture: create+mock+reset+close", per_call(emulator_fixture, n), per_call(floor_fixture, n))]
+    rows.append(("  of which create_app()", per_call(lambda: create_app(Backend()), n), per_call(floor_app, n)))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        bare = per_call(lambda: rsps.stop(allow_assert=False) or rsps.start(), n * 10)
+    rows.append(("  of which mock() enter+exit", per_call(mock_only, n * 10), bare))
+    rows.append(("  of which reset()", per_call(reset_only, n * 10), None))
+    emu.close()
     return rows
 
 
@@ -111,9 +163,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="calls per measurement (default 300)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines in the figures
-    print(f"{'measure':32} {'emulator':>12} {'floor':>12} {'ratio':>7}")
-    for name, value, floor in latency(args.requests):
-        print(f"{name:32} {value * 1e3:10.3f}ms {floor * 1e3:10.3f}ms {value / floor:7.2f}")
+    print(f"{'measure':34} {'emulator':>12} {'floor':>12} {'ratio':>7}")
+    for name, value, floor in latency(args.requests) + fixture_cost(max(20, args.requests // 10)):
+        if floor is None:
+            print(f"{name:34} {value * 1e3:10.3f}ms")
+        else:
+            print(f"{name:34} {value * 1e3:10.3f}ms {floor * 1e3:10.3f}ms {value / floor:7.2f}")
     if os.path.exists("/proc/self/status"):
         seconds, mib = startup()
         print(f"server start-up {seconds:.3f} s, idle RSS {mib:.1f} MiB")

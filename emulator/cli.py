@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import sys
 
 from . import __version__
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant
 from .engine.backend import Backend
+from .facade import DEFAULT_ACCOUNT_SID
 from .http import Credentials, create_app
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server
 from .webhooks import Webhooks
@@ -46,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--webhooks", choices=("http", "capture"), default="http",
                        help="http: POST event and assignment callbacks to their URLs (default); capture: only "
                             "record them, readable at GET /_emulator/webhooks")
+    serve.add_argument("--blueprint", metavar="NAME_OR_FILE", action="append", default=[],
+                       help="load a workspace blueprint at start-up: a bundled name "
+                            "(helpdesk, contact_centre, chat_voice_team) or a JSON file; repeatable. "
+                            "The SIDs by friendly name are printed as JSON")
+    serve.add_argument("--blueprint-account", metavar="ACCOUNT_SID", default=DEFAULT_ACCOUNT_SID,
+                       help=f"the account blueprints are loaded into (default {DEFAULT_ACCOUNT_SID})")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -67,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     webhooks = Webhooks(backend, default_delivery=args.webhooks)
     app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
                      webhooks=webhooks)
+    if args.blueprint:
+        from .blueprints import BlueprintError, load_blueprint
+        for blueprint in args.blueprint:
+            try:
+                loaded = load_blueprint(backend, args.blueprint_account, blueprint)
+            except BlueprintError as exc:
+                print(f"--blueprint {blueprint}: {exc}", file=sys.stderr)
+                clock.stop()
+                return 2
+            print(json.dumps({"blueprint": blueprint, **dataclasses.asdict(loaded)}), flush=True)
     server = Server(app, args.host, args.port)
     print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode})", flush=True)
     try:

@@ -1,0 +1,242 @@
+"""``TaskRouterEmulator``: the Python face of the emulator, for any test runner or script.
+
+One object holds a backend (all TaskRouter state), its virtual clock and the WSGI app serving
+``/v1`` and ``/_emulator``, and offers the three ways to reach it: in-process interception of
+every twilio client (``mock()``), a client already wired to it (``client()``), and a real HTTP
+server in a background thread (``serve()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .blueprints import LoadResult, load_blueprint
+from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
+from .engine.backend import Backend
+from .http import Credentials, create_app
+from .mock import EmulatorMock, InProcessAdapter
+from .server import DEFAULT_HOST, Server
+
+if TYPE_CHECKING:
+    import responses
+    from twilio.rest import Client
+
+DEFAULT_ACCOUNT_SID = "AC" + "a" * 32
+DEFAULT_AUTH_TOKEN = "token"
+_KEEP = object()
+
+
+class TaskRouterEmulator:
+    """A local TaskRouter: state, virtual clock and app, reachable in-process or over HTTP.
+
+    ``clock``: ``"manual"`` (time moves only through ``clock.advance`` / ``clock.set``; the default)
+    or ``"real"`` (time follows the wall clock and timers fire by themselves).
+    ``start``: the virtual instant to start at (ISO 8601 text or a datetime; naive means UTC);
+    by default the current wall-clock second.
+    ``seed``: seed of the SID source; with a seed, SIDs and timestamps are identical on every run
+    of the same calls, in-process and over HTTP alike.
+    ``strict_schema``: validate every response body against the official OpenAPI schema and answer
+    an emulator bug as a 500 instead of sending a body the real service never would.
+    ``auth_token`` / ``credentials``: strict authentication. ``auth_token`` is the one token every
+    account must use; ``credentials`` is a ``Credentials`` or a mapping ``{AccountSid: token}``.
+    Without either, any well-formed AccountSid is accepted with any token.
+    ``public_url``: base URL for ``url``, ``links`` and paging URLs (default: the host each request
+    was sent to). ``account_sid``: the account ``client()`` and ``load()`` use by default.
+
+    Usable as a context manager: leaving it stops every server started with ``serve()`` and the
+    real-mode clock thread.
+    """
+
+    def __init__(self, clock: str = MANUAL, start: str | datetime | None = None, seed: int | str | None = None,
+                 strict_schema: bool = False, auth_token: str | None = None,
+                 credentials: Credentials | Mapping[str, str] | None = None, public_url: str | None = None,
+                 account_sid: str = DEFAULT_ACCOUNT_SID) -> None:
+        if clock not in MODES:
+            raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
+        self._clock_mode = clock
+        self._start = _instant(start) if start is not None else None
+        self.seed = seed
+        self.account_sid = account_sid
+        self.credentials = _credentials(credentials, auth_token)
+        new_clock = Clock(clock, start=self._start)
+        if self._start is None and clock == MANUAL:
+            # A manual clock without a start stays where it began; reset() returns there.
+            self._start = new_clock.now()
+        self.backend = Backend(clock=new_clock, seed=seed)
+        self.app = create_app(self.backend, credentials=self.credentials, public_url=public_url,
+                              strict_schema=strict_schema)
+        self._servers: list[EmulatorServer] = []
+
+    @property
+    def strict_schema(self) -> bool:
+        """Whether every response is validated against the official schema (settable at any time)."""
+        return bool(self.app.config["strict_schema"])
+
+    @strict_schema.setter
+    def strict_schema(self, value: bool) -> None:
+        self.app.config["strict_schema"] = bool(value)
+
+    # --- time ---------------------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The virtual clock: ``now()``, ``advance(seconds)``, ``set(instant)``, ``set_mode(mode)``,
+        ``pending()``. ``advance`` and ``set`` fire every due timer in time order. ``reset()``
+        replaces the clock, so read this attribute again after a reset."""
+        return self.backend.clock
+
+    # --- state --------------------------------------------------------------------------------
+    def reset(self, account_sid: str | None = None, *, seed: int | str | None = _KEEP,  # type: ignore[assignment]
+              start: str | datetime | None = _KEEP, clock: str = _KEEP) -> None:  # type: ignore[assignment]
+        """Drop state.
+
+        Without ``account_sid``: every account's workspaces go, every timer is cancelled, the clock
+        goes back to the start instant in its mode, and the SID source is re-seeded, so the
+        emulator behaves as if just constructed. ``seed``, ``start`` and ``clock`` replace the
+        constructor's values from now on (``start=None``: the current wall-clock second).
+        With ``account_sid``: only that account's workspaces go; time and SIDs carry on.
+        """
+        if account_sid is not None:
+            self.backend.reset(account_sid)
+            return
+        if clock is not _KEEP and clock not in MODES:
+            raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
+        with self.backend.lock:
+            self.backend.reset()
+            if seed is not _KEEP:
+                self.seed = seed
+            if clock is not _KEEP:
+                self._clock_mode = clock
+            if start is not _KEEP:
+                self._start = _instant(start) if start is not None else None
+            old_clock = self.backend.clock
+            old_clock.clear()
+            self.backend.clock = Clock(self._clock_mode, start=self._start, lock=self.backend.lock)
+            if self._start is None and self._clock_mode == MANUAL:
+                self._start = self.backend.clock.now()
+            self.backend.sids.reseed(self.seed)
+        # Outside the lock: stopping joins the real-mode thread, which needs the lock to finish.
+        old_clock.stop()
+
+    def load(self, blueprint: str | Path | Mapping[str, Any], account_sid: str | None = None) -> LoadResult:
+        """Create the workspace a blueprint describes, through the engine's normal validation.
+
+        ``blueprint``: the short name of a bundled blueprint (``"helpdesk"``, ``"contact_centre"``,
+        ``"chat_voice_team"``; see ``emulator.blueprints.available()``), a path to a JSON file, or
+        the blueprint itself as a dict. Returns the SIDs by friendly name (``result.workspace_sid``,
+        ``result.queues["Sales"]``, ``result.workers["Alice"]``, ...). An invalid blueprint raises
+        ``BlueprintError`` naming the bad entry and leaves no trace.
+        """
+        return load_blueprint(self.backend, account_sid or self.account_sid, blueprint)
+
+    # --- reaching it --------------------------------------------------------------------------
+    def mock(self, responses_mock: "responses.RequestsMock | None" = None) -> EmulatorMock:
+        """Intercept TaskRouter calls in-process, as a context manager or a decorator.
+
+        While active, every ``requests``-based call to ``https://taskrouter.twilio.com`` or a
+        region/edge variant of it, from any ``twilio.rest.Client`` in the process, reaches this
+        emulator with no socket; twilio's ``AsyncTwilioHttpClient`` is routed in-process too.
+        Other traffic goes on unchanged. Give ``responses_mock`` (an active
+        ``responses.RequestsMock``) to add the emulator's routes to it instead of starting a
+        separate interception.
+        """
+        return EmulatorMock(self.app, responses_mock)
+
+    def client(self, account_sid: str | None = None, auth_token: str | None = None, **client_kwargs) -> "Client":
+        """A ``twilio.rest.Client`` wired to this emulator in-process (no ``mock()`` needed).
+
+        ``account_sid`` defaults to ``self.account_sid``; ``auth_token`` to the token the
+        credentials expect for that account. Other keyword arguments go to ``Client``
+        (``region``, ``edge``, ...): every TaskRouter host stays in-process whatever they are.
+        """
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        account_sid = account_sid or self.account_sid
+        http_client = TwilioHttpClient()
+        http_client.session.mount("https://taskrouter.", InProcessAdapter(self.app))
+        return Client(account_sid, auth_token or self.token_for(account_sid), http_client=http_client,
+                      **client_kwargs)
+
+    def token_for(self, account_sid: str) -> str:
+        """The auth token this emulator accepts for ``account_sid`` (any token when auth is not strict)."""
+        token = self.credentials.tokens.get(account_sid, self.credentials.auth_token)
+        return token if token is not None else DEFAULT_AUTH_TOKEN
+
+    def serve(self, port: int = 0, host: str = DEFAULT_HOST, *, log_requests: bool = False) -> "EmulatorServer":
+        """Start a real HTTP server for this emulator in a background thread and return it.
+
+        ``port=0`` picks a free port; the server's ``url`` says which. Stop it with ``.stop()``
+        (or use it as a context manager); ``close()`` stops every server still running.
+        ``log_requests`` writes an access-log line per request (werkzeug's logger).
+        """
+        server = EmulatorServer(self, host, port, log_requests=log_requests).start()
+        self._servers.append(server)
+        return server
+
+    def close(self) -> None:
+        """Stop every server started with ``serve()`` and the real-mode clock thread."""
+        while self._servers:
+            self._servers.pop().stop()
+        self.backend.clock.stop()
+
+    def __enter__(self) -> "TaskRouterEmulator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<TaskRouterEmulator clock={self.clock.mode} now={self.clock.now().isoformat()} "
+                f"seed={self.seed!r}>")
+
+
+class EmulatorServer(Server):
+    """A running HTTP server for a ``TaskRouterEmulator``: ``url``, ``stop()``, and ``client()``
+    for a twilio Client pointed at it."""
+
+    def __init__(self, emulator: TaskRouterEmulator, host: str = DEFAULT_HOST, port: int = 0, *,
+                 log_requests: bool = False) -> None:
+        super().__init__(emulator.app, host, port, log_requests=log_requests)
+        self.emulator = emulator
+
+    def stop(self) -> None:
+        """Stop serving and release the port (idempotent)."""
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
+        super().stop()
+        if self in self.emulator._servers:
+            self.emulator._servers.remove(self)
+
+    def client(self, account_sid: str | None = None, auth_token: str | None = None) -> "Client":
+        """A ``twilio.rest.Client`` whose TaskRouter calls go to this server over HTTP."""
+        from twilio.rest import Client
+
+        account_sid = account_sid or self.emulator.account_sid
+        client = Client(account_sid, auth_token or self.emulator.token_for(account_sid))
+        # region/edge (or TWILIO_REGION / TWILIO_EDGE) would rewrite the loopback host.
+        client.region = client.edge = None
+        client.taskrouter.base_url = self.url
+        return client
+
+
+def _instant(value: str | datetime) -> datetime:
+    return parse_instant(value) if isinstance(value, str) else utc(value)
+
+
+def _credentials(credentials, auth_token: str | None) -> Credentials:
+    if credentials is None:
+        return Credentials(auth_token=auth_token)
+    if isinstance(credentials, Credentials):
+        if auth_token is not None:
+            credentials.auth_token = auth_token
+        return credentials
+    if isinstance(credentials, Mapping):
+        return Credentials(auth_token=auth_token, tokens=dict(credentials))
+    raise TypeError("credentials must be a Credentials or a mapping {AccountSid: token}")
+
+
+__all__ = ["DEFAULT_ACCOUNT_SID", "EmulatorServer", "TaskRouterEmulator", "REAL", "MANUAL"]

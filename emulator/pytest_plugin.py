@@ -1,0 +1,201 @@
+"""pytest plugin (registered by installing the package): TaskRouter emulator fixtures.
+
+Fixtures
+    ``taskrouter``         a fresh ``TaskRouterEmulator`` with ``mock()`` active for the whole test:
+                           every ``twilio.rest.Client`` the test or the code under test creates talks
+                           to it in-process.
+    ``taskrouter_client``  a ``twilio.rest.Client`` wired to ``taskrouter``.
+    ``taskrouter_server``  an ``EmulatorServer`` (``.url``, ``.client()``, ``.emulator``) for code that
+                           needs a real URL; started once per session (per xdist worker), reset
+                           before each test.
+    ``taskrouter_blueprint`` the ``LoadResult`` of the blueprint loaded for this test.
+
+Blueprints: ``@pytest.mark.taskrouter_blueprint("helpdesk")`` (a bundled name, a path, or a dict),
+or ``@pytest.mark.parametrize("taskrouter", ["helpdesk", "contact_centre"], indirect=True)``
+(also for ``taskrouter_server``), loads the blueprint before the test.
+
+Settings, command line over ini over default: ``--taskrouter-start`` / ``taskrouter_start``
+(default 2026-01-01T00:00:00Z), ``--taskrouter-clock`` / ``taskrouter_clock`` (manual),
+``--taskrouter-seed`` / ``taskrouter_seed`` (default: each test's node id, so SIDs are
+reproducible, differ between tests and do not depend on test order or xdist distribution),
+``--taskrouter-strict-schema`` / ``taskrouter_strict_schema`` (off). One test can override any
+of them with ``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=...)``.
+
+This module imports nothing heavy at load time: it is loaded into every pytest session of an
+environment the package is installed in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .clock import MODES, parse_instant
+
+DEFAULT_START = "2026-01-01T00:00:00Z"
+DEFAULT_CLOCK = "manual"
+OVERRIDES = ("seed", "start", "clock", "strict_schema")
+_BLUEPRINT_KEY = pytest.StashKey[dict]()
+_NOTHING = object()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("taskrouter", "TaskRouter emulator")
+    group.addoption("--taskrouter-start", dest="taskrouter_start", metavar="ISO8601", default=None,
+                    help=f"virtual instant the taskrouter fixtures start at (default {DEFAULT_START})")
+    group.addoption("--taskrouter-clock", dest="taskrouter_clock", choices=MODES, default=None,
+                    help="clock mode of the taskrouter fixtures: manual (default) or real")
+    group.addoption("--taskrouter-seed", dest="taskrouter_seed", metavar="SEED", default=None,
+                    help="seed for SIDs in every taskrouter fixture (default: each test's node id)")
+    group.addoption("--taskrouter-strict-schema", dest="taskrouter_strict_schema", action="store_true",
+                    default=None, help="validate every emulator response against the official schema")
+    parser.addini("taskrouter_start", f"virtual start instant of the taskrouter fixtures (default {DEFAULT_START})",
+                  default=None)
+    parser.addini("taskrouter_clock", "clock mode of the taskrouter fixtures: manual or real", default=None)
+    parser.addini("taskrouter_seed", "seed for SIDs in the taskrouter fixtures (default: each test's node id)",
+                  default=None)
+    parser.addini("taskrouter_strict_schema", "validate every emulator response against the official schema",
+                  type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "taskrouter_blueprint(blueprint): load a workspace blueprint (bundled name, path or dict) "
+                   "into the taskrouter fixtures before the test")
+    config.addinivalue_line(
+        "markers", "taskrouter(seed=, start=, clock=, strict_schema=): settings of this test's TaskRouter emulator")
+    settings(config)  # a bad option is a usage error at start-up, not a failure in every test
+
+
+def settings(config: pytest.Config) -> dict:
+    """The session's emulator settings: command line, then ini, then the defaults."""
+
+    def pick(name: str):
+        value = config.getoption(name)
+        if value is None:
+            value = config.getini(name)
+        return value if value not in ("", None) else None
+
+    start = pick("taskrouter_start") or DEFAULT_START
+    try:
+        parse_instant(start)
+    except ValueError:
+        raise pytest.UsageError(f"taskrouter_start: not an ISO 8601 instant: {start!r}") from None
+    clock = pick("taskrouter_clock") or DEFAULT_CLOCK
+    if clock not in MODES:
+        raise pytest.UsageError(f"taskrouter_clock: must be one of {', '.join(MODES)}, not {clock!r}")
+    strict = config.getoption("taskrouter_strict_schema")
+    if strict is None:
+        strict = config.getini("taskrouter_strict_schema")
+    return {"start": start, "clock": clock, "seed": pick("taskrouter_seed"), "strict_schema": bool(strict)}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = settings(config)
+    seed = s["seed"] if s["seed"] is not None else "per test (node id)"
+    return f"taskrouter-emulator: clock={s['clock']} start={s['start']} seed={seed} strict_schema={s['strict_schema']}"
+
+
+def _test_settings(request: pytest.FixtureRequest) -> dict:
+    """Session settings with this test's defaults and ``@pytest.mark.taskrouter`` overrides."""
+    values = settings(request.config)
+    if values["seed"] is None:
+        values["seed"] = request.node.nodeid
+    marker = request.node.get_closest_marker("taskrouter")
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.taskrouter takes keyword arguments only: "
+                                    + ", ".join(OVERRIDES))
+        unknown = set(marker.kwargs) - set(OVERRIDES)
+        if unknown:
+            raise pytest.UsageError(f"@pytest.mark.taskrouter: unknown setting(s) {', '.join(sorted(unknown))}; "
+                                    f"known: {', '.join(OVERRIDES)}")
+        values.update(marker.kwargs)
+    return values
+
+
+def _blueprint_for(request: pytest.FixtureRequest):
+    """The blueprint this test asks for: an indirect parameter, else the closest marker."""
+    param = getattr(request, "param", _NOTHING)
+    if param is not _NOTHING and param is not None:
+        return param
+    marker = request.node.get_closest_marker("taskrouter_blueprint")
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or marker.kwargs:
+        raise pytest.UsageError("@pytest.mark.taskrouter_blueprint takes one blueprint: a bundled name, a path "
+                                "or a dict")
+    return marker.args[0]
+
+
+def _load(request: pytest.FixtureRequest, emulator, fixture: str) -> None:
+    blueprint = _blueprint_for(request)
+    if blueprint is not None:
+        request.node.stash.setdefault(_BLUEPRINT_KEY, {})[fixture] = emulator.load(blueprint)
+
+
+@pytest.fixture
+def taskrouter(request: pytest.FixtureRequest):
+    """A fresh TaskRouter emulator (manual clock by default) with ``mock()`` active for the test.
+
+    Every ``twilio.rest.Client`` created during the test, by the test or by the code under test,
+    reaches it in-process. Move time with ``taskrouter.clock.advance(seconds)``.
+    """
+    from .facade import TaskRouterEmulator
+
+    emulator = TaskRouterEmulator(**_test_settings(request))
+    try:
+        with emulator.mock():
+            _load(request, emulator, "taskrouter")
+            yield emulator
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def taskrouter_client(taskrouter):
+    """A ``twilio.rest.Client`` for the ``taskrouter`` emulator's default account."""
+    return taskrouter.client()
+
+
+@pytest.fixture(scope="session")
+def _taskrouter_session_server(pytestconfig: pytest.Config):
+    from .facade import TaskRouterEmulator
+
+    values = settings(pytestconfig)
+    emulator = TaskRouterEmulator(**values)
+    server = emulator.serve(port=0)
+    try:
+        yield server
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def taskrouter_server(request: pytest.FixtureRequest, _taskrouter_session_server):
+    """A running TaskRouter emulator server (``.url``, ``.client()``, ``.emulator``).
+
+    One server per session (per xdist worker, on a free port), reset before each test to this
+    test's settings, so tests never see each other's state.
+    """
+    server = _taskrouter_session_server
+    values = _test_settings(request)
+    server.emulator.reset(seed=values["seed"], start=values["start"], clock=values["clock"])
+    server.emulator.strict_schema = values["strict_schema"]
+    _load(request, server.emulator, "taskrouter_server")
+    yield server
+
+
+@pytest.fixture
+def taskrouter_blueprint(request: pytest.FixtureRequest):
+    """The ``LoadResult`` (``workspace_sid``, ``queues``, ``workers``, ...) of the blueprint loaded
+    for this test by ``@pytest.mark.taskrouter_blueprint`` or an indirect parameter: into
+    ``taskrouter``, or into ``taskrouter_server`` when the test uses only the server."""
+    fixture = "taskrouter_server" if ("taskrouter_server" in request.fixturenames
+                                      and "taskrouter" not in request.fixturenames) else "taskrouter"
+    request.getfixturevalue(fixture)
+    result = request.node.stash.get(_BLUEPRINT_KEY, {}).get(fixture)
+    if result is None:
+        raise pytest.UsageError("taskrouter_blueprint: no blueprint for this test; mark it with "
+                                "@pytest.mark.taskrouter_blueprint(...) or parametrize the taskrouter fixture "
+                                "indirectly")
+    return result

@@ -1,0 +1,199 @@
+"""``TaskRouterEmulator``: construction, clock, reset, auth, client(), serve() and the public surface."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import socket
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from twilio.base.exceptions import TwilioRestException
+
+import emulator
+from emulator import EmulatorMock, EmulatorServer, LoadResult, TaskRouterEmulator
+from emulator.http import Credentials
+
+START = "2026-01-01T00:00:00Z"
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+OTHER = "AC" + "b" * 32
+
+
+@pytest.fixture
+def emu():
+    with TaskRouterEmulator(start=START, seed=5, strict_schema=True) as emulator:
+        yield emulator
+
+
+def test_the_package_imports_nothing_until_a_name_is_used():
+    """The plugin imports ``emulator`` in every pytest session: its top level must stay import-free."""
+    tree = ast.parse((Path(emulator.__file__)).read_text(encoding="utf-8"))
+    assert [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+            and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")] == []
+    assert emulator.TaskRouterEmulator is TaskRouterEmulator
+    with pytest.raises(AttributeError):
+        emulator.NoSuchName  # noqa: B018
+
+
+@pytest.mark.parametrize("start", [START, "2026-01-01T01:00:00+01:00", T0, T0.replace(tzinfo=None)])
+def test_start_accepts_iso_text_and_datetimes(start):
+    with TaskRouterEmulator(start=start) as emu:
+        assert emu.clock.now() == T0
+        assert emu.clock.mode == "manual"
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"clock": "fast"}, ValueError),
+    ({"start": "yesterday"}, ValueError),
+    ({"credentials": ["AC" + "a" * 32]}, TypeError),
+])
+def test_bad_construction_is_refused(kwargs, error):
+    with pytest.raises(error):
+        TaskRouterEmulator(**kwargs)
+
+
+def test_manual_clock_moves_only_when_told_and_fires_timers(emu):
+    client = emu.client()
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="Timers", template="FIFO")
+    task = client.taskrouter.v1.workspaces(ws.sid).tasks.create(attributes="{}", timeout=30)
+    assert emu.clock.now() == T0
+    emu.clock.advance(29)
+    assert client.taskrouter.v1.workspaces(ws.sid).tasks(task.sid).fetch().assignment_status == "pending"
+    emu.clock.advance(1)
+    fetched = client.taskrouter.v1.workspaces(ws.sid).tasks(task.sid).fetch()
+    assert (fetched.assignment_status, fetched.reason) == ("canceled", "Task TTL Exceeded")
+    emu.clock.set("2026-01-02T00:00:00Z")
+    assert emu.clock.now() == datetime(2026, 1, 2, tzinfo=timezone.utc)
+
+
+def test_real_clock_follows_the_wall_clock():
+    with TaskRouterEmulator(clock="real", start=START) as emu:
+        first = emu.clock.now()
+        time.sleep(0.02)
+        assert emu.clock.mode == "real"
+        assert emu.clock.now() > first
+
+
+def test_manual_clock_without_start_stays_at_its_first_instant():
+    with TaskRouterEmulator() as emu:
+        first = emu.clock.now()
+        time.sleep(0.01)
+        assert emu.clock.now() == first
+        emu.clock.advance(5)
+        emu.reset()
+        assert emu.clock.now() == first
+
+
+def test_reset_returns_to_the_constructed_state_with_the_same_sids(emu):
+    client = emu.client()
+    first = client.taskrouter.v1.workspaces.create(friendly_name="One", template="FIFO")
+    client.taskrouter.v1.workspaces(first.sid).tasks.create(attributes="{}", timeout=100)
+    emu.clock.advance(50)
+    emu.reset()
+    assert emu.clock.now() == T0
+    assert emu.clock.pending() == []
+    assert client.taskrouter.v1.workspaces.list() == []
+    again = client.taskrouter.v1.workspaces.create(friendly_name="One", template="FIFO")
+    assert (again.sid, again.date_created) == (first.sid, first.date_created)
+
+
+def test_reset_can_change_seed_start_and_clock_mode(emu):
+    before = emu.client().taskrouter.v1.workspaces.create(friendly_name="Seeded").sid
+    emu.reset(seed=6, start="2027-06-01T00:00:00Z")
+    assert emu.clock.now() == datetime(2027, 6, 1, tzinfo=timezone.utc)
+    after = emu.client().taskrouter.v1.workspaces.create(friendly_name="Seeded").sid
+    assert after != before
+    emu.reset(clock="real")
+    assert emu.clock.mode == "real"
+    with pytest.raises(ValueError):
+        emu.reset(clock="fast")
+
+
+def test_reset_of_one_account_keeps_the_others_and_time(emu):
+    mine, theirs = emu.client(), emu.client(OTHER)
+    mine.taskrouter.v1.workspaces.create(friendly_name="Mine")
+    kept = theirs.taskrouter.v1.workspaces.create(friendly_name="Theirs").sid
+    emu.clock.advance(10)
+    emu.reset(emu.account_sid)
+    assert mine.taskrouter.v1.workspaces.list() == []
+    assert [w.sid for w in theirs.taskrouter.v1.workspaces.list()] == [kept]
+    assert emu.clock.now() == datetime(2026, 1, 1, 0, 0, 10, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"auth_token": "s3cret"},
+    {"credentials": {"AC" + "a" * 32: "s3cret"}},
+    {"credentials": Credentials(tokens={"AC" + "a" * 32: "s3cret"})},
+])
+def test_strict_auth_client_uses_the_right_token_and_a_wrong_one_is_refused(kwargs):
+    with TaskRouterEmulator(start=START, **kwargs) as emu:
+        assert emu.client().taskrouter.v1.workspaces.list() == []
+        with pytest.raises(TwilioRestException) as caught:
+            emu.client(auth_token="wrong").taskrouter.v1.workspaces.create(friendly_name="No")
+        assert (caught.value.status, caught.value.code) == (401, 20003)
+
+
+def test_client_stays_in_process_with_region_and_edge(emu):
+    client = emu.client(region="au1", edge="sydney")
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="Far away")
+    assert ws.url.startswith("https://taskrouter.sydney.au1.twilio.com/v1/Workspaces/")
+    assert emu.client().taskrouter.v1.workspaces(ws.sid).fetch().friendly_name == "Far away"
+
+
+def test_strict_schema_is_an_option_that_can_change(emu):
+    assert emu.strict_schema is True
+    emu.strict_schema = False
+    assert emu.app.config["strict_schema"] is False
+    with TaskRouterEmulator() as lax:
+        assert lax.strict_schema is False
+
+
+def test_serve_gives_a_real_server_sharing_the_state(emu):
+    in_process = emu.client().taskrouter.v1.workspaces.create(friendly_name="Shared")
+    server = emu.serve()
+    assert isinstance(server, EmulatorServer)
+    assert server.url.startswith("http://127.0.0.1:")
+    over_http = server.client().taskrouter.v1.workspaces(in_process.sid).fetch()
+    assert over_http.url == f"{server.url}/v1/Workspaces/{in_process.sid}"
+    clock = requests.post(server.url + "/_emulator/clock/advance", data={"Seconds": "60"}, timeout=5).json()
+    assert clock["now"] == "2026-01-01T00:01:00.000Z"
+    assert emu.clock.now() == datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc)
+    server.stop()
+    server.stop()  # idempotent
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
+def test_close_stops_every_server():
+    emu = TaskRouterEmulator(start=START)
+    ports = [emu.serve().port, emu.serve().port]
+    emu.close()
+    for port in ports:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_load_goes_into_the_default_account_or_the_one_given(emu):
+    mine = emu.load("helpdesk")
+    theirs = emu.load("helpdesk", account_sid=OTHER)
+    assert [w.sid for w in emu.client().taskrouter.v1.workspaces.list()] == [mine.workspace_sid]
+    assert [w.sid for w in emu.client(OTHER).taskrouter.v1.workspaces.list()] == [theirs.workspace_sid]
+
+
+def test_repr_says_clock_and_seed(emu):
+    assert repr(emu) == "<TaskRouterEmulator clock=manual now=2026-01-01T00:00:00+00:00 seed=5>"
+
+
+PUBLIC = [TaskRouterEmulator, EmulatorServer, EmulatorMock, LoadResult]
+
+
+@pytest.mark.parametrize("owner", PUBLIC, ids=lambda o: o.__name__)
+def test_every_public_name_has_a_docstring(owner):
+    assert inspect.getdoc(owner)
+    undocumented = [name for name, member in vars(owner).items()
+                    if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
+                    and not (member.__doc__ or "").strip()]
+    assert undocumented == []

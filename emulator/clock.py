@@ -145,6 +145,19 @@ class Clock:
             self._move_to(utc(instant))
             self._wake.notify_all()
 
+    def reset(self, instant: datetime | str | None = None) -> None:
+        """Drop every timer and stand at ``instant`` (by default the current wall-clock second),
+        as if just made; the mode, the lock and the settle hooks stay."""
+        with self._lock:
+            if isinstance(instant, str):
+                instant = parse_instant(instant)
+            if instant is None:
+                instant = datetime.fromtimestamp(int(self._wall()), tz=timezone.utc)
+            self._timers.clear()
+            self._seq = itertools.count()
+            self._move_to(utc(instant))
+            self._wake.notify_all()
+
     def clear(self) -> None:
         """Drop every timer (used by a full reset)."""
         with self._lock:

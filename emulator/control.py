@@ -38,6 +38,8 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
         if account_sid is not None and not is_sid(account_sid, "AC"):
             raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
         backend.reset(account_sid)
+        if webhooks is not None:
+            webhooks.reset(account_sid)
         return _json({"status": "ok", "reset": account_sid or "all"})
 
     @bp.get("/clock")

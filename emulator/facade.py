@@ -8,17 +8,19 @@ server in a background thread (``serve()``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import snapshot
 from .blueprints import LoadResult, load_blueprint
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
 from .engine.backend import Backend
 from .http import Credentials, create_app
 from .mock import EmulatorMock, InProcessAdapter
 from .server import DEFAULT_HOST, Server
+from .webhooks import Inbox, WebhookRecord, Webhooks
 
 if TYPE_CHECKING:
     import responses
@@ -45,6 +47,9 @@ class TaskRouterEmulator:
     Without either, any well-formed AccountSid is accepted with any token.
     ``public_url``: base URL for ``url``, ``links`` and paging URLs (default: the host each request
     was sent to). ``account_sid``: the account ``client()`` and ``load()`` use by default.
+    ``webhooks``: how event and assignment callbacks are delivered when no route says otherwise:
+    ``"capture"`` (the default: recorded in ``inbox`` only, so a test needs no receiver) or
+    ``"http"`` (real POSTs, on a delivery thread). Routes per URL prefix: ``emu.webhooks``.
 
     Usable as a context manager: leaving it stops every server started with ``serve()`` and the
     real-mode clock thread.
@@ -53,7 +58,7 @@ class TaskRouterEmulator:
     def __init__(self, clock: str = MANUAL, start: str | datetime | None = None, seed: int | str | None = None,
                  strict_schema: bool = False, auth_token: str | None = None,
                  credentials: Credentials | Mapping[str, str] | None = None, public_url: str | None = None,
-                 account_sid: str = DEFAULT_ACCOUNT_SID) -> None:
+                 account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture") -> None:
         if clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
         self._clock_mode = clock
@@ -66,8 +71,11 @@ class TaskRouterEmulator:
             # A manual clock without a start stays where it began; reset() returns there.
             self._start = new_clock.now()
         self.backend = Backend(clock=new_clock, seed=seed)
+        self.webhooks = Webhooks(self.backend, default_delivery=webhooks)
+        """The outbound callbacks: ``route(prefix, "capture" | "http")``, ``respond(prefix, handler)``,
+        ``route_wsgi(prefix, app)``, ``set_default_delivery(...)``, ``wait_idle()``, ``inbox``."""
         self.app = create_app(self.backend, credentials=self.credentials, public_url=public_url,
-                              strict_schema=strict_schema)
+                              strict_schema=strict_schema, webhooks=self.webhooks)
         self._servers: list[EmulatorServer] = []
 
     @property
@@ -83,9 +91,25 @@ class TaskRouterEmulator:
     @property
     def clock(self) -> Clock:
         """The virtual clock: ``now()``, ``advance(seconds)``, ``set(instant)``, ``set_mode(mode)``,
-        ``pending()``. ``advance`` and ``set`` fire every due timer in time order. ``reset()``
-        replaces the clock, so read this attribute again after a reset."""
+        ``pending()``. ``advance`` and ``set`` fire every due timer in time order, and return once
+        the callbacks those timers caused are delivered and their answers applied."""
         return self.backend.clock
+
+    # --- callbacks ----------------------------------------------------------------------------
+    @property
+    def inbox(self) -> Inbox:
+        """Every callback sent (or tried), oldest first: ``records(kind=, event_type=,
+        workspace_sid=, task_sid=, after=)``, ``events()``, ``event_types()``, ``clear()``,
+        ``wait_for(predicate, timeout)``; each record has ``kind``, ``url``, ``params``,
+        ``headers`` (signed), ``timestamp``, ``attempts``, ``response`` or ``error``."""
+        return self.webhooks.inbox
+
+    def on_assignment(self, handler: "Callable[[WebhookRecord], dict | None] | None") -> None:
+        """Answer every assignment callback with ``handler(record)``: a dict is the JSON answer
+        (``{"instruction": "accept"}``, ``{"instruction": "reject", "activity_sid": ...}``, ...),
+        None leaves the reservation pending; ``on_assignment(None)`` removes it. Only
+        reservations whose workflow has an ``AssignmentCallbackUrl`` get a callback."""
+        self.webhooks.on_assignment(handler)
 
     # --- state --------------------------------------------------------------------------------
     def reset(self, account_sid: str | None = None, *, seed: int | str | None = _KEEP,  # type: ignore[assignment]
@@ -93,13 +117,15 @@ class TaskRouterEmulator:
         """Drop state.
 
         Without ``account_sid``: every account's workspaces go, every timer is cancelled, the clock
-        goes back to the start instant in its mode, and the SID source is re-seeded, so the
-        emulator behaves as if just constructed. ``seed``, ``start`` and ``clock`` replace the
-        constructor's values from now on (``start=None``: the current wall-clock second).
-        With ``account_sid``: only that account's workspaces go; time and SIDs carry on.
+        goes back to the start instant in its mode, the SID source is re-seeded and the inbox is
+        emptied, so the emulator behaves as if just constructed (callback routes and handlers
+        stay). ``seed``, ``start`` and ``clock`` replace the constructor's values from now on
+        (``start=None``: the current wall-clock second).
+        With ``account_sid``: only that account's workspaces and callbacks go; time and SIDs carry on.
         """
         if account_sid is not None:
             self.backend.reset(account_sid)
+            self.webhooks.reset(account_sid)
             return
         if clock is not _KEEP and clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
@@ -111,14 +137,28 @@ class TaskRouterEmulator:
                 self._clock_mode = clock
             if start is not _KEEP:
                 self._start = _instant(start) if start is not None else None
-            old_clock = self.backend.clock
-            old_clock.clear()
-            self.backend.clock = Clock(self._clock_mode, start=self._start, lock=self.backend.lock)
+            # The same clock object goes back in time: whatever holds it (the webhooks' settle
+            # hook, a test's reference) stays valid.
+            self.clock.reset(self._start)
             if self._start is None and self._clock_mode == MANUAL:
-                self._start = self.backend.clock.now()
+                self._start = self.clock.now()
+            if self.clock.mode != self._clock_mode:
+                self.clock.set_mode(self._clock_mode)
             self.backend.sids.reseed(self.seed)
-        # Outside the lock: stopping joins the real-mode thread, which needs the lock to finish.
-        old_clock.stop()
+            self.webhooks.reset()
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The whole state as a JSON-ready dict: every account's workspaces and everything in
+        them, the clock's instant and pending timers, the SID source's position and the inbox.
+        ``json.dumps`` it to keep it; ``restore`` it to come back to this instant."""
+        return snapshot.take(self.backend, self.webhooks)
+
+    def restore(self, document: Mapping[str, Any]) -> None:
+        """Return to the instant ``document`` (from ``snapshot()`` or ``POST /_emulator/snapshot``)
+        was taken: state, clock, timers, SIDs and inbox. A document that is not a snapshot raises
+        ``emulator.snapshot.SnapshotError`` and changes nothing."""
+        snapshot.restore(self.backend, document, self.webhooks)
 
     def load(self, blueprint: str | Path | Mapping[str, Any], account_sid: str | None = None) -> LoadResult:
         """Create the workspace a blueprint describes, through the engine's normal validation.
@@ -177,9 +217,10 @@ class TaskRouterEmulator:
         return server
 
     def close(self) -> None:
-        """Stop every server started with ``serve()`` and the real-mode clock thread."""
+        """Stop every server started with ``serve()``, the delivery thread and the real-mode clock thread."""
         while self._servers:
             self._servers.pop().stop()
+        self.webhooks.close()
         self.backend.clock.stop()
 
     def __enter__(self) -> "TaskRouterEmulator":

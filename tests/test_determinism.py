@@ -15,20 +15,24 @@ START = "2026-01-01T00:00:00Z"
 SEED = "determinism"
 HOST = "https://taskrouter.twilio.com"
 # Everything a scenario leaves behind, listed through the API (each followed over every page).
+# Callbacks are captured (the facade's default), so the inbox is part of what must repeat.
+EVENTS_URL = "https://app.test/taskrouter/events"
+ASSIGNMENT_URL = "https://app.test/taskrouter/assignment"
 LISTINGS = ["Activities", "TaskChannels", "TaskQueues", "Workflows", "Workers", "Tasks", "Events"]
 
 
 def scenario(client: Client, advance) -> str:
     """Workspace, activities, queues, workflow, workers; tasks routed, accepted, rejected, timed out,
     completed; the clock moved past reservation timeouts and finished-task deletion."""
-    ws = client.taskrouter.v1.workspaces.create(friendly_name="Determinism", event_callback_url=None)
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="Determinism", event_callback_url=EVENTS_URL)
     api = client.taskrouter.v1.workspaces(ws.sid)
     activities = {a.friendly_name: a.sid for a in api.activities.list()}
     busy = api.activities.create(friendly_name="Busy", available=False).sid
     sales = api.task_queues.create(friendly_name="Sales", target_workers="skills HAS 'sales'",
                                    reservation_activity_sid=busy, assignment_activity_sid=busy).sid
     everyone = api.task_queues.create(friendly_name="Everyone", target_workers="1==1").sid
-    workflow = api.workflows.create(friendly_name="Inbound", task_reservation_timeout=30, configuration=json.dumps({
+    workflow = api.workflows.create(friendly_name="Inbound", task_reservation_timeout=30,
+                                    assignment_callback_url=ASSIGNMENT_URL, configuration=json.dumps({
         "task_routing": {"filters": [{"expression": "type == 'sales'",
                                       "targets": [{"queue": sales, "timeout": 60}, {"queue": everyone}]}],
                          "default_filter": {"queue": everyone}}})).sid
@@ -72,7 +76,9 @@ def history(get, workspace_sid: str, base: str) -> dict:
 def in_process_run() -> tuple[str, dict]:
     with TaskRouterEmulator(start=START, seed=SEED, strict_schema=True) as emu, emu.mock():
         sid = scenario(Client(ACCOUNT, "token"), emu.clock.advance)
-        return sid, history(lambda url: requests.get(url, auth=(ACCOUNT, "token"), timeout=5).json(), sid, HOST)
+        found = history(lambda url: requests.get(url, auth=(ACCOUNT, "token"), timeout=5).json(), sid, HOST)
+        found["inbox"] = emu.app.test_client().get("/_emulator/webhooks").get_json()["webhooks"]
+        return sid, found
 
 
 def server_run() -> tuple[str, dict]:
@@ -81,8 +87,9 @@ def server_run() -> tuple[str, dict]:
             requests.post(f"{server.url}/_emulator/clock/advance", data={"Seconds": seconds}, timeout=5)
 
         sid = scenario(server.client(), advance)
-        return sid, history(lambda url: requests.get(url, auth=(ACCOUNT, "token"), timeout=5).json(), sid,
-                            server.url)
+        found = history(lambda url: requests.get(url, auth=(ACCOUNT, "token"), timeout=5).json(), sid, server.url)
+        found["inbox"] = requests.get(f"{server.url}/_emulator/webhooks", timeout=5).json()["webhooks"]
+        return sid, found
 
 
 def test_the_same_seeded_scenario_is_identical_in_process_and_over_loopback():
@@ -98,7 +105,13 @@ def test_the_same_seeded_scenario_is_identical_in_process_and_over_loopback():
     assert completed and not completed & listed  # deleted five minutes after completion
     assert len(first["Events"]) > 3  # several pages
     assert max(e["event_date"] for e in events) > "2026-01-01T00:01:00Z"  # timers fired on the virtual clock
+    inbox = first["inbox"]
+    assert {w["kind"] for w in inbox} == {"event", "assignment"}
+    # one event callback per event of the workspace, and an assignment callback per reservation
+    assert sorted(w["params"]["Sid"] for w in inbox if w["kind"] == "event") == sorted(e["sid"] for e in events)
+    assert (sorted(w["params"]["ReservationSid"] for w in inbox if w["kind"] == "assignment")
+            == sorted(e["resource_sid"] for e in events if e["event_type"] == "reservation.created"))
     for sid, found in runs[1:]:
         assert sid == first_sid
-        for name in LISTINGS:
+        for name in [*LISTINGS, "inbox"]:
             assert found[name] == first[name], name

@@ -197,3 +197,67 @@ def test_every_public_name_has_a_docstring(owner):
                     if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
                     and not (member.__doc__ or "").strip()]
     assert undocumented == []
+
+
+# --- callbacks and checkpoints through the facade ---------------------------------------------
+def _routed_desk(emu, assignment_url: str | None = "https://app.test/assign"):
+    """The helpdesk blueprint with callbacks on, and one urgent task routed."""
+    desk = emu.load("helpdesk")
+    client = emu.client()
+    ws = client.taskrouter.v1.workspaces(desk.workspace_sid)
+    ws.update(event_callback_url="https://app.test/events")
+    flow = desk.workflows["Ticket Intake"]
+    if assignment_url:
+        ws.workflows(flow).update(assignment_callback_url=assignment_url)
+    task = ws.tasks.create(workflow_sid=flow, attributes='{"urgency": "high"}')
+    return ws, task
+
+
+def test_the_inbox_holds_signed_callbacks_and_reset_empties_it_keeping_the_clock(emu):
+    from twilio.request_validator import RequestValidator
+
+    clock = emu.clock
+    ws, task = _routed_desk(emu)
+    [assignment] = emu.inbox.records(kind="assignment", task_sid=task.sid)
+    assert assignment.params["TaskSid"] == task.sid
+    validator = RequestValidator(emu.token_for(emu.account_sid))
+    assert validator.validate(assignment.url, assignment.params, assignment.headers["X-Twilio-Signature"])
+    assert "task.created" in emu.inbox.event_types(task_sid=task.sid)
+
+    emu.reset()
+    assert len(emu.inbox) == 0
+    assert emu.clock is clock  # the same clock object, back at the start
+    # callbacks go on being captured after a reset: the clock's delivery hook survived it
+    _routed_desk(emu)
+    emu.clock.advance(60)
+    assert "reservation.timeout" in emu.inbox.event_types()
+
+
+@pytest.mark.parametrize("answer, status", [
+    ({"instruction": "accept"}, "accepted"),
+    ({"instruction": "reject"}, "rejected"),
+    (None, "pending"),
+])
+def test_on_assignment_answers_from_python(emu, answer, status):
+    seen = []
+    emu.on_assignment(lambda record: seen.append(record.params["ReservationSid"]) or answer)
+    ws, task = _routed_desk(emu)
+    reservation = ws.tasks(task.sid).reservations(seen[0]).fetch()
+    assert reservation.reservation_status == status
+
+
+def test_snapshot_and_restore_through_the_facade(emu):
+    import json as json_module
+
+    ws, task = _routed_desk(emu)
+    checkpoint = json_module.loads(json_module.dumps(emu.snapshot()))
+    inbox_then = [r.to_dict() for r in emu.inbox]
+    emu.clock.advance(60)  # the offer times out, the task is offered again
+    later = ws.tasks(task.sid).reservations.list()
+    assert len(later) == 2
+
+    emu.restore(checkpoint)
+    assert [r.to_dict() for r in emu.inbox] == inbox_then
+    assert len(ws.tasks(task.sid).reservations.list()) == 1
+    emu.clock.advance(60)  # the same future happens again, with the same SIDs
+    assert [r.sid for r in ws.tasks(task.sid).reservations.list()] == [r.sid for r in later]

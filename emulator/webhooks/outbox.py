@@ -114,6 +114,18 @@ class Webhooks:
         Only reservations whose workflow has an ``AssignmentCallbackUrl`` get a callback."""
         self._assignment_handler = Handler(handler) if handler is not None else None
 
+    def reset(self, account_sid: str | None = None) -> None:
+        """Forget callbacks: every record and queued delivery (ids start again at 1), or only
+        ``account_sid``'s. Routes, handlers and the delivery mode stay."""
+        with self.backend.lock:
+            if account_sid is None:
+                self._outbox.clear()
+                self.inbox.clear()
+                self._ids = itertools.count(1)
+                return
+            self._outbox = deque(r for r in self._outbox if r.account_sid != account_sid)
+            self.inbox.replace([r for r in self.inbox if r.account_sid != account_sid])
+
     # --- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self) -> dict:
         """The inbox and the id counter, for a snapshot (taken under the engine lock, when the

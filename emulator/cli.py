@@ -6,7 +6,9 @@ import argparse
 import dataclasses
 import json
 import logging
+import signal
 import sys
+import threading
 
 from . import __version__
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant
@@ -55,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "The SIDs by friendly name are printed as JSON")
     serve.add_argument("--blueprint-account", metavar="ACCOUNT_SID", default=DEFAULT_ACCOUNT_SID,
                        help=f"the account blueprints are loaded into (default {DEFAULT_ACCOUNT_SID})")
+    serve.add_argument("--state-file", metavar="PATH",
+                       help="keep the whole state in this JSON file: loaded on start if it exists, saved "
+                            "atomically every --state-interval seconds and on shutdown (SIGINT or SIGTERM)")
+    serve.add_argument("--state-interval", type=float, default=30.0, metavar="SECONDS",
+                       help="real seconds between saves of --state-file (default 30; 0: only on shutdown)")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -76,6 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     webhooks = Webhooks(backend, default_delivery=args.webhooks)
     app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
                      webhooks=webhooks)
+    state_file = None
+    if args.state_file:
+        from .snapshot import SnapshotError, StateFile
+        state_file = StateFile(args.state_file, backend, webhooks, interval=args.state_interval)
+        try:
+            restored = state_file.load_if_present()
+        except (OSError, SnapshotError) as exc:
+            print(f"--state-file {args.state_file}: {exc}", file=sys.stderr)
+            clock.stop()
+            return 2
+        if restored:
+            # The saved state already holds what the blueprints created the first time.
+            print(f"state restored from {args.state_file} (clock at {clock.now().isoformat()})", flush=True)
+            args.blueprint = []
     if args.blueprint:
         from .blueprints import BlueprintError, load_blueprint
         for blueprint in args.blueprint:
@@ -87,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             print(json.dumps({"blueprint": blueprint, **dataclasses.asdict(loaded)}), flush=True)
     server = Server(app, args.host, args.port)
+    # SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does, so the state is saved.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    if state_file is not None:
+        state_file.start()
     print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode})", flush=True)
     try:
         server.serve_forever()
@@ -95,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         clock.stop()
         webhooks.close()
+        if state_file is not None:
+            state_file.stop()
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -29,15 +29,19 @@ import functools
 import importlib
 import itertools
 import json
+import logging
 import os
 import random
 import re
 import tempfile
+import threading
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import Clock, Timer, parse_instant
+
+log = logging.getLogger("emulator.snapshot")
 
 FORMAT = "taskrouter-emulator-snapshot"
 VERSION = 1
@@ -390,3 +394,51 @@ def load(backend, path: str, webhooks=None) -> None:
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path} is not JSON: {exc}") from None
     restore(backend, document, webhooks)
+
+
+class StateFile:
+    """The server's ``--state-file``: loaded on start, saved atomically every ``interval`` real
+    seconds (when anything may have changed) and on shutdown, so a restarted server loses nothing.
+
+    The interval is wall-clock time on purpose: persistence protects against the process going
+    away, which happens in real time whatever the virtual clock says.
+    """
+
+    def __init__(self, path: str, backend, webhooks=None, interval: float = 30.0) -> None:
+        self.path = path
+        self.backend = backend
+        self.webhooks = webhooks
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def load_if_present(self) -> bool:
+        """Restore the file's state if the file exists; whether it did."""
+        if not os.path.exists(self.path):
+            return False
+        load(self.backend, self.path, self.webhooks)
+        return True
+
+    def save(self) -> None:
+        save(self.backend, self.path, self.webhooks)
+
+    def start(self) -> "StateFile":
+        """Save every ``interval`` seconds on a background thread (``interval <= 0``: only on stop)."""
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="taskrouter-emulator-state", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the periodic saves and save once more."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.save()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.save()
+            except OSError:  # a full disk must not kill the server; the next save tries again
+                log.exception("could not save the state file %s", self.path)

@@ -530,3 +530,13 @@ def test_every_served_operation_was_driven():
     if not others <= RAN:
         pytest.skip("only meaningful when the whole module runs")
     assert served_operations() - DRIVEN == set()
+
+
+def test_url_building_still_works_on_lazily_compiled_rules(emu):
+    """The app compiles each rule's URL builder on first use (a fresh app is cheap); building works."""
+    from flask import url_for
+
+    with emu.app.test_request_context():
+        assert url_for("FetchWorker", WorkspaceSid="WS" + "1" * 32, Sid="WK" + "2" * 32) == \
+            f"/v1/Workspaces/WS{'1' * 32}/Workers/WK{'2' * 32}"
+        assert url_for("ListWorker", WorkspaceSid="WS" + "1" * 32, PageSize=5).endswith("/Workers?PageSize=5")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Rule
 
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
@@ -99,13 +100,38 @@ def error_response(exc: errors.TwilioError) -> Response:
     return _json(exc.to_dict(), exc.status)
 
 
+class _LazyBuildRule(Rule):
+    """A URL rule whose URL *builder* is compiled on first use rather than when the rule is added.
+
+    Werkzeug compiles a builder (for ``url_for``) for every rule as the app is made; the emulator
+    never builds its API URLs that way (the renderer writes them), and those compilations were
+    nine-tenths of the cost of a fresh app, which a test suite pays once per test. Matching is
+    unaffected: it does not use the builder.
+    """
+
+    def _compile_builder(self, append_unknown: bool = True):
+        compiled = None
+
+        def build(rule, *args, **kwargs):
+            nonlocal compiled
+            if compiled is None:
+                compiled = Rule._compile_builder(rule, append_unknown)
+            return compiled(rule, *args, **kwargs)
+
+        return build
+
+
+class _App(Flask):
+    url_rule_class = _LazyBuildRule
+
+
 def create_app(backend: Backend, *, credentials: Credentials | None = None, public_url: str | None = None,
                strict_schema: bool = False, webhooks=None) -> Flask:
     """The WSGI application serving TaskRouter v1 and the ``/_emulator`` control API for ``backend``.
 
     ``webhooks`` (an ``emulator.webhooks.Webhooks`` of this backend) sends the callbacks: it is
     flushed after every API request, outside the engine lock, and signs with these credentials."""
-    app = Flask("emulator")
+    app = _App("emulator")
     app.config["backend"] = backend
     app.config["strict_schema"] = strict_schema
     credentials = credentials or Credentials()

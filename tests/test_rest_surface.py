@@ -523,15 +523,6 @@ def test_events_list_filters_and_fetch(emu, workspace):
     assert rest_error(workspace.events(UNKNOWN["EV"]).fetch).status == 404
 
 
-# --- keep last: every served operation was driven by the tests above ---------------------------
-def test_every_served_operation_was_driven():
-    others = {name for name, value in globals().items()
-              if name.startswith("test_") and callable(value) and name != "test_every_served_operation_was_driven"}
-    if not others <= RAN:
-        pytest.skip("only meaningful when the whole module runs")
-    assert served_operations() - DRIVEN == set()
-
-
 def test_url_building_still_works_on_lazily_compiled_rules(emu):
     """The app compiles each rule's URL builder on first use (a fresh app is cheap); building works."""
     from flask import url_for
@@ -540,3 +531,13 @@ def test_url_building_still_works_on_lazily_compiled_rules(emu):
         assert url_for("FetchWorker", WorkspaceSid="WS" + "1" * 32, Sid="WK" + "2" * 32) == \
             f"/v1/Workspaces/WS{'1' * 32}/Workers/WK{'2' * 32}"
         assert url_for("ListWorker", WorkspaceSid="WS" + "1" * 32, PageSize=5).endswith("/Workers?PageSize=5")
+
+
+# --- keep last: every served operation was driven by the tests above ---------------------------
+def test_every_served_operation_was_driven():
+    others = {name for name, value in globals().items()
+              if name.startswith("test_") and callable(value) and name != "test_every_served_operation_was_driven"}
+    if not others <= RAN:
+        pytest.skip("only meaningful when the whole module runs")
+    assert served_operations() - DRIVEN == set()
+

@@ -302,9 +302,10 @@ def test_random_operations_keep_invariants(emu, client):
     workers, tasks = [], []
     engine_ws = emu.backend.get_workspace(client.account_sid, ws._solution["sid"])
 
-    for step in range(300):
+    for step in range(400):
         op = rng.choice(["task", "task", "worker", "accept", "reject", "complete", "cancel", "activity",
-                         "advance", "capacity", "attrs", "wrap", "delete_worker"])
+                         "advance", "capacity", "attrs", "wrap", "delete_worker", "task_attrs", "priority",
+                         "queue", "delete_task", "channel", "conference"])
         try:
             if op == "task" or not tasks:
                 tasks.append(ws.tasks.create(attributes=json.dumps({"vip": rng.random() < 0.3}),
@@ -336,13 +337,33 @@ def test_random_operations_keep_invariants(emu, client):
             elif op == "delete_worker" and len(workers) > 3:
                 sid = workers.pop(rng.randrange(len(workers)))
                 ws.workers(sid).delete()
+            elif op == "task_attrs":
+                # re-routes a pending or reserved task (its pending offers are rescinded)
+                ws.tasks(rng.choice(tasks)).update(attributes=json.dumps({"vip": rng.random() < 0.5}))
+            elif op == "priority":
+                ws.tasks(rng.choice(tasks)).update(priority=rng.randint(0, 9))
+            elif op == "queue":
+                ws.task_queues(rng.choice(queues).sid).update(
+                    target_workers=rng.choice(["level >= 0", "level >= 1", "level == 0"]),
+                    task_order=rng.choice(["FIFO", "LIFO"]), max_reserved_workers=rng.randint(1, 3))
+            elif op == "delete_task":
+                ws.tasks(rng.choice(tasks)).delete()
+            elif op == "channel":
+                ws.workers(rng.choice(workers)).worker_channels("default").update(available=rng.random() < 0.7)
+            elif op == "conference":
+                live = [r for r in engine_ws.reservations.values() if r.reservation_status == "pending"]
+                if live:
+                    r = rng.choice(live)
+                    ws.tasks(r.task_sid).reservations(r.sid).update(instruction="conference", from_="+15550001111")
             else:
-                emu.clock.advance(rng.choice([1, 5, 10, 45]))
+                emu.clock.advance(rng.choice([1, 5, 10, 45, 45, 400]))
         except TwilioRestException as exc:
             assert exc.status in (400, 404, 410), (op, exc)
         check_invariants(engine_ws)
-    assert any(r.reservation_status == "accepted" for r in engine_ws.reservations.values()) or \
-        any(t.assignment_status == "completed" for t in engine_ws.tasks.values())
+        check_index(emu.backend.router, engine_ws)
+    # the run did exercise the lifecycles (finished tasks may since have been deleted; events stay)
+    done = {e.event_type for e in engine_ws.events.values()}
+    assert {"reservation.accepted", "task.completed", "task.canceled"} <= done
 
 
 def check_invariants(ws):
@@ -357,6 +378,9 @@ def check_invariants(ws):
                            if r.worker_sid == worker.sid and r.reservation_status in ("accepted", "wrapping")
                            and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid)
             assert channel.assigned_tasks == accepted
+    for r in ws.reservations.values():
+        if r.reservation_status == "pending":
+            assert r.worker_sid in ws.workers, "a pending offer to a deleted worker"
     for task in ws.tasks.values():
         statuses = [r.reservation_status for r in ws.reservations.values() if r.task_sid == task.sid]
         assert statuses.count("accepted") + statuses.count("wrapping") + statuses.count("completed") <= 1
@@ -372,3 +396,30 @@ def _grandfathered(ws, worker, channel):
                and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid]
     return channel.configured_capacity < channel.assigned_tasks + len(pending) and \
         all(r.date_created <= channel.date_updated for r in pending)
+
+
+def _orders(table: dict) -> dict:
+    """Each non-empty ordered container as its SIDs in key order (keys' absolute values may differ)."""
+    return {k: [e[1] for e in sorted(v._entries.values())] for k, v in table.items() if len(v)}
+
+
+def _sets(table: dict) -> dict:
+    return {k: set(v) for k, v in table.items() if v}
+
+
+def check_index(router, ws):
+    """The incrementally maintained routing index equals one rebuilt from the workspace."""
+    kept = router.index(ws)
+    fresh = router._build_index(ws)
+    router._indexes[ws] = kept
+    assert _sets(kept.members) == _sets(fresh.members)
+    assert _sets(kept.queues_of) == _sets(fresh.queues_of)
+    assert _sets(kept.available) == _sets(fresh.available)
+    assert _orders(kept.free) == _orders(fresh.free)
+    assert {k: v[1] for k, v in kept.free_state.items()} == {k: v[1] for k, v in fresh.free_state.items()}
+    assert _orders(kept.waiting) == _orders(fresh.waiting)
+    assert _orders(kept.direct) == _orders(fresh.direct)
+    assert {k: v[0] for k, v in kept.task_place.items()} == {k: v[0] for k, v in fresh.task_place.items()}
+    for name in ("by_task", "by_worker", "live"):
+        assert {k: list(v) for k, v in getattr(kept, name).items() if v} == \
+            {k: list(v) for k, v in getattr(fresh, name).items() if v}, name

@@ -412,6 +412,7 @@ def check_index(router, ws):
     kept = router.index(ws)
     fresh = router._build_index(ws)
     router._indexes[ws] = kept
+    router._last_index = None
     assert _sets(kept.members) == _sets(fresh.members)
     assert _sets(kept.queues_of) == _sets(fresh.queues_of)
     assert _sets(kept.available) == _sets(fresh.available)
@@ -419,6 +420,8 @@ def check_index(router, ws):
     assert {k: v[1] for k, v in kept.free_state.items()} == {k: v[1] for k, v in fresh.free_state.items()}
     assert _orders(kept.waiting) == _orders(fresh.waiting)
     assert _orders(kept.direct) == _orders(fresh.direct)
+    assert _orders(kept.held) == _orders(fresh.held)
+    assert _orders(kept.held_direct) == _orders(fresh.held_direct)
     assert {k: v[0] for k, v in kept.task_place.items()} == {k: v[0] for k, v in fresh.task_place.items()}
     for name in ("by_task", "by_worker", "live"):
         assert {k: list(v) for k, v in getattr(kept, name).items() if v} == \

@@ -167,9 +167,15 @@ class RoutingIndex:
         self.available: dict[str, set] = {}  # queue -> members in an available activity
         self.free: dict[tuple, _Ordered] = {}  # (queue, channel) -> members free for a task, longest idle first
         self.free_state: dict[str, tuple] = {}  # worker -> (idle key, frozenset of free channels)
-        self.waiting: dict[tuple, _Ordered] = {}  # (queue, channel) -> waiting tasks in queue order
+        # Waiting tasks that may take one more reservation, in queue order: (queue, channel) -> tasks,
+        # and worker -> tasks routed straight to it (RoutingTarget). Tasks holding as many pending
+        # reservations as they may have wait aside in ``held`` / ``held_direct`` (same keys), so a
+        # worker looking for work never walks past offers still out with other workers.
+        self.waiting: dict[tuple, _Ordered] = {}
+        self.direct: dict[str, _Ordered] = {}
+        self.held: dict[tuple, _Ordered] = {}
+        self.held_direct: dict[str, _Ordered] = {}
         self.queue_order: dict[str, str] = {}  # queue -> TaskOrder its waiting keys were built with
-        self.direct: dict[str, _Ordered] = {}  # worker -> tasks routed straight to it (RoutingTarget)
         self.task_place: dict[str, tuple] = {}  # task -> (container key, sort key)
         self.by_task: dict[str, dict] = {}  # task -> {reservation sid: Reservation}, creation order
         self.by_worker: dict[str, dict] = {}  # worker -> {reservation sid: Reservation}, creation order
@@ -186,6 +192,7 @@ class Router:
         self._work: OrderedDict = OrderedDict()
         self._depth = 0
         self._indexes: "weakref.WeakKeyDictionary[Workspace, RoutingIndex]" = weakref.WeakKeyDictionary()
+        self._last_index: tuple | None = None  # (weak ref to a workspace, its index): the common case
 
     # --- batching -------------------------------------------------------------------------------
     @contextmanager
@@ -225,9 +232,14 @@ class Router:
     # --- the index --------------------------------------------------------------------------------
     def index(self, ws: "Workspace") -> RoutingIndex:
         """The workspace's routing index, (re)built from the workspace when missing or stale."""
-        ix = self._indexes.get(ws)
+        last = self._last_index
+        if last is not None and last[0]() is ws:
+            ix = last[1]
+        else:
+            ix = self._indexes.get(ws)
         if ix is None or ix.dirty or ix.multi_task_enabled != ws.multi_task_enabled:
             ix = self._build_index(ws)
+        self._last_index = (weakref.ref(ws), ix)
         return ix
 
     def invalidate(self, ws: "Workspace") -> None:
@@ -400,11 +412,14 @@ class Router:
         place = None
         key = None
         if task.assignment_status in (PENDING, RESERVED) and state is not None and state.route is not None:
+            rows = ix.by_task.get(task.sid)
+            pending = sum(1 for r in rows.values() if r.reservation_status == "pending") if rows else 0
+            full = pending >= self._max_reservations(ws, task, state)
             if state.route.worker_sid:
-                place = ("direct", state.route.worker_sid)
+                place = ("held-direct" if full else "direct", state.route.worker_sid)
                 key = self._task_key(ix, task, "FIFO")
             elif task.task_queue_sid and task.task_queue_sid in ws.task_queues:
-                place = ("queue", task.task_queue_sid, task.task_channel_sid)
+                place = ("held" if full else "queue", task.task_queue_sid, task.task_channel_sid)
                 key = self._task_key(ix, task, ix.queue_order.get(task.task_queue_sid, "FIFO"))
         old = ix.task_place.get(task.sid)
         if old is not None and old[0] == place:
@@ -423,10 +438,13 @@ class Router:
 
     @staticmethod
     def _container(ix: RoutingIndex, place: tuple, create: bool = True):
-        if place[0] == "direct":
+        kind = place[0]
+        if kind == "direct":
             table, key = ix.direct, place[1]
+        elif kind == "held-direct":
+            table, key = ix.held_direct, place[1]
         else:
-            table, key = ix.waiting, (place[1], place[2])
+            table, key = (ix.waiting if kind == "queue" else ix.held), (place[1], place[2])
         container = table.get(key)
         if container is None and create:
             container = table[key] = _Ordered()
@@ -518,17 +536,15 @@ class Router:
         membership is recomputed and its waiting tasks look again."""
         with self._batch():
             ix = self.index(ws)
-            order_changed = ix.queue_order.get(queue.sid, queue.task_order) != queue.task_order
             self._compute_members(ws, ix, queue.sid)
-            waiting = [sid for (queue_sid, _), tasks in list(ix.waiting.items()) if queue_sid == queue.sid
-                       for sid in tasks]
+            waiting = [sid for table in (ix.waiting, ix.held) for (queue_sid, _), tasks in list(table.items())
+                       if queue_sid == queue.sid for sid in tasks]
             waiting.sort(key=ix.task_seq.get)
             for sid in waiting:
                 task = ws.tasks.get(sid)
                 if task is None:
                     continue
-                if order_changed:
-                    self._sync_task(ws, ix, task)
+                self._sync_task(ws, ix, task)  # its order or its reservation limit may have changed
                 self._want_task(ws, sid)
 
     def queue_removed(self, ws: "Workspace", queue_sid: str) -> None:
@@ -577,6 +593,7 @@ class Router:
         for sid in ws.workers:
             self._last_assigned.pop(sid, None)
         self._indexes.pop(ws, None)
+        self._last_index = None
 
     # --- task status changes ----------------------------------------------------------------------
     def change_task_status(self, ws: "Workspace", task: Task, status: str, reason: str | None) -> None:
@@ -794,8 +811,11 @@ class Router:
         state = ix.free_state.get(worker.sid)
         return state is not None and task.task_channel_sid in state[1]
 
-    def _worker_root(self, ws: "Workspace", worker: Worker, task: Task) -> dict:
+    def _worker_root(self, ws: "Workspace", worker: Worker, task: Task, target: Target) -> dict:
         doc = ws.worker_document(worker)
+        if not target.reads_worker_channels:
+            # worker.channel.* costs a look at every channel's load: only built when read
+            return {"task": task.attributes_data, "worker": doc, **time_variables(ws.now())}
         channels = {}
         for channel in worker.channels.values():
             task_channel = ws.task_channels.get(channel.task_channel_sid)
@@ -847,7 +867,7 @@ class Router:
         if target.known_worker_friendly_name is not None and \
                 self._known_worker(task, target.known_worker_friendly_name) != worker.friendly_name:
             return False
-        if target.expression is not None and not target.expression.evaluate(self._worker_root(ws, worker, task)):
+        if target.expression is not None and not target.expression.evaluate(self._worker_root(ws, worker, task, target)):
             return False
         return True
 
@@ -858,7 +878,7 @@ class Router:
         def key(worker: Worker):
             parts = []
             if target.order_by:
-                root = self._worker_root(ws, worker, task)
+                root = self._worker_root(ws, worker, task, target)
                 for clause in target.order_by:
                     value = self._lookup(root, clause.path)
                     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -1131,6 +1151,8 @@ class Router:
             del ix.live[reservation.worker_sid]
         if worker is not None:
             self._refresh_worker(ws, ix, worker)
+        if task is not None:
+            self._sync_task(ws, ix, task)  # it may take more (or no more) reservations
         data = {}
         if task is not None:
             data.update(ev.task_fields(ws, task))

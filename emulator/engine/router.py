@@ -366,19 +366,25 @@ class Router:
         key = (self._last_assigned.get(sid, worker.date_status_changed), ix.worker_seq[sid])
         free = self._free_channels(ws, ix, worker)
         available = ws.worker_available(worker)
-        _, old_free = ix.free_state.get(sid, (None, frozenset()))
+        old_key, old_free = ix.free_state.get(sid, (None, frozenset()))
         ix.free_state[sid] = (key, free)
         gone = old_free - free
-        for queue_sid in ix.queues_of.get(sid, ()):
+        # channels whose pools need this worker (re)placed: all of them when its idle key moved
+        added = free if key != old_key else free - old_free
+        queues = ix.queues_of.get(sid, ())
+        for queue_sid in queues:
             if available:
                 ix.available.setdefault(queue_sid, set()).add(sid)
             else:
                 ix.available.get(queue_sid, set()).discard(sid)
+        if not gone and not added:
+            return
+        for queue_sid in queues:
             for channel_sid in gone:
                 pool = ix.free.get((queue_sid, channel_sid))
                 if pool is not None:
                     pool.discard(sid)
-            for channel_sid in free:
+            for channel_sid in added:
                 pool = ix.free.get((queue_sid, channel_sid))
                 if pool is None:
                     pool = ix.free[(queue_sid, channel_sid)] = _Ordered()

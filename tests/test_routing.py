@@ -180,6 +180,37 @@ def test_target_timeout_moves_and_last_target_cancels(emu, client):
     assert ws.tasks(kept.sid).fetch().assignment_status == "assigned"
 
 
+def test_ttl_cancels_a_reserved_task_and_finished_tasks_go_after_five_minutes(emu, client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}}, task_reservation_timeout=600)
+    w = worker(ws, "w")
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid, timeout=100)
+    [r] = reservations(ws, task.sid)
+    emu.clock.advance(100)
+    expired = ws.tasks(task.sid).fetch()
+    assert (expired.assignment_status, expired.reason) == ("canceled", "Task TTL Exceeded")
+    assert res_status(ws, task.sid, r.sid) == "canceled"
+    # the worker is free again: the next task is offered to it
+    done = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    [r2] = reservations(ws, done.sid)
+    assert r2.worker_sid == w.sid
+    ws.tasks(done.sid).reservations(r2.sid).update(reservation_status="accepted")
+    ws.tasks(done.sid).update(assignment_status="completed")
+    emu.clock.advance(299)
+    assert ws.tasks(done.sid).fetch().assignment_status == "completed"
+    emu.clock.advance(1)
+    for fetch in (ws.tasks(done.sid).fetch, ws.tasks(done.sid).reservations(r2.sid).fetch,
+                  ws.workers(w.sid).reservations(r2.sid).fetch, ws.tasks(task.sid).fetch):
+        with pytest.raises(TwilioRestException) as info:
+            fetch()
+        assert info.value.status == 404
+    assert reservations(ws, worker_sid=w.sid) == []
+    # auto-deletion logs no task.deleted; the events stay
+    types = [e.event_type for e in ws.events.list(task_sid=done.sid, minutes=60)]
+    assert "task.completed" in types and "task.deleted" not in types
+
+
 def test_multi_reservation_first_accept_rescinds_others(client):
     ws = make_workspace(client)
     queue = ws.task_queues.create(friendly_name="Q", max_reserved_workers=2)

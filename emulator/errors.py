@@ -162,6 +162,12 @@ TASK_CANNOT_COMPLETE = ("Cannot complete task {task_sid} in workspace {workspace
 TASK_ETAG_MISMATCH = "The If-Match header {given} does not match the current version {current} of Task {task_sid}"
 TASK_ATTRIBUTES_AND_STATUS = ("Updating AssignmentStatus and Attributes in one request is not supported; "
                               "send two requests")
+RESERVATION_NOT_PENDING = "Reservation {sid} is not pending (status {status})"
+RESERVATION_RESCINDED = "Reservation {sid} has been rescinded"
+RESERVATION_CANNOT_WRAP = "Reservation {sid} is not accepted (status {status}); it cannot wrap up"
+RESERVATION_CANNOT_COMPLETE = "Reservation {sid} is not accepted or wrapping (status {status}); it cannot complete"
+# https://www.twilio.com/docs/taskrouter/api/reservations: "(Deprecated) ... Not valid in multi-tasking workspaces."
+POST_WORK_ACTIVITY_MULTITASKING = "PostWorkActivitySid is not valid in multi-tasking workspaces"
 WORKFLOW_REQUIRED = "WorkflowSid is required when the workspace has {count} Workflows"
 # [O] TRJS test/voice/outbound/spec/Task.js
 ROUTING_TARGET_INVALID = ("Value '{value}' provided for RoutingTarget has an invalid format. "

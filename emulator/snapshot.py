@@ -182,8 +182,16 @@ def _is_ours(cls: type) -> bool:
     return cls.__module__ == PACKAGE or cls.__module__.startswith(PACKAGE + ".")
 
 
+def _transient(cls: type) -> dict:
+    """Attributes a class marks as caches rebuilt from the rest (``SNAPSHOT_TRANSIENT``: name ->
+    factory of the empty value); they are not stored, and restored empty."""
+    return getattr(cls, "SNAPSHOT_TRANSIENT", {})
+
+
 def _state(value: Any) -> dict:
     state = dict(vars(value)) if hasattr(value, "__dict__") else {}
+    for name in _transient(type(value)):
+        state.pop(name, None)
     for cls in type(value).__mro__:
         slots = getattr(cls, "__slots__", ())
         for name in (slots,) if isinstance(slots, str) else slots:
@@ -292,6 +300,8 @@ class _Decoder:
             raise SnapshotError(f"malformed state for {data.get('cls')!r}")
         for name, item in state.items():
             object.__setattr__(value, name, item)
+        for name, factory in _transient(cls).items():
+            object.__setattr__(value, name, factory())
         return value
 
 

@@ -180,6 +180,37 @@ def test_target_timeout_moves_and_last_target_cancels(emu, client):
     assert ws.tasks(kept.sid).fetch().assignment_status == "assigned"
 
 
+def test_ttl_cancels_a_reserved_task_and_finished_tasks_go_after_five_minutes(emu, client):
+    ws = make_workspace(client)
+    queue = ws.task_queues.create(friendly_name="Q")
+    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}}, task_reservation_timeout=600)
+    w = worker(ws, "w")
+    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid, timeout=100)
+    [r] = reservations(ws, task.sid)
+    emu.clock.advance(100)
+    expired = ws.tasks(task.sid).fetch()
+    assert (expired.assignment_status, expired.reason) == ("canceled", "Task TTL Exceeded")
+    assert res_status(ws, task.sid, r.sid) == "canceled"
+    # the worker is free again: the next task is offered to it
+    done = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    [r2] = reservations(ws, done.sid)
+    assert r2.worker_sid == w.sid
+    ws.tasks(done.sid).reservations(r2.sid).update(reservation_status="accepted")
+    ws.tasks(done.sid).update(assignment_status="completed")
+    emu.clock.advance(299)
+    assert ws.tasks(done.sid).fetch().assignment_status == "completed"
+    emu.clock.advance(1)
+    for fetch in (ws.tasks(done.sid).fetch, ws.tasks(done.sid).reservations(r2.sid).fetch,
+                  ws.workers(w.sid).reservations(r2.sid).fetch, ws.tasks(task.sid).fetch):
+        with pytest.raises(TwilioRestException) as info:
+            fetch()
+        assert info.value.status == 404
+    assert reservations(ws, worker_sid=w.sid) == []
+    # auto-deletion logs no task.deleted; the events stay
+    types = [e.event_type for e in ws.events.list(task_sid=done.sid, minutes=60)]
+    assert "task.completed" in types and "task.deleted" not in types
+
+
 def test_multi_reservation_first_accept_rescinds_others(client):
     ws = make_workspace(client)
     queue = ws.task_queues.create(friendly_name="Q", max_reserved_workers=2)
@@ -302,9 +333,10 @@ def test_random_operations_keep_invariants(emu, client):
     workers, tasks = [], []
     engine_ws = emu.backend.get_workspace(client.account_sid, ws._solution["sid"])
 
-    for step in range(300):
+    for step in range(400):
         op = rng.choice(["task", "task", "worker", "accept", "reject", "complete", "cancel", "activity",
-                         "advance", "capacity", "attrs", "wrap", "delete_worker"])
+                         "advance", "capacity", "attrs", "wrap", "delete_worker", "task_attrs", "priority",
+                         "queue", "delete_task", "channel", "conference"])
         try:
             if op == "task" or not tasks:
                 tasks.append(ws.tasks.create(attributes=json.dumps({"vip": rng.random() < 0.3}),
@@ -336,13 +368,33 @@ def test_random_operations_keep_invariants(emu, client):
             elif op == "delete_worker" and len(workers) > 3:
                 sid = workers.pop(rng.randrange(len(workers)))
                 ws.workers(sid).delete()
+            elif op == "task_attrs":
+                # re-routes a pending or reserved task (its pending offers are rescinded)
+                ws.tasks(rng.choice(tasks)).update(attributes=json.dumps({"vip": rng.random() < 0.5}))
+            elif op == "priority":
+                ws.tasks(rng.choice(tasks)).update(priority=rng.randint(0, 9))
+            elif op == "queue":
+                ws.task_queues(rng.choice(queues).sid).update(
+                    target_workers=rng.choice(["level >= 0", "level >= 1", "level == 0"]),
+                    task_order=rng.choice(["FIFO", "LIFO"]), max_reserved_workers=rng.randint(1, 3))
+            elif op == "delete_task":
+                ws.tasks(rng.choice(tasks)).delete()
+            elif op == "channel":
+                ws.workers(rng.choice(workers)).worker_channels("default").update(available=rng.random() < 0.7)
+            elif op == "conference":
+                live = [r for r in engine_ws.reservations.values() if r.reservation_status == "pending"]
+                if live:
+                    r = rng.choice(live)
+                    ws.tasks(r.task_sid).reservations(r.sid).update(instruction="conference", from_="+15550001111")
             else:
-                emu.clock.advance(rng.choice([1, 5, 10, 45]))
+                emu.clock.advance(rng.choice([1, 5, 10, 45, 45, 400]))
         except TwilioRestException as exc:
             assert exc.status in (400, 404, 410), (op, exc)
         check_invariants(engine_ws)
-    assert any(r.reservation_status == "accepted" for r in engine_ws.reservations.values()) or \
-        any(t.assignment_status == "completed" for t in engine_ws.tasks.values())
+        check_index(emu.backend.router, engine_ws)
+    # the run did exercise the lifecycles (finished tasks may since have been deleted; events stay)
+    done = {e.event_type for e in engine_ws.events.values()}
+    assert {"reservation.accepted", "task.completed", "task.canceled"} <= done
 
 
 def check_invariants(ws):
@@ -357,6 +409,9 @@ def check_invariants(ws):
                            if r.worker_sid == worker.sid and r.reservation_status in ("accepted", "wrapping")
                            and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid)
             assert channel.assigned_tasks == accepted
+    for r in ws.reservations.values():
+        if r.reservation_status == "pending":
+            assert r.worker_sid in ws.workers, "a pending offer to a deleted worker"
     for task in ws.tasks.values():
         statuses = [r.reservation_status for r in ws.reservations.values() if r.task_sid == task.sid]
         assert statuses.count("accepted") + statuses.count("wrapping") + statuses.count("completed") <= 1
@@ -372,3 +427,33 @@ def _grandfathered(ws, worker, channel):
                and ws.tasks[r.task_sid].task_channel_sid == channel.task_channel_sid]
     return channel.configured_capacity < channel.assigned_tasks + len(pending) and \
         all(r.date_created <= channel.date_updated for r in pending)
+
+
+def _orders(table: dict) -> dict:
+    """Each non-empty ordered container as its SIDs in key order (keys' absolute values may differ)."""
+    return {k: [e[1] for e in sorted(v._entries.values())] for k, v in table.items() if len(v)}
+
+
+def _sets(table: dict) -> dict:
+    return {k: set(v) for k, v in table.items() if v}
+
+
+def check_index(router, ws):
+    """The incrementally maintained routing index equals one rebuilt from the workspace."""
+    kept = router.index(ws)
+    fresh = router._build_index(ws)
+    router._indexes[ws] = kept
+    router._last_index = None
+    assert _sets(kept.members) == _sets(fresh.members)
+    assert _sets(kept.queues_of) == _sets(fresh.queues_of)
+    assert _sets(kept.available) == _sets(fresh.available)
+    assert _orders(kept.free) == _orders(fresh.free)
+    assert {k: v[1] for k, v in kept.free_state.items()} == {k: v[1] for k, v in fresh.free_state.items()}
+    assert _orders(kept.waiting) == _orders(fresh.waiting)
+    assert _orders(kept.direct) == _orders(fresh.direct)
+    assert _orders(kept.held) == _orders(fresh.held)
+    assert _orders(kept.held_direct) == _orders(fresh.held_direct)
+    assert {k: v[0] for k, v in kept.task_place.items()} == {k: v[0] for k, v in fresh.task_place.items()}
+    for name in ("by_task", "by_worker", "live"):
+        assert {k: list(v) for k, v in getattr(kept, name).items() if v} == \
+            {k: list(v) for k, v in getattr(fresh, name).items() if v}, name

@@ -144,6 +144,8 @@ class Reservation:
     reservation_status: str
     date_created: datetime
     date_updated: datetime
+    # activity the worker moves to once the work is done (conference / dequeue instruction)
+    post_work_activity_sid: str | None = None
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .. import errors
@@ -71,6 +72,13 @@ class Target:
     order_by: list = field(default_factory=list)
     known_worker_sid: str | None = None
     known_worker_friendly_name: str | None = None
+
+    @cached_property
+    def reads_worker_channels(self) -> bool:
+        """Whether the expression or order_by reads ``worker.channel.<name>.*`` (multitasking)."""
+        paths = set(self.expression.key_paths()) if self.expression is not None else set()
+        paths.update(clause.path for clause in self.order_by)
+        return any(len(p) > 1 and p[0] == "worker" and p[1] == "channel" for p in paths)
 
 
 @dataclass

@@ -7,11 +7,11 @@ either change state completely or raise before changing anything (validate first
 
 from __future__ import annotations
 
-import functools
 
 import json
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .. import errors
@@ -108,11 +108,8 @@ class Workspace:
         return max(0, (100 * (channel.configured_capacity - busy)) // channel.configured_capacity)
 
     def channel_load(self, channel: WorkerChannel) -> int:
-        return sum(1 for r in self.reservations.values()
-                   if r.worker_sid == channel.worker_sid
-                   and r.reservation_status in ("pending", "accepted", "wrapping")
-                   and (t := self.tasks.get(r.task_sid)) is not None
-                   and t.task_channel_sid == channel.task_channel_sid)
+        # the router indexes each worker's live reservations
+        return self.backend.router.channel_load(self, channel)
 
     def record(self, event_type: str, description: str, resource_type: str, resource_sid: str,
                resource_path: str | None, data: dict) -> Event:
@@ -226,6 +223,7 @@ class Workspace:
             if self._name_taken(self.activities.values(), friendly_name, casefold=True, exclude=activity):
                 raise errors.InvalidParameter(self._taken_message(errors.ACTIVITY_NAME_TAKEN, friendly_name))
             activity.friendly_name = friendly_name
+            self.backend.router.invalidate(self)  # TargetWorkers may read activity_name
         activity.date_updated = self.now()
         self.record("activity.updated", f"Activity {activity.friendly_name} updated", "activity", activity.sid,
                     f"Activities/{activity.sid}", ev.activity_fields(activity))
@@ -282,6 +280,7 @@ class Workspace:
         self.task_channels[channel.sid] = channel
         for worker in self.workers.values():
             self._add_worker_channel(worker, channel)
+        self.backend.router.invalidate(self)
         if emit:
             self.record("task-channel.created", f"TaskChannel {unique_name} created", "taskchannel", channel.sid,
                         f"TaskChannels/{channel.sid}", ev.task_channel_fields(channel))
@@ -310,6 +309,7 @@ class Workspace:
         del self.task_channels[channel.sid]
         for worker in self.workers.values():
             worker.channels.pop(channel.sid, None)
+        self.backend.router.invalidate(self)
         self.record("task-channel.deleted", f"TaskChannel {channel.unique_name} deleted", "taskchannel",
                     channel.sid, None, ev.task_channel_fields(channel))
 
@@ -348,6 +348,7 @@ class Workspace:
                           reservation_activity_sid, assignment_activity_sid, now, now)
         self.task_queues[queue.sid] = queue
         self.queue_expressions[queue.sid] = expression
+        self.backend.router.queue_changed(self, queue)
         self.record("task-queue.created", f"TaskQueue {friendly_name} created", "taskqueue", queue.sid,
                     f"TaskQueues/{queue.sid}", {**ev.task_queue_fields(queue),
                                                 "OperatingUnitSid": ev.OPERATING_UNIT_SID})
@@ -381,7 +382,7 @@ class Workspace:
             self.record("task-queue.expression.updated", f"TaskQueue {queue.friendly_name} expression updated",
                         "taskqueue", queue.sid, f"TaskQueues/{queue.sid}",
                         {"TaskQueueSid": queue.sid, "TaskQueueTargetExpression": queue.target_workers})
-        if expression is not None or max_reserved_workers is not None:
+        if expression is not None or max_reserved_workers is not None or task_order is not None:
             self.backend.router.queue_changed(self, queue)
         return queue
 
@@ -398,6 +399,7 @@ class Workspace:
                 sid=sid, reason=f"Workflow {using[0]} routes to it"))
         del self.task_queues[sid]
         self.queue_expressions.pop(sid, None)
+        self.backend.router.queue_removed(self, sid)
         self.record("task-queue.deleted", f"TaskQueue {queue.friendly_name} deleted", "taskqueue", sid, None,
                     ev.task_queue_fields(queue))
 
@@ -492,8 +494,8 @@ class Workspace:
         elif changed:
             worker.version += 1
             worker.date_updated = now
-        if parsed is not None:
-            # new attributes may put the worker in other queues
+        if parsed is not None or friendly_name is not None:
+            # new attributes (or name) may put the worker in other queues
             self.backend.router.worker_changed(self, worker)
         return worker
 
@@ -746,12 +748,12 @@ class Workspace:
         """A task reached ``canceled`` or ``completed``: it is deleted five minutes later."""
         self._cancel_deletion(task.sid)
         self._deletion_timers[task.sid] = self.clock.call_later(
-            FINISHED_TASK_RETENTION, functools.partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
+            FINISHED_TASK_RETENTION, partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
 
     def schedule_task_deletion(self, task: Task, seconds: float) -> None:
         self._cancel_deletion(task.sid)
         self._deletion_timers[task.sid] = self.clock.call_later(
-            seconds, functools.partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
+            seconds, partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
 
     def _cancel_deletion(self, task_sid: str) -> None:
         timer = self._deletion_timers.pop(task_sid, None)

@@ -1,0 +1,161 @@
+"""Routing engine benchmark (``make bench``): N tasks routed to M workers with skill expressions,
+every reservation accepted and its task completed, driving the engine directly (Backend and
+Workspace API, no HTTP: the point is the engine's own cost).
+
+The workspace has 10 skill queues (``TargetWorkers: skills HAS 'skillK'``); each worker has two
+skills, so it belongs to two queues; the workflow sends a task to the queue of its ``skill``
+attribute through one filter per skill, and each target also evaluates a worker expression
+(``worker.level >= task.min_level``, which every member passes: a target expression that turns
+away the tasks at the head of a queue costs one look per task turned away, in TaskRouter's
+model as here). All tasks are created first, so most of them wait (the backlog reaches N - M);
+then each offer is accepted and its task completed, which frees the worker for the next task of
+its queues.
+
+Printed per size (best of two runs): time per task (µs, creation to completion, everything
+included: events too) and peak memory (the run's peak RSS, and its growth over the process before the workspace was
+built). Then two growth checks, each against a baseline of the same N x M: (a) with many extra
+tasks waiting in an unrelated queue, (b) with many extra available workers outside the tasks'
+queues (best of two interleaved runs each). A per-task ratio near 1.0 means the cost per task
+does not grow with them.
+
+Each measurement runs in a fresh interpreter so peak memory belongs to it alone.
+
+Usage: python benchmarks/routing.py [--quick] [--sizes 1000x100,10000x1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+SKILLS = 10
+ACCOUNT = "AC" + "b" * 32
+FULL_SIZES = ((1_000, 100), (10_000, 100), (10_000, 1_000), (100_000, 1_000))
+QUICK_SIZES = ((1_000, 100), (10_000, 100))
+GROWTH_BASE = (10_000, 100)
+PARKED_TASKS = 50_000
+OUTSIDE_WORKERS = 5_000
+GROWTH_REPEATS = 2
+SIZE_REPEATS = 2
+
+
+def rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS)
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
+    """Build the workspace, route and accept ``tasks`` tasks; return the figures."""
+    from emulator.engine.backend import Backend
+
+    before = rss_mb()
+    backend = Backend(seed=7)
+    ws = backend.create_workspace(ACCOUNT, "Routing benchmark")
+    available = next(a.sid for a in ws.activities.values() if a.available)
+    queues = [ws.create_task_queue(f"Skill {k}", target_workers=f"skills HAS 'skill{k}'") for k in range(SKILLS)]
+    parked_queue = ws.create_task_queue("Parked", target_workers="skills HAS 'parked'")
+    filters = [{"filter_friendly_name": f"skill{k}", "expression": f"skill == 'skill{k}'",
+                "targets": [{"queue": q.sid, "expression": "worker.level >= task.min_level"}]}
+               for k, q in enumerate(queues)]
+    filters.append({"filter_friendly_name": "parked", "expression": "skill == 'parked'",
+                    "targets": [{"queue": parked_queue.sid}]})
+    workflow = ws.create_workflow("Skills", json.dumps({"task_routing": {"filters": filters}}))
+    for i in range(workers):
+        ws.create_worker(f"agent{i}", activity_sid=available, attributes=json.dumps(
+            {"skills": [f"skill{i % SKILLS}", f"skill{(i + 1) % SKILLS}"], "level": i % 5}))
+    for i in range(outside):
+        ws.create_worker(f"outsider{i}", activity_sid=available, attributes='{"skills": ["other"], "level": 4}')
+    for i in range(parked):
+        ws.create_task(attributes='{"skill": "parked"}', workflow_sid=workflow.sid)
+
+    offers: collections.deque = collections.deque()
+
+    def on_event(workspace, event) -> None:
+        if event.event_type == "reservation.created":
+            offers.append(event.resource_sid)
+
+    backend.subscribe(on_event)
+    router = backend.router
+    # What setup built (workers, parked tasks) stays out of the cyclic collector's way, so the
+    # figures are the engine's cost and not the interpreter's scanning of the setup's objects.
+    gc.collect()
+    gc.freeze()
+    accept = {"reservation_status": "accepted"}
+    start = time.perf_counter()
+    created = [ws.create_task(attributes=json.dumps({"skill": f"skill{i % SKILLS}", "min_level": 0}),
+                              workflow_sid=workflow.sid).sid for i in range(tasks)]
+    done = 0
+    while offers:
+        reservation = ws.reservations[offers.popleft()]
+        router.update_reservation(ws, reservation, accept)
+        ws.update_task(reservation.task_sid, assignment_status="completed")
+        done += 1
+    elapsed = time.perf_counter() - start
+    unfinished = sum(1 for sid in created if ws.tasks[sid].assignment_status != "completed")
+    if done != tasks or unfinished:
+        raise SystemExit(f"routing went wrong: {done} accepted, {unfinished} of {tasks} not completed")
+    peak = rss_mb()
+    return {"tasks": tasks, "workers": workers, "parked": parked, "outside": outside,
+            "us_per_task": elapsed / tasks * 1e6, "seconds": elapsed, "peak_mb": peak, "growth_mb": peak - before}
+
+
+def run_child(tasks: int, workers: int, parked: int = 0, outside: int = 0) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", f"{tasks},{workers},{parked},{outside}"],
+                         check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                             p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         os.environ.get("PYTHONPATH")) if p)})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in text.split(","):
+        n, _, m = part.strip().lower().partition("x")
+        sizes.append((int(n.replace("_", "")), int(m.replace("_", ""))))
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="only the two smallest sizes")
+    parser.add_argument("--sizes", help="comma-separated NxM list, e.g. 1000x100,10000x1000")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        tasks, workers, parked, outside = (int(x) for x in args.one.split(","))
+        print(json.dumps(measure(tasks, workers, parked, outside)))
+        return
+    sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
+    print(f"Routing engine: N tasks x M workers, {SKILLS} skill queues, accept and complete each task")
+    print(f"{'N tasks':>9} {'M workers':>10} {'us/task':>9} {'total s':>8} {'peak MB':>8} {'growth MB':>10}")
+    for tasks, workers in sizes:
+        r = min((run_child(tasks, workers) for _ in range(SIZE_REPEATS)), key=lambda r: r["us_per_task"])
+        print(f"{tasks:>9,} {workers:>10,} {r['us_per_task']:>9.1f} {r['seconds']:>8.2f} {r['peak_mb']:>8.0f} "
+              f"{r['growth_mb']:>10.0f}", flush=True)
+    tasks, workers = GROWTH_BASE
+    # interleaved repeats, best of each, so a busy machine skews the ratios less
+    runs: dict = {"base": [], "parked": [], "outside": []}
+    for _ in range(GROWTH_REPEATS):
+        runs["base"].append(run_child(tasks, workers))
+        runs["parked"].append(run_child(tasks, workers, parked=PARKED_TASKS))
+        runs["outside"].append(run_child(tasks, workers, outside=OUTSIDE_WORKERS))
+    base, parked, outside = (min(runs[k], key=lambda r: r["us_per_task"]) for k in ("base", "parked", "outside"))
+    print(f"Growth checks at {tasks:,} x {workers:,} (per-task time vs. the baseline's "
+          f"{base['us_per_task']:.1f} us; ~1.0 = no growth):")
+    print(f"  (a) {PARKED_TASKS:>6,} extra tasks waiting in an unrelated queue: "
+          f"{parked['us_per_task']:.1f} us/task, ratio {parked['us_per_task'] / base['us_per_task']:.2f}")
+    print(f"  (b) {OUTSIDE_WORKERS:>6,} extra available workers outside the queues: "
+          f"{outside['us_per_task']:.1f} us/task, ratio {outside['us_per_task'] / base['us_per_task']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

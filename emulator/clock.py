@@ -26,6 +26,7 @@ log = logging.getLogger("emulator.clock")
 MANUAL = "manual"
 REAL = "real"
 MODES = (MANUAL, REAL)
+COMPACT_MINIMUM = 1024  # the heap is never compacted below this many entries
 
 
 def utc(dt: datetime) -> datetime:
@@ -70,6 +71,7 @@ class Clock:
         self._lock = lock if lock is not None else threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._timers: list[Timer] = []
+        self._compact_at = COMPACT_MINIMUM
         self._seq = itertools.count()
         if start is None:
             start = datetime.fromtimestamp(int(self._wall()), tz=timezone.utc)
@@ -110,6 +112,8 @@ class Clock:
         with self._lock:
             timer = Timer(utc(due), next(self._seq), action, name)
             heapq.heappush(self._timers, timer)
+            if len(self._timers) >= self._compact_at:
+                self._compact()
             self._wake.notify_all()
             return timer
 
@@ -213,6 +217,15 @@ class Clock:
     def _move_to(self, instant: datetime) -> None:
         self._anchor_virtual = instant
         self._anchor_wall = self._wall()
+
+    def _compact(self) -> None:
+        # A cancelled timer stays in the heap until its due time (cancelling is just a flag), and
+        # a busy workspace cancels most of what it schedules (reservation timeouts, target
+        # timeouts, TTLs); dropping them when the heap doubles keeps memory to the live ones at
+        # an amortised constant cost per timer.
+        self._timers = [timer for timer in self._timers if not timer.cancelled]
+        heapq.heapify(self._timers)
+        self._compact_at = max(COMPACT_MINIMUM, 2 * len(self._timers))
 
     def _pop_due(self, limit: datetime) -> Timer | None:
         while self._timers and self._timers[0].cancelled:

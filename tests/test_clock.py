@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -305,3 +306,20 @@ def test_control_api_needs_no_credentials_and_stays_off_v1(emu):
     assert strict.get("/v1/Workspaces").status_code == 401
     assert error_of(emu.http.get("/_emulator/nothing")) == (404, 20404)
     assert emu.http.get("/_emulator/reset").status_code == 405
+
+
+def test_cancelled_timers_do_not_pile_up_and_live_ones_still_fire_in_order():
+    clock = Clock(MANUAL, start="2026-01-01T00:00:00Z")
+    fired = []
+    keep = []
+    for n in range(20_000):
+        timer = clock.call_later(10 + n % 50, functools.partial(fired.append, n))
+        if n % 1000 == 0:
+            keep.append(n)
+        else:
+            timer.cancel()
+    assert len(clock._timers) < 2 * 1024 + len(keep)  # compacted as it grew, not 20,000 entries
+    assert len(clock.pending()) == len(keep)
+    clock.advance(100)
+    assert sorted(fired) == keep
+    assert fired == sorted(keep, key=lambda n: (10 + n % 50, n))  # due order, then scheduling order

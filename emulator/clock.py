@@ -26,6 +26,9 @@ log = logging.getLogger("emulator.clock")
 MANUAL = "manual"
 REAL = "real"
 MODES = (MANUAL, REAL)
+# The clock stops short of datetime's last year so that every timeout scheduled from any instant
+# it can stand at (30 days at most in TaskRouter) is still a representable datetime.
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 COMPACT_MINIMUM = 1024  # the heap is never compacted below this many entries
 
 
@@ -179,6 +182,8 @@ class Clock:
         if isinstance(instant, str):
             instant = parse_instant(instant)
         target = utc(instant)
+        if target > LATEST:
+            raise ValueError(f"the clock cannot go past {LATEST.isoformat()}")
         with self._lock:
             if target < self.now():
                 raise ValueError("the clock cannot go backwards")

@@ -4,6 +4,7 @@ server mode and non-Python users. It never collides with ``/v1`` and needs no cr
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, Response, request
 
@@ -91,7 +92,10 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/restore")
     def restore_snapshot():
-        document = request.get_json(silent=True)
+        try:
+            document = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than the JSON parser goes
+            document = None
         if document is None:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="body", reason="must be a snapshot document sent as application/json"))
@@ -110,7 +114,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
                 name="Kind", reason="must be one of " + ", ".join(KINDS)))
         after = request.args.get("After")
         if after is not None:
-            if not after.strip().isdigit():
+            if not re.fullmatch(r"[0-9]+", after.strip()):  # ASCII digits: str.isdigit() takes "²"
                 raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                     name="After", reason="must be the id of a webhook record (a non-negative integer)"))
             after = int(after)

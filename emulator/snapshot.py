@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import itertools
 import json
 import logging
 import os
 import random
 import re
+import sys
 import tempfile
 import threading
 from collections import OrderedDict, deque
@@ -46,6 +46,9 @@ log = logging.getLogger("emulator.snapshot")
 FORMAT = "taskrouter-emulator-snapshot"
 VERSION = 1
 PACKAGE = "emulator"
+
+# The modules whose classes make up the state; a document may name no other class.
+RESTORABLE_MODULES = ("emulator.engine", "emulator.clock", "emulator.sids", "emulator.webhooks.inbox")
 
 # Attributes of the Backend that are wiring, not state: the lock and clock are the live ones,
 # listeners are the subscribers (webhooks) of the running emulator.
@@ -120,7 +123,7 @@ class _Encoder:
             return {"$re": value.pattern, "flags": value.flags}
         if isinstance(value, functools.partial):
             return {"$partial": self.encode(value.func), "args": [self.encode(a) for a in value.args],
-                    "keywords": {k: self.encode(v) for k, v in value.keywords.items()}}
+                    "keywords": [[k, self.encode(v)] for k, v in value.keywords.items()]}
         if hasattr(value, "__self__") and hasattr(value, "__func__"):
             owner = value.__self__
             if not _is_ours(type(owner)):
@@ -146,7 +149,8 @@ class _Encoder:
         if isinstance(value, tuple):  # a NamedTuple of ours
             body["items"] = [self.encode(item) for item in value]
         else:
-            body["state"] = {name: self.encode(item) for name, item in _state(value).items()}
+            # pairs, not a JSON object: decoding follows this order, whatever a JSON tool does to keys
+            body["state"] = [[name, self.encode(item)] for name, item in _state(value).items()]
         return body
 
     def _container(self, value: Any) -> Any:
@@ -179,7 +183,7 @@ class _Encoder:
 
 
 def _is_ours(cls: type) -> bool:
-    return cls.__module__ == PACKAGE or cls.__module__.startswith(PACKAGE + ".")
+    return _restorable(cls.__module__)
 
 
 def _transient(cls: type) -> dict:
@@ -250,8 +254,11 @@ class _Decoder:
             func = self.decode(data["$partial"])
             if not callable(func):
                 raise SnapshotError("a partial must wrap a method")
-            return functools.partial(func, *self.decode(data.get("args", [])),
-                                     **{k: self.decode(v) for k, v in data.get("keywords", {}).items()})
+            args = self.decode(data.get("args", []))
+            keywords = {k: self.decode(v) for k, v in data.get("keywords", [])}
+            if not all(isinstance(k, str) for k in keywords):
+                raise SnapshotError("malformed partial")
+            return functools.partial(func, *args, **keywords)
         if "$method" in data:
             owner = self.decode(data["self"])
             name = data["$method"]
@@ -295,7 +302,7 @@ class _Decoder:
             return value
         value = cls.__new__(cls)
         self.objects[data["$obj"]] = value  # before the state, so cycles resolve to it
-        state = {name: self.decode(item) for name, item in data.get("state", {}).items()}
+        state = {name: self.decode(item) for name, item in data.get("state", [])}
         if any(not isinstance(name, str) or name.startswith("__") for name in state):
             raise SnapshotError(f"malformed state for {data.get('cls')!r}")
         for name, item in state.items():
@@ -305,17 +312,24 @@ class _Decoder:
         return value
 
 
+def _restorable(module_name: str) -> bool:
+    return any(module_name == m or module_name.startswith(m + ".") for m in RESTORABLE_MODULES)
+
+
 def _resolve(name: Any) -> type:
     if not isinstance(name, str) or ":" not in name:
         raise SnapshotError(f"malformed class name {name!r}")
     module_name, qualname = name.split(":", 1)
-    if module_name != PACKAGE and not module_name.startswith(PACKAGE + "."):
-        raise SnapshotError(f"class {name!r} is not one of the emulator's")
+    # Only modules already loaded, and only those holding state: resolving never imports (an
+    # import can run code) and never reaches the server, the CLI or the HTTP layer.
+    module = sys.modules.get(module_name)
+    if module is None or not _restorable(module_name):
+        raise SnapshotError(f"class {name!r} is not one of the emulator's state classes")
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = module
         for part in qualname.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError):
+    except AttributeError:
         raise SnapshotError(f"unknown class {name!r}") from None
     if not isinstance(target, type):
         raise SnapshotError(f"{name!r} is not a class")
@@ -326,9 +340,11 @@ def _resolve(name: Any) -> type:
 def take(backend, webhooks=None) -> dict:
     """The whole state of ``backend`` (and its clock's pending timers), and of ``webhooks``'
     inbox when given, as a JSON-ready dict."""
-    extra = {"webhooks": webhooks.checkpoint()} if webhooks is not None else {}
     clock: Clock = backend.clock
+    if webhooks is not None:
+        webhooks.wait_idle()  # no callback half-delivered: its answer would be lost to the snapshot
     with backend.lock:
+        extra = {"webhooks": webhooks.checkpoint()} if webhooks is not None else {}
         externals = {id(backend): "backend", id(clock): "clock", id(backend.lock): "lock"}
         encoder = _Encoder(externals)
         state = {name: value for name, value in vars(backend).items() if name not in _BACKEND_WIRING}
@@ -361,21 +377,28 @@ def restore(backend, document: Any, webhooks=None) -> None:
             now = parse_instant(document["clock"]["now"])
             root = decoder.decode(document["state"])
             state, timers, extra = root["backend"], root["timers"], root["extra"]
+            if not isinstance(state, dict) or not isinstance(extra, dict) or not isinstance(timers, list):
+                raise SnapshotError("malformed snapshot: bad state or timers")
+            for timer in timers:
+                _check_timer(timer)
+            if webhooks is not None and "webhooks" in extra:
+                webhooks.check_checkpoint(extra["webhooks"])
         except SnapshotError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SnapshotError(f"malformed snapshot: {exc}") from None
-        if (not isinstance(state, dict) or not isinstance(extra, dict)
-                or not all(isinstance(t, Timer) for t in timers)):
-            raise SnapshotError("malformed snapshot: bad state or timers")
+        except Exception as exc:  # whatever a hand-made document breaks, it is refused, nothing changed
+            raise SnapshotError(f"malformed snapshot: {type(exc).__name__}: {exc}") from None
+        # Everything is checked: from here on nothing can fail half-way.
         if webhooks is not None and "webhooks" in extra:
-            try:  # it checks before it changes anything, so a refusal here leaves all as it was
-                webhooks.restore_checkpoint(extra["webhooks"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise SnapshotError(f"malformed snapshot: {exc}") from None
+            webhooks.restore_checkpoint(extra["webhooks"])
         vars(backend).update(state)
         clock.replace_timers(now, timers)
 
+
+def _check_timer(timer: Any) -> None:
+    if (not isinstance(timer, Timer) or not isinstance(timer.due, datetime) or timer.due.tzinfo is None
+            or not isinstance(timer.seq, int) or not callable(timer.action) or not isinstance(timer.name, str)
+            or not isinstance(timer.cancelled, bool)):
+        raise SnapshotError("malformed snapshot: a timer is not a due instant, a sequence number and an action")
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -256,7 +256,8 @@ def test_get_and_set_clock(emu):
     {"Now": "tomorrow"},
     {"Mode": "fast"},
     {"Now": "2026-02-01T00:00:00Z", "Mode": "fast"},
-], ids=["backwards", "not-a-date", "bad-mode", "bad-mode-with-now"])
+    {"Now": "9999-12-31T23:00:00Z"},
+], ids=["backwards", "not-a-date", "bad-mode", "bad-mode-with-now", "past-the-latest-instant"])
 def test_set_clock_errors(emu, form):
     answer = emu.http.post("/_emulator/clock", data=form)
     assert error_of(answer) == (400, 20001)
@@ -289,8 +290,8 @@ def test_advance_clock_fires_due_work(emu, workspace):
 
 
 @pytest.mark.parametrize("form", [{}, {"Seconds": "abc"}, {"Seconds": "-1"}, {"Seconds": "nan"}, {"Seconds": "inf"},
-                                  {"Seconds": "1e10"}],
-                         ids=["missing", "not-a-number", "negative", "nan", "inf", "too-far"])
+                                  {"Seconds": "1e10"}, {"Seconds": "3e11"}],
+                         ids=["missing", "not-a-number", "negative", "nan", "inf", "too-far", "past-the-latest-instant"])
 def test_advance_clock_errors(emu, form):
     answer = emu.http.post("/_emulator/clock/advance", data=form)
     assert error_of(answer) == (400, 20001)

@@ -170,3 +170,80 @@ def test_control_api_restore_refuses_what_is_not_a_snapshot(emu, client, body):
     assert set(reply.get_json()) == {"code", "message", "more_info", "status"}
     assert reply.get_json()["code"] == 20001
     assert [ws.friendly_name for ws in client.taskrouter.v1.workspaces.list()] == ["Kept"]
+
+
+def test_a_document_with_sorted_keys_still_restores(emu, client):
+    """JSON tools (jq -S, Go maps) reorder object keys; decoding must not depend on their order."""
+    context = _scenario(client)
+    document = json.loads(json.dumps(snapshot.take(emu.backend), sort_keys=True))
+    before = _history(context)
+    emu.backend.reset()
+    snapshot.restore(emu.backend, document)
+    assert _history(context) == before
+
+
+def _replace_first(node, test, new):
+    """Deep-copied ``node`` with the first sub-value ``test`` accepts replaced by ``new(value)``."""
+    done = []
+
+    def walk(value):
+        if not done and test(value):
+            done.append(True)
+            return new(value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    result = walk(node)
+    assert done, "the corruption found nothing to corrupt"
+    return result
+
+
+def _is_timer(value):
+    return isinstance(value, dict) and value.get("cls") == "emulator.clock:Timer"
+
+
+def _is_record(value):
+    return isinstance(value, dict) and value.get("cls") == "emulator.webhooks.inbox:WebhookRecord"
+
+
+def _set_field(name, bad):
+    def change(value):
+        return {**value, "state": [[k, bad if k == name else v] for k, v in value["state"]]}
+    return change
+
+
+CORRUPTIONS = {
+    # a class outside the state modules, even one of the emulator's (importing it would run the CLI)
+    "main module": lambda doc: {**doc, "state": {"$obj": 1, "cls": "emulator.__main__:X", "state": []}},
+    "server class": lambda doc: {**doc, "state": {"$obj": 1, "cls": "emulator.server:Server", "state": []}},
+    "bad regex": lambda doc: {**doc, "state": {"$re": "("}},
+    "huge duration": lambda doc: {**doc, "state": {"$td": 1e300}},
+    "timers not a list": lambda doc: _replace_first(doc, lambda v: isinstance(v, list) and len(v) == 2
+                                                    and v[0] == "timers", lambda v: ["timers", 5]),
+    # found only after everything else decoded: must still change nothing
+    "timer due is text": lambda doc: _replace_first(doc, _is_timer, _set_field("due", "tomorrow")),
+    "record id is text": lambda doc: _replace_first(doc, _is_record, _set_field("id", "7")),
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_a_document_that_fails_late_is_refused_and_changes_nothing(emu, client, corruption):
+    client.taskrouter.v1.workspaces.create(friendly_name="Hooked", event_callback_url="https://app.test/events")
+    context = _scenario(client)
+    document = json.loads(json.dumps(snapshot.take(emu.backend, emu.webhooks)))
+    before, inbox = _history(context), _inbox(emu)
+    pending = [(t.due, t.name) for t in emu.clock.pending()]
+    with pytest.raises(snapshot.SnapshotError):
+        snapshot.restore(emu.backend, CORRUPTIONS[corruption](document), emu.webhooks)
+    reply = emu.http.post("/_emulator/restore", json=CORRUPTIONS[corruption](document))
+    assert reply.status_code == 400 and reply.get_json()["code"] == 20001
+    assert (_history(context), _inbox(emu)) == (before, inbox)
+    assert [(t.due, t.name) for t in emu.clock.pending()] == pending
+
+
+def test_a_body_nested_too_deep_for_json_is_a_400(emu):
+    reply = emu.http.post("/_emulator/restore", data="[" * 200_000, content_type="application/json")
+    assert reply.status_code == 400 and reply.get_json()["code"] == 20001

@@ -136,11 +136,16 @@ def test_respond_by_url_prefix_longest_wins(emu, client):
     assert ws.workers(ws.workers_made[0].sid).fetch().activity_sid == ws.offline
 
 
+# answers that are no HTTP answer: as if the receiver broke
+NOT_HTTP_ANSWERS = ((200, 12345), (999, "{}"))
+
+
 @pytest.mark.parametrize("answer, status", [
     (Answer(500, "boom"), "canceled"),
     ((200, "<xml/>", {"Content-Type": "text/xml"}), "canceled"),
     (TimeoutError("slow"), "canceled"),
     (RuntimeError("handler crashed"), "canceled"),
+    *((answer, "canceled") for answer in NOT_HTTP_ANSWERS),
     ((204, ""), "pending"),
     ({"instruction": "accept"}, "accepted"),
 ])
@@ -157,6 +162,9 @@ def test_failing_handler_answers_cancel_without_fallback(emu, client, answer, st
     (record,) = emu.webhooks.inbox.records(kind="assignment")
     if isinstance(answer, Exception):
         assert record.response is None and type(answer).__name__ in record.error or "timed out" in record.error
+    if answer in NOT_HTTP_ANSWERS:
+        assert record.response is None and record.error.startswith("TypeError")
+    assert record.done  # whatever the handler did, the record is finished and the API call answered
 
 
 def test_fallback_answered_by_prefix_handler(emu, client):
@@ -220,6 +228,9 @@ def test_instruction_form_maps_json_keys_to_rest_parameters():
     assert instruction_form({"instruction": "conference", "end_conference_on_exit": False}) == [
         ("Instruction", "conference"), ("EndConferenceOnExit", "false")]
     assert instruction_form({"instruction": "fly"}) is None
+    # a key naming the instruction itself cannot turn a conference into something else
+    assert instruction_form({"instruction": "conference", "Instruction": "dequeue", "reservation_status": "x"}) == [
+        ("Instruction", "conference")]
 
 
 def test_connection_overrides_from_the_url_fragment():
@@ -315,7 +326,7 @@ def test_control_api_lists_filters_and_clears(emu, client):
     after = emu.http.get(f"/_emulator/webhooks?After={everything[-2]['id']}").get_json()["webhooks"]
     assert [w["id"] for w in after] == [everything[-1]["id"]]
     assert emu.http.get(f"/_emulator/webhooks?WorkspaceSid={ws.sid}").get_json()["webhooks"] == everything
-    for query, name in (("Kind=nope", "Kind"), ("After=abc", "After")):
+    for query, name in (("Kind=nope", "Kind"), ("After=abc", "After"), ("After=%C2%B2", "After")):
         answer = emu.http.get("/_emulator/webhooks?" + query)
         assert answer.status_code == 400 and name in answer.get_json()["message"]
         assert answer.get_json()["code"] == 20001

@@ -80,8 +80,8 @@ def instruction_form(answer: dict) -> list[tuple[str, str]] | None:
             continue
         # conference passes the Participant API's parameters through under their own names
         name = mapping.get(key) if mapping is not None else _pascal(key)
-        if name is None:
-            continue  # a key this instruction does not use is ignored
+        if name is None or name.lower() in ("instruction", "reservationstatus"):
+            continue  # a key this instruction does not use is ignored; none may change the instruction
         form.extend((name, v) for v in _form_value(value))
     return form
 

@@ -53,6 +53,17 @@ class WebhookRecord:
     outcome: str | None = None
     done: bool = False
 
+    def well_formed(self) -> bool:
+        """Whether every field has its type (a record rebuilt from a snapshot document is checked)."""
+        optional_str = (self.event_type, self.task_sid, self.reservation_sid, self.delivery, self.error, self.outcome)
+        return (isinstance(self.id, int) and not isinstance(self.id, bool) and self.kind in KINDS
+                and all(isinstance(v, str) for v in (self.url, self.method, self.account_sid, self.workspace_sid))
+                and all(v is None or isinstance(v, str) for v in optional_str)
+                and isinstance(self.params, dict) and isinstance(self.headers, dict)
+                and isinstance(self.timestamp, datetime) and self.timestamp.tzinfo is not None
+                and isinstance(self.attempts, int) and isinstance(self.done, bool)
+                and (self.response is None or isinstance(self.response, dict)))
+
     def to_dict(self) -> dict:
         return {
             "id": self.id, "kind": self.kind, "url": self.url, "method": self.method, "params": dict(self.params),

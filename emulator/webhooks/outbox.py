@@ -72,11 +72,12 @@ class Webhooks:
         self.inbox = Inbox()
         self.auth_token_for = auth_token_for
         self.assignment_timeout = assignment_timeout
-        self._default = _transport(default_delivery)
+        self._default = self._initial_default = _transport(default_delivery)
         self._routes: list[tuple[str, Transport]] = []
         self._assignment_handler: Handler | None = None
         self._outbox: deque[WebhookRecord] = deque()
         self._ids = itertools.count(1)
+        self._epoch = 0  # bumped by reset and restore: answers still in flight then are not applied
         self._flush_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -114,12 +115,19 @@ class Webhooks:
         Only reservations whose workflow has an ``AssignmentCallbackUrl`` get a callback."""
         self._assignment_handler = Handler(handler) if handler is not None else None
 
-    def reset(self, account_sid: str | None = None) -> None:
+    def reset(self, account_sid: str | None = None, *, settings: bool = False) -> None:
         """Forget callbacks: every record and queued delivery (ids start again at 1), or only
-        ``account_sid``'s. Routes, handlers and the delivery mode stay."""
+        ``account_sid``'s. Answers still in flight are not applied. With ``settings``, routes,
+        handlers and the default delivery go back to how they were made too."""
         with self.backend.lock:
+            self._epoch += 1
+            if settings:
+                self._routes = []
+                self._assignment_handler = None
+                self._default = self._initial_default
             if account_sid is None:
                 self._outbox.clear()
+                self._discard_queued()
                 self.inbox.clear()
                 self._ids = itertools.count(1)
                 return
@@ -128,18 +136,29 @@ class Webhooks:
 
     # --- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self) -> dict:
-        """The inbox and the id counter, for a snapshot (taken under the engine lock, when the
-        outbox has been flushed)."""
+        """The inbox and the id counter, for a snapshot. Call it once ``wait_idle()`` has
+        returned, so that no callback is half-delivered."""
         return {"records": list(self.inbox), "ids": self._ids}
 
+    @staticmethod
+    def check_checkpoint(state) -> None:
+        """Raise ``ValueError`` unless ``state`` is what ``checkpoint`` returns (before anything is
+        restored, so a bad snapshot changes nothing)."""
+        if not isinstance(state, dict) or not isinstance(state.get("records"), list) \
+                or not isinstance(state.get("ids"), itertools.count):
+            raise ValueError("the webhooks checkpoint is not records and an id counter")
+        for record in state["records"]:
+            if not isinstance(record, WebhookRecord) or not record.well_formed():
+                raise ValueError("the webhooks checkpoint holds a malformed record")
+
     def restore_checkpoint(self, state: dict) -> None:
-        """Put back what ``checkpoint`` returned: the inbox as it was, ids continuing from there."""
-        records, ids = state["records"], state["ids"]
-        if (not isinstance(records, list) or not isinstance(ids, itertools.count)
-                or not all(isinstance(r, WebhookRecord) for r in records)):
-            raise ValueError("the webhooks checkpoint holds something other than records")
-        self.inbox.replace(records)
-        self._ids = ids
+        """Put back what ``checkpoint`` returned: the inbox as it was, ids continuing from there.
+        Answers still in flight from before are not applied."""
+        self.check_checkpoint(state)
+        self._epoch += 1
+        self._outbox.clear()
+        self.inbox.replace(state["records"])
+        self._ids = state["ids"]
 
     # --- events -> records (under the engine lock) ---------------------------------------------
     def _on_event(self, ws, event: Event) -> None:
@@ -201,7 +220,7 @@ class Webhooks:
             transport = self._transport_for(record)
             if transport.asynchronous:
                 self._start_thread()
-                self._queue.put((record, transport))
+                self._queue.put((record, transport, self._epoch))
                 continue
             self._deliver(record, transport)
 
@@ -217,21 +236,30 @@ class Webhooks:
         deadline = self.assignment_timeout if record.kind != EVENT else None
         return Timeouts.for_url(record.url, deadline)
 
-    def _deliver(self, record: WebhookRecord, transport: Transport) -> None:
+    def _deliver(self, record: WebhookRecord, transport: Transport, epoch: int | None = None) -> None:
+        fields: dict = {"delivery": transport.name}
         try:
-            result = transport.deliver(record, self._timeouts(record))
-        except Exception as exc:  # a transport bug must not lose the record
-            log.exception("delivering webhook %s failed", record.id)
-            result = Result(attempts=1, error=f"{type(exc).__name__}: {exc}")
-        fields = {"delivery": transport.name, "attempts": result.attempts, "response": result.response(),
-                  "error": result.error}
-        if record.kind != EVENT:
-            if isinstance(transport, Capture):
-                fields["outcome"] = "captured, not answered: the reservation stays pending"
-            else:
-                with self.backend.lock:
-                    fields["outcome"] = self._apply_answer(record, result)
-        self.inbox.finish(record, **fields)
+            try:
+                result = transport.deliver(record, self._timeouts(record))
+            except Exception as exc:  # a transport bug must not lose the record
+                log.exception("delivering webhook %s failed", record.id)
+                result = Result(attempts=1, error=f"{type(exc).__name__}: {exc}")
+            fields.update(attempts=result.attempts, response=result.response(), error=result.error)
+            if record.kind != EVENT:
+                if isinstance(transport, Capture):
+                    fields["outcome"] = "captured, not answered: the reservation stays pending"
+                else:
+                    with self.backend.lock:
+                        if epoch is not None and epoch != self._epoch:
+                            # answered after a reset or a restore: that reservation's timeline is gone
+                            fields["outcome"] = "answered after a reset or restore: not applied"
+                        else:
+                            fields["outcome"] = self._apply_answer(record, result)
+        except Exception as exc:  # never let a delivery fail the API call or the clock that caused it
+            log.exception("handling webhook %s failed", record.id)
+            fields["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.inbox.finish(record, **fields)
 
     def _apply_answer(self, record: WebhookRecord, result: Result) -> str:
         """Let an assignment callback's answer drive its reservation (under the engine lock)."""
@@ -283,8 +311,8 @@ class Webhooks:
             try:
                 if item is None:
                     return
-                record, transport = item
-                self._deliver(record, transport)
+                record, transport, epoch = item
+                self._deliver(record, transport, epoch)
                 self.flush()  # what the answer caused
             finally:
                 self._queue.task_done()
@@ -303,8 +331,20 @@ class Webhooks:
                 raise TimeoutError(f"webhooks still being delivered after {timeout}s")
             time.sleep(0.01)
 
+    def _discard_queued(self) -> None:
+        """Drop what waits for the delivery thread (its records stay in the inbox, undelivered)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self.inbox.finish(item[0], error="not delivered: the emulator was reset or closed")
+            self._queue.task_done()
+
     def close(self) -> None:
-        """Stop the delivery thread (after what it already holds)."""
+        """Stop the delivery thread: what waits for it is dropped, the delivery in progress ends."""
+        self._discard_queued()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=20)

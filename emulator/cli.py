@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    level = logging.getLevelName(args.log_level.upper())  # the level's number, or text when unknown
+    if not isinstance(level, int):
+        print(f"--log-level: not a logging level: {args.log_level}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         start = parse_instant(args.start) if args.start else None
     except ValueError:
@@ -77,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     clock = Clock(args.clock, start=start)
     backend = Backend(clock=clock, seed=args.seed)
     if args.credentials:
-        credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token)
+        try:
+            credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            print(f"--credentials {args.credentials}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            clock.stop()
+            return 2
     else:
         credentials = Credentials(auth_token=args.auth_token)
     webhooks = Webhooks(backend, default_delivery=args.webhooks)

@@ -117,9 +117,9 @@ class TaskRouterEmulator:
         """Drop state.
 
         Without ``account_sid``: every account's workspaces go, every timer is cancelled, the clock
-        goes back to the start instant in its mode, the SID source is re-seeded and the inbox is
-        emptied, so the emulator behaves as if just constructed (callback routes and handlers
-        stay). ``seed``, ``start`` and ``clock`` replace the constructor's values from now on
+        goes back to the start instant in its mode, the SID source is re-seeded, the inbox is
+        emptied and callback routes and handlers are dropped, so the emulator behaves as if just
+        constructed. ``seed``, ``start`` and ``clock`` replace the constructor's values from now on
         (``start=None``: the current wall-clock second).
         With ``account_sid``: only that account's workspaces and callbacks go; time and SIDs carry on.
         """
@@ -145,7 +145,7 @@ class TaskRouterEmulator:
             if self.clock.mode != self._clock_mode:
                 self.clock.set_mode(self._clock_mode)
             self.backend.sids.reseed(self.seed)
-            self.webhooks.reset()
+            self.webhooks.reset(settings=True)
 
     # --- checkpoints --------------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -196,7 +196,12 @@ class TaskRouterEmulator:
 
         account_sid = account_sid or self.account_sid
         http_client = TwilioHttpClient()
-        http_client.session.mount("https://taskrouter.", InProcessAdapter(self.app))
+        public_url = self.app.config.get("public_url")
+        # paging URLs point at public_url when it is set, so they must stay in-process too
+        also = (public_url.rstrip("/"),) if public_url else ()
+        http_client.session.mount("https://taskrouter.", InProcessAdapter(self.app, also))
+        if public_url:
+            http_client.session.mount(public_url.rstrip("/"), InProcessAdapter(self.app, also))
         return Client(account_sid, auth_token or self.token_for(account_sid), http_client=http_client,
                       **client_kwargs)
 

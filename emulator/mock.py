@@ -78,14 +78,15 @@ class InProcessAdapter(BaseAdapter):
     not a TaskRouter host goes to an ordinary ``HTTPAdapter``.
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, also: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.app = app
+        self.also = tuple(also)  # further URL prefixes served in-process (the app's public_url)
         self._network = HTTPAdapter()
 
     def send(self, request: requests.PreparedRequest, stream=False, timeout=None, verify=True, cert=None,
              proxies=None) -> requests.Response:
-        if not is_taskrouter_url(request.url):
+        if not (is_taskrouter_url(request.url) or (self.also and request.url.startswith(self.also))):
             return self._network.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                       proxies=proxies)
         status, headers, content = call_app(self.app, request.method, request.url, request.headers, request.body)
@@ -134,9 +135,14 @@ class EmulatorMock(ContextDecorator):
 
     def _register(self, rsps: responses.RequestsMock) -> list:
         registered = []
-        for method in METHODS:
-            # content_type=None: the app's own Content-Type goes out unchanged.
-            registered.append(rsps.add_callback(method, TASKROUTER_URL, callback=self._answer, content_type=None))
+        patterns = [TASKROUTER_URL]
+        public_url = self.app.config.get("public_url")
+        if public_url:  # paging URLs point there, so they must stay in-process too
+            patterns.append(re.compile("^" + re.escape(public_url.rstrip("/")) + r"(?=[/?#]|$)", re.IGNORECASE))
+        for pattern in patterns:
+            for method in METHODS:
+                # content_type=None: the app's own Content-Type goes out unchanged.
+                registered.append(rsps.add_callback(method, pattern, callback=self._answer, content_type=None))
         return registered
 
     # --- entering and leaving -----------------------------------------------------------------

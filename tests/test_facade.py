@@ -261,3 +261,29 @@ def test_snapshot_and_restore_through_the_facade(emu):
     assert len(ws.tasks(task.sid).reservations.list()) == 1
     emu.clock.advance(60)  # the same future happens again, with the same SIDs
     assert [r.sid for r in ws.tasks(task.sid).reservations.list()] == [r.sid for r in later]
+
+
+def test_reset_drops_callback_handlers_and_routes_too(emu):
+    emu.on_assignment(lambda record: {"instruction": "reject"})
+    emu.webhooks.respond("https://app.test/", lambda record: {"instruction": "reject"})
+    emu.reset()
+    ws, task = _routed_desk(emu, assignment_url="https://app.test/assign")
+    [offer] = ws.tasks(task.sid).reservations.list()
+    assert offer.reservation_status == "pending"  # captured, unanswered: nothing from before the reset
+
+
+@pytest.mark.parametrize("reach", ["client", "mock"])
+def test_paging_stays_in_process_with_a_public_url(reach):
+    with TaskRouterEmulator(start=START, seed=5, public_url="https://tr.example.test") as emu:
+        client = emu.client()
+        ws = client.taskrouter.v1.workspaces.create(friendly_name="Paged")
+        for name in ("a", "b", "c"):
+            client.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name=name)
+        if reach == "mock":
+            from twilio.rest import Client
+
+            with emu.mock():
+                listed = Client(emu.account_sid, "t").taskrouter.v1.workspaces(ws.sid).workers.list(page_size=2)
+        else:
+            listed = client.taskrouter.v1.workspaces(ws.sid).workers.list(page_size=2)
+        assert [w.friendly_name for w in listed] == ["a", "b", "c"]  # the second page came from public_url

@@ -134,7 +134,10 @@ def read(blueprint: str | Path | Mapping[str, Any]) -> dict:
         if not path.is_file():
             raise BlueprintError(f"no blueprint named {str(blueprint)!r}: not a bundled blueprint "
                                  f"({', '.join(available())}) nor a file")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BlueprintError(f"{path}: cannot be read as UTF-8 text: {exc}") from None
         source = str(path)
     try:
         data = json.loads(text)
@@ -321,9 +324,15 @@ def _configuration(raw, queues: dict[str, str], where: str) -> str:
     config = copy.deepcopy(raw)
     routing = config.get("task_routing") if isinstance(config, dict) else None
     if isinstance(routing, dict):
-        for i, flt in enumerate(routing.get("filters") or []):
+        filters = routing.get("filters") or []
+        if not isinstance(filters, list):
+            raise BlueprintError(f"{where}.task_routing.filters: must be a list")
+        for i, flt in enumerate(filters):
             if isinstance(flt, dict):
-                for j, target in enumerate(flt.get("targets") or []):
+                targets = flt.get("targets") or []
+                if not isinstance(targets, list):
+                    raise BlueprintError(f"{where}.task_routing.filters[{i}].targets: must be a list")
+                for j, target in enumerate(targets):
                     _resolve_queue(target, queues, f"{where}.task_routing.filters[{i}].targets[{j}].queue")
         _resolve_queue(routing.get("default_filter"), queues, f"{where}.task_routing.default_filter.queue")
     # Anything else wrong with the configuration is the engine's to say.

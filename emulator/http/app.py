@@ -134,6 +134,7 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     app = _App("emulator")
     app.config["backend"] = backend
     app.config["strict_schema"] = strict_schema
+    app.config["public_url"] = public_url
     credentials = credentials or Credentials()
     request_ids = itertools.count(1)
     app.config["credentials"] = credentials

@@ -155,6 +155,7 @@ TASK_CHANNEL_IN_USE = "Cannot delete TaskChannel {sid} because {reason}"
 TASK_CANNOT_CANCEL = ("Cannot cancel task {task_sid} in workspace {workspace_sid} for account {account_sid} "
                       "because it is not pending or reserved.")
 # [O] lehel-twilio/plugin-dialpad#31
+TASK_CHANNEL_LOCKED = "Task {task_sid} is {status}: its TaskChannel cannot change while a worker holds it"
 TASK_CANNOT_WRAP = ("Cannot wrap up a task {task_sid} in workspace {workspace_sid} for account {account_sid} "
                     "because it's not currently assigned")
 TASK_CANNOT_COMPLETE = ("Cannot complete task {task_sid} in workspace {workspace_sid} for account {account_sid} "

@@ -457,3 +457,65 @@ def check_index(router, ws):
     for name in ("by_task", "by_worker", "live"):
         assert {k: list(v) for k, v in getattr(kept, name).items() if v} == \
             {k: list(v) for k, v in getattr(fresh, name).items() if v}, name
+
+
+# --- changes that alter who may take waiting work -----------------------------------------------
+def _one_queue_flow(ws, target_workers="1==1", **workspace_changes):
+    queue = ws.task_queues.create(friendly_name="Only", target_workers=target_workers)
+    config = {"task_routing": {"filters": [{"filter_friendly_name": "all", "expression": "1==1",
+                                            "targets": [{"queue": queue.sid}]}]}}
+    flow = ws.workflows.create(friendly_name="Only", configuration=json.dumps(config))
+    return queue, flow
+
+
+def _activity(ws, name):
+    return next(a for a in ws.activities.list() if a.friendly_name == name)
+
+
+def test_a_task_channel_cannot_change_under_an_accepted_reservation(workspace):
+    queue, flow = _one_queue_flow(workspace)
+    worker = workspace.workers.create(friendly_name="w", activity_sid=_activity(workspace, "Available").sid)
+    task = workspace.tasks.create(workflow_sid=flow.sid, attributes="{}")
+    [offer] = workspace.tasks(task.sid).reservations.list()
+    offer.update(reservation_status="accepted")
+    with pytest.raises(TwilioRestException) as refused:
+        workspace.tasks(task.sid).update(task_channel="voice")
+    assert (refused.value.status, refused.value.code) == (400, 20001)
+    assert "TaskChannel cannot change" in refused.value.msg
+    fetched = workspace.tasks(task.sid).fetch()
+    assert (fetched.task_channel_unique_name, fetched.assignment_status) == ("default", "assigned")
+    default = workspace.workers(worker.sid).worker_channels("default").fetch()
+    assert default.assigned_tasks == 1
+
+
+def test_renaming_an_activity_routes_the_work_its_workers_now_match(workspace):
+    queue, flow = _one_queue_flow(workspace, target_workers="activity_name == 'Ready'")
+    available = _activity(workspace, "Available")
+    workspace.workers.create(friendly_name="w", activity_sid=available.sid)
+    task = workspace.tasks.create(workflow_sid=flow.sid, attributes="{}")
+    assert workspace.tasks(task.sid).fetch().assignment_status == "pending"
+    workspace.activities(available.sid).update(friendly_name="Ready")
+    assert workspace.tasks(task.sid).fetch().assignment_status == "reserved"
+
+
+def test_turning_multitasking_on_offers_the_capacity_it_frees(client):
+    info = client.taskrouter.v1.workspaces.create(friendly_name="Single", template="FIFO", multi_task_enabled=False)
+    ws = client.taskrouter.v1.workspaces(info.sid)
+    queue, flow = _one_queue_flow(ws)
+    worker = ws.workers.create(friendly_name="w", activity_sid=_activity(ws, "Available").sid)
+    ws.workers(worker.sid).worker_channels("default").update(capacity=2)
+    first, second = (ws.tasks.create(workflow_sid=flow.sid, attributes="{}") for _ in range(2))
+    assert [ws.tasks(t.sid).fetch().assignment_status for t in (first, second)] == ["reserved", "pending"]
+    ws.update(multi_task_enabled=True)
+    assert ws.tasks(second.sid).fetch().assignment_status == "reserved"
+
+
+def test_queue_statistics_follow_a_task_that_re_evaluation_unqueues(workspace):
+    queue, flow = _one_queue_flow(workspace)
+    task = workspace.tasks.create(workflow_sid=flow.sid, attributes='{"kind": "sale"}')
+    assert workspace.task_queues(queue.sid).real_time_statistics().fetch().tasks_by_status["pending"] == 1
+    nothing_matches = {"task_routing": {"filters": [{"filter_friendly_name": "none", "expression": "kind == 'x'",
+                                                     "targets": [{"queue": queue.sid}]}]}}
+    workspace.workflows(flow.sid).update(configuration=json.dumps(nothing_matches), re_evaluate_tasks="true")
+    assert workspace.tasks(task.sid).fetch().task_queue_sid is None  # no filter holds it any more
+    assert workspace.task_queues(queue.sid).real_time_statistics().fetch().tasks_by_status["pending"] == 0

@@ -196,3 +196,15 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
             continue
         result.append(event)
     return result
+
+
+def reservations(ws: Workspace, *, task_sid: str | None = None, worker_sid: str | None = None,
+                 status: str | None = None) -> list:
+    """A task's (or else a worker's) reservations in creation order, with ``ReservationStatus``
+    and, for a task's, ``WorkerSid`` filters. Read from the router's index: the cost follows the
+    task's or worker's own reservations, not the workspace's."""
+    router = ws.backend.router
+    found = router.task_reservations(ws, task_sid) if task_sid is not None else \
+        router.worker_reservations(ws, worker_sid)
+    return [r for r in found if (status is None or r.reservation_status == status)
+            and (worker_sid is None or r.worker_sid == worker_sid)]

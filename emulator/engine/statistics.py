@@ -224,6 +224,13 @@ class History:
             task_sid = event.data.get("TaskSid")
             if task_sid:
                 self.live.touch(task_sid)
+            elif event.event_type == "workflow.updated":
+                # ReEvaluateTasks may move or unqueue the workflow's tasks without an event naming
+                # each (a task no filter matches any more leaves its queue silently)
+                workflow_sid = event.resource_sid
+                for task in ws.tasks.values():
+                    if task.workflow_sid == workflow_sid:
+                        self.live.touch(task.sid)
         if fresh:
             self.last_sid = fresh[0].sid
         self.live.refresh(ws)
@@ -565,9 +572,10 @@ def workflow_realtime(ws: "Workspace", workflow_sid: str, channel_sid: str | Non
 
 
 def queues_realtime(ws: "Workspace", queue_sids: list[str], channel_sid: str | None) -> dict[str, dict]:
-    """Real-time figures of several queues (unknown SIDs left out) from one walk over the tasks."""
+    """Real-time figures of several queues, in the order asked; a well-formed SID of no queue of
+    the workspace gets zero figures (see ``empty_queue_realtime``)."""
     figures = QueueFigures(ws, channel_sid)
-    return {sid: figures(sid) for sid in queue_sids if sid in ws.task_queues}
+    return {sid: figures(sid) if sid in ws.task_queues else empty_queue_realtime(ws) for sid in queue_sids}
 
 
 class QueueFigures:

@@ -184,6 +184,11 @@ class Workspace:
         self.date_updated = self.now()
         self.record("workspace.updated", f"Workspace {self.friendly_name} updated", "workspace", self.sid, "",
                     {})
+        if multi_task_enabled is not None:
+            # capacity rules changed for every worker: some may take more work now
+            self.backend.router.invalidate(self)
+            for worker in list(self.workers.values()):
+                self.backend.router.worker_changed(self, worker)
 
     # --- activities ---------------------------------------------------------------------------
     def activity_param(self, sid: str, name: str) -> Activity:
@@ -227,6 +232,10 @@ class Workspace:
         activity.date_updated = self.now()
         self.record("activity.updated", f"Activity {activity.friendly_name} updated", "activity", activity.sid,
                     f"Activities/{activity.sid}", ev.activity_fields(activity))
+        if friendly_name is not None:
+            # its workers may now match queues (activity_name == '...') they did not before
+            for worker in [w for w in self.workers.values() if w.activity_sid == activity.sid]:
+                self.backend.router.worker_changed(self, worker)
         return activity
 
     def delete_activity(self, sid: str) -> None:
@@ -699,6 +708,12 @@ class Workspace:
         if priority is not None:
             v.integer_range("Priority", priority, 0, PRIORITY_MAX)
         channel = self.task_channel_param(task_channel) if task_channel is not None else None
+        channel_changed = channel is not None and channel.sid != task.task_channel_sid
+        if channel_changed and task.assignment_status in (ASSIGNED, WRAPPING):
+            # [I] the worker's capacity on the old channel holds the task; moving it would leave
+            # that channel's count wrong, so (as the docs never show it) the change is refused.
+            raise errors.IllegalState(errors.TASK_CHANNEL_LOCKED.format(
+                task_sid=task.sid, status=task.assignment_status))
         now = self.now()
         if virtual_start_time is not None:
             self._check_virtual_start_time(virtual_start_time, now)
@@ -724,7 +739,8 @@ class Workspace:
             self.record("task.updated", "Task updated", "task", task.sid, f"Tasks/{task.sid}",
                         {**ev.task_fields(self, task), "TaskQueueSid": task.task_queue_sid,
                          "WorkflowSid": task.workflow_sid})
-            self.backend.router.task_updated(self, task, attributes_changed=parsed is not None)
+            # a new channel changes which workers may take the task, as new attributes do
+            self.backend.router.task_updated(self, task, attributes_changed=parsed is not None or channel_changed)
         return task
 
     def _check_transition(self, task: Task, status: str) -> None:

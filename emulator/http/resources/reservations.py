@@ -2,21 +2,16 @@
 /v1/Workspaces/{WorkspaceSid}/Tasks/{TaskSid}/Reservations[/{Sid}] and
 /v1/Workspaces/{WorkspaceSid}/Workers/{WorkerSid}/Reservations[/{Sid}]."""
 
+from ...engine import queries
 from ..registry import Call, Reply, operation
-
-
-def _status_filter(call: Call):
-    status = call.p("reservation_status")
-    return lambda r: status is None or r.reservation_status == status
 
 
 @operation("ListTaskReservation")
 def list_task_reservations(call: Call) -> Reply:
     ws = call.workspace()
     task = ws.get_task(call.path["TaskSid"])
-    worker_sid, status_ok = call.p("worker_sid"), _status_filter(call)
-    items = [r for r in ws.reservations.values()
-             if r.task_sid == task.sid and status_ok(r) and (worker_sid is None or r.worker_sid == worker_sid)]
+    items = queries.reservations(ws, task_sid=task.sid, worker_sid=call.p("worker_sid"),
+                                 status=call.p("reservation_status"))
     return call.page("reservations", items, lambda r: call.render.reservation(ws, r))
 
 
@@ -24,8 +19,7 @@ def list_task_reservations(call: Call) -> Reply:
 def list_worker_reservations(call: Call) -> Reply:
     ws = call.workspace()
     worker = ws.get_worker(call.path["WorkerSid"])
-    status_ok = _status_filter(call)
-    items = [r for r in ws.reservations.values() if r.worker_sid == worker.sid and status_ok(r)]
+    items = queries.reservations(ws, worker_sid=worker.sid, status=call.p("reservation_status"))
     return call.page("reservations", items, lambda r: call.render.reservation(ws, r, via_worker=True))
 
 

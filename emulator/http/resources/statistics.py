@@ -86,9 +86,7 @@ def task_queues_bulk_real_time_statistics(call: Call) -> Reply:
         raw = [part for value in call.form.getlist("QueueSids") for part in value.split(",") if part]
     sids = stats.bulk_queue_sids(raw)
     channel = stats.channel_of(ws, call.p("task_channel"))
-    found = stats.queues_realtime(ws, sids, channel)
-    figures = {sid: found.get(sid) or stats.empty_queue_realtime(ws) for sid in sids}
-    return Reply(call.render.task_queue_bulk_statistics(ws, figures))
+    return Reply(call.render.task_queue_bulk_statistics(ws, stats.queues_realtime(ws, sids, channel)))
 
 
 @operation("FetchWorkersRealTimeStatistics", "FetchWorkersCumulativeStatistics", "FetchWorkerStatistics")

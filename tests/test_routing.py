@@ -25,6 +25,12 @@ def workflow(ws, routing, **kwargs):
     return ws.workflows.create(friendly_name="wf", configuration=json.dumps({"task_routing": routing}), **kwargs)
 
 
+def queue_workflow(ws, **queue_kwargs):
+    """A queue ("Q" unless named) and a workflow sending every task to it: ``(queue, workflow)``."""
+    queue = ws.task_queues.create(**{"friendly_name": "Q", **queue_kwargs})
+    return queue, workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+
+
 def worker(ws, name, available=True, **attributes):
     return ws.workers.create(friendly_name=name, attributes=json.dumps(attributes),
                              activity_sid=ws.available if available else ws.offline)
@@ -111,8 +117,7 @@ def test_priority_and_lifo_order(emu, client):
 
 def test_reject_reoffers_to_another_worker(client):
     ws = make_workspace(client)
-    queue = ws.task_queues.create(friendly_name="Q")
-    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    queue, wf = queue_workflow(ws)
     a = worker(ws, "a")
     b = worker(ws, "b")
     task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
@@ -213,8 +218,7 @@ def test_ttl_cancels_a_reserved_task_and_finished_tasks_go_after_five_minutes(em
 
 def test_multi_reservation_first_accept_rescinds_others(client):
     ws = make_workspace(client)
-    queue = ws.task_queues.create(friendly_name="Q", max_reserved_workers=2)
-    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    queue, wf = queue_workflow(ws, max_reserved_workers=2)
     a, b = worker(ws, "a"), worker(ws, "b")
     task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
     rs = reservations(ws, task.sid)
@@ -229,8 +233,7 @@ def test_multi_reservation_first_accept_rescinds_others(client):
 
 def test_instructions_validate(client):
     ws = make_workspace(client)
-    queue = ws.task_queues.create(friendly_name="Q")
-    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    queue, wf = queue_workflow(ws)
     worker(ws, "a")
     task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
     [r] = reservations(ws, task.sid)
@@ -247,8 +250,7 @@ def test_instructions_validate(client):
 
 def test_multitasking_capacity(client):
     ws = make_workspace(client)
-    queue = ws.task_queues.create(friendly_name="Q")
-    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    queue, wf = queue_workflow(ws)
     w = worker(ws, "w", available=False)
     ws.workers(w.sid).worker_channels("default").update(capacity=2)
     ws.workers(w.sid).update(activity_sid=ws.available)
@@ -460,62 +462,50 @@ def check_index(router, ws):
 
 
 # --- changes that alter who may take waiting work -----------------------------------------------
-def _one_queue_flow(ws, target_workers="1==1", **workspace_changes):
-    queue = ws.task_queues.create(friendly_name="Only", target_workers=target_workers)
-    config = {"task_routing": {"filters": [{"filter_friendly_name": "all", "expression": "1==1",
-                                            "targets": [{"queue": queue.sid}]}]}}
-    flow = ws.workflows.create(friendly_name="Only", configuration=json.dumps(config))
-    return queue, flow
-
-
-def _activity(ws, name):
-    return next(a for a in ws.activities.list() if a.friendly_name == name)
-
-
-def test_a_task_channel_cannot_change_under_an_accepted_reservation(workspace):
-    queue, flow = _one_queue_flow(workspace)
-    worker = workspace.workers.create(friendly_name="w", activity_sid=_activity(workspace, "Available").sid)
-    task = workspace.tasks.create(workflow_sid=flow.sid, attributes="{}")
-    [offer] = workspace.tasks(task.sid).reservations.list()
+def test_a_task_channel_cannot_change_under_an_accepted_reservation(client):
+    ws = make_workspace(client)
+    _, wf = queue_workflow(ws)
+    w = worker(ws, "w")
+    task = ws.tasks.create(workflow_sid=wf.sid, attributes="{}")
+    [offer] = reservations(ws, task.sid)
     offer.update(reservation_status="accepted")
     with pytest.raises(TwilioRestException) as refused:
-        workspace.tasks(task.sid).update(task_channel="voice")
+        ws.tasks(task.sid).update(task_channel="voice")
     assert (refused.value.status, refused.value.code) == (400, 20001)
     assert "TaskChannel cannot change" in refused.value.msg
-    fetched = workspace.tasks(task.sid).fetch()
+    fetched = ws.tasks(task.sid).fetch()
     assert (fetched.task_channel_unique_name, fetched.assignment_status) == ("default", "assigned")
-    default = workspace.workers(worker.sid).worker_channels("default").fetch()
-    assert default.assigned_tasks == 1
+    assert ws.workers(w.sid).worker_channels("default").fetch().assigned_tasks == 1
 
 
-def test_renaming_an_activity_routes_the_work_its_workers_now_match(workspace):
-    queue, flow = _one_queue_flow(workspace, target_workers="activity_name == 'Ready'")
-    available = _activity(workspace, "Available")
-    workspace.workers.create(friendly_name="w", activity_sid=available.sid)
-    task = workspace.tasks.create(workflow_sid=flow.sid, attributes="{}")
-    assert workspace.tasks(task.sid).fetch().assignment_status == "pending"
-    workspace.activities(available.sid).update(friendly_name="Ready")
-    assert workspace.tasks(task.sid).fetch().assignment_status == "reserved"
+def test_renaming_an_activity_routes_the_work_its_workers_now_match(client):
+    ws = make_workspace(client)
+    _, wf = queue_workflow(ws, target_workers="activity_name == 'Ready'")
+    worker(ws, "w")
+    task = ws.tasks.create(workflow_sid=wf.sid, attributes="{}")
+    assert ws.tasks(task.sid).fetch().assignment_status == "pending"
+    ws.activities(ws.available).update(friendly_name="Ready")
+    assert ws.tasks(task.sid).fetch().assignment_status == "reserved"
 
 
 def test_turning_multitasking_on_offers_the_capacity_it_frees(client):
-    info = client.taskrouter.v1.workspaces.create(friendly_name="Single", template="FIFO", multi_task_enabled=False)
-    ws = client.taskrouter.v1.workspaces(info.sid)
-    queue, flow = _one_queue_flow(ws)
-    worker = ws.workers.create(friendly_name="w", activity_sid=_activity(ws, "Available").sid)
-    ws.workers(worker.sid).worker_channels("default").update(capacity=2)
-    first, second = (ws.tasks.create(workflow_sid=flow.sid, attributes="{}") for _ in range(2))
+    ws = make_workspace(client, multi_task_enabled=False)
+    _, wf = queue_workflow(ws)
+    w = worker(ws, "w")
+    ws.workers(w.sid).worker_channels("default").update(capacity=2)
+    first, second = (ws.tasks.create(workflow_sid=wf.sid, attributes="{}") for _ in range(2))
     assert [ws.tasks(t.sid).fetch().assignment_status for t in (first, second)] == ["reserved", "pending"]
     ws.update(multi_task_enabled=True)
     assert ws.tasks(second.sid).fetch().assignment_status == "reserved"
 
 
-def test_queue_statistics_follow_a_task_that_re_evaluation_unqueues(workspace):
-    queue, flow = _one_queue_flow(workspace)
-    task = workspace.tasks.create(workflow_sid=flow.sid, attributes='{"kind": "sale"}')
-    assert workspace.task_queues(queue.sid).real_time_statistics().fetch().tasks_by_status["pending"] == 1
+def test_queue_statistics_follow_a_task_that_re_evaluation_unqueues(client):
+    ws = make_workspace(client)
+    queue, wf = queue_workflow(ws)
+    task = ws.tasks.create(workflow_sid=wf.sid, attributes='{"kind": "sale"}')
+    assert ws.task_queues(queue.sid).real_time_statistics().fetch().tasks_by_status["pending"] == 1
     nothing_matches = {"task_routing": {"filters": [{"filter_friendly_name": "none", "expression": "kind == 'x'",
                                                      "targets": [{"queue": queue.sid}]}]}}
-    workspace.workflows(flow.sid).update(configuration=json.dumps(nothing_matches), re_evaluate_tasks="true")
-    assert workspace.tasks(task.sid).fetch().task_queue_sid is None  # no filter holds it any more
-    assert workspace.task_queues(queue.sid).real_time_statistics().fetch().tasks_by_status["pending"] == 0
+    ws.workflows(wf.sid).update(configuration=json.dumps(nothing_matches), re_evaluate_tasks="true")
+    assert ws.tasks(task.sid).fetch().task_queue_sid is None  # no filter holds it any more
+    assert ws.task_queues(queue.sid).real_time_statistics().fetch().tasks_by_status["pending"] == 0

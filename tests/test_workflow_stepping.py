@@ -16,7 +16,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 import emulator.engine.router as router_module
-from test_routing import activity, make_workspace, reservations, worker, workflow
+from test_routing import activity, make_workspace, queue_workflow, reservations, worker, workflow
 
 
 @pytest.fixture
@@ -301,8 +301,7 @@ def single(client):
     ws = make_workspace(client, multi_task_enabled=False)
     ws.busy = ws.activities.create(friendly_name="Busy", available=False).sid
     ws.wrap = ws.activities.create(friendly_name="Wrap Up", available=False).sid
-    queue = ws.task_queues.create(friendly_name="Q", assignment_activity_sid=ws.busy)
-    ws.wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    queue, ws.wf = queue_workflow(ws, assignment_activity_sid=ws.busy)
     ws.w = worker(ws, "w", contact_uri="client:w")
     return ws
 
@@ -331,8 +330,7 @@ def test_post_work_activity_applies_when_the_work_is_done(single, instruction, p
 
 def test_post_work_activity_is_refused_in_multitasking_workspaces(client):
     ws = make_workspace(client)
-    queue = ws.task_queues.create(friendly_name="Q")
-    wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
+    queue, wf = queue_workflow(ws)
     worker(ws, "w")
     task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
     [offer] = reservations(ws, task.sid)

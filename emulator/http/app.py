@@ -181,6 +181,9 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     from ..control import control_blueprint
     app.register_blueprint(control_blueprint(backend, webhooks))
 
+    from ..bridge import install as install_event_bridge
+    install_event_bridge(app, backend, credentials, webhooks)
+
     @app.errorhandler(errors.TwilioError)
     def twilio_error(exc: errors.TwilioError):
         return error_response(exc)

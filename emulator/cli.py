@@ -14,7 +14,7 @@ import threading
 from urllib.parse import urlsplit
 
 from . import __version__
-from .clock import MANUAL, MODES, REAL, Clock, parse_instant
+from .clock import MODES, REAL, Clock, parse_instant
 from .engine.backend import Backend
 from .facade import DEFAULT_ACCOUNT_SID
 from .http import Credentials, create_app

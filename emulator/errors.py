@@ -98,12 +98,6 @@ class Gone(TwilioError):
     status, code = 410, 20410
 
 
-class TooManyRequests(TwilioError):
-    """429 / 20429: an injected rate fault."""
-
-    status, code = 429, 20429
-
-
 class NotImplementedByEmulator(TwilioError):
     """501: an operation of the official spec that this version of the emulator does not serve yet.
 

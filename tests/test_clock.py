@@ -8,11 +8,10 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID, START
 
 from emulator import __version__
 from emulator.clock import MANUAL, REAL, Clock, parse_instant
-
-from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID, START
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

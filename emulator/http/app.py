@@ -21,8 +21,10 @@ from werkzeug.routing import Rule
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
 from ..sids import is_sid
-from . import params
-from . import resources  # noqa: F401  (registers the handlers)
+from . import (
+    params,
+    resources,  # noqa: F401  (registers the handlers)
+)
 from .registry import HANDLERS, Call, Reply
 from .render import Renderer
 

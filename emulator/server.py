@@ -58,8 +58,8 @@ class RequestHandler(WSGIRequestHandler):
     server: "_WSGIServer"
 
     def setup(self) -> None:
-        self.timeout = self.server.read_timeout  # StreamRequestHandler applies it to the socket
         super().setup()
+        self.connection.settimeout(self.server.read_timeout)
         self.server.track(self.connection, True)
 
     def finish(self) -> None:
@@ -74,7 +74,7 @@ class RequestHandler(WSGIRequestHandler):
         if self.server.access_log:
             super().log_request(code, size)
 
-    def log_error(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+    def log_error(self, format: str, *args) -> None:
         log.debug("%s: " + format, self.address_string(), *args)
 
     # --- errors at the protocol level ----------------------------------------------------------
@@ -173,7 +173,7 @@ class RequestHandler(WSGIRequestHandler):
             return self._read_chunked()
         if not length:
             return b""
-        if len(set(v.strip() for v in length)) != 1 or not length[0].strip().isascii() \
+        if len({v.strip() for v in length}) != 1 or not length[0].strip().isascii() \
                 or not length[0].strip().isdigit():
             raise _BodyError(400, "Content-Length is not a number of bytes")
         size = int(length[0].strip())
@@ -241,6 +241,7 @@ class RequestHandler(WSGIRequestHandler):
         def write(data: bytes) -> None:
             nonlocal headers_sent, chunked
             if not headers_sent:
+                assert sent_status is not None and sent_headers is not None, "write() before start_response"
                 headers_sent = True
                 code_text, _, phrase = sent_status.partition(" ")
                 code = int(code_text)

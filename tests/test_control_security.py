@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import requests
+from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 from twilio.rest import Client
 
 from emulator.engine.backend import Backend
 from emulator.http import Credentials, create_app
 from emulator.server import Server
 from emulator.webhooks import Webhooks
-
-from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 
 TOKENS = {ACCOUNT_SID: "token-a", OTHER_ACCOUNT_SID: "token-b"}
 ADMIN = "admin-secret"

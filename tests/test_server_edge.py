@@ -9,14 +9,13 @@ import time
 
 import pytest
 import requests
+from conftest import ACCOUNT_SID
 from twilio.rest import Client
 
 from emulator import cli
 from emulator.engine.backend import Backend
 from emulator.http import create_app
 from emulator.server import Server
-
-from conftest import ACCOUNT_SID
 
 AUTH = "Basic " + __import__("base64").b64encode(f"{ACCOUNT_SID}:token".encode()).decode()
 

@@ -116,12 +116,6 @@ class AccessTokenRefused(TwilioError):
     status, code = 401, 20101
 
 
-class Forbidden(TwilioError):
-    """403 / 20403: valid credentials that do not give access to what the request asks for."""
-
-    status, code = 403, 20403
-
-
 class ExpressionError(InvalidParameter):
     """400 / 20001: an expression (TargetWorkers, workflow filter, list filter) does not parse.
 

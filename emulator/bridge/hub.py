@@ -59,8 +59,8 @@ def deliveries(ws: "Workspace", event: "Event") -> list[Delivery]:
         return [(ws.sid, worker.sid, frame(kind, shapes.worker(ws, worker)))] if worker is not None else []
     if kind in CHANNEL_EVENTS:
         worker = ws.workers.get(event.resource_sid)
-        channel = worker.channels.get(event.data.get("TaskChannelSid")) if worker is not None else None
-        if channel is None:
+        channel = worker.channels.get(str(event.data.get("TaskChannelSid"))) if worker is not None else None
+        if worker is None or channel is None:
             return []
         return [(ws.sid, worker.sid, frame(kind, shapes.worker_channel(ws, channel)))]
     return []

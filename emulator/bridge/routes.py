@@ -13,6 +13,7 @@ the engine's, once; only the drawing (``shapes.BridgeRenderer``) and the EB-only
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -21,6 +22,7 @@ from werkzeug.routing import Map, Rule
 from .. import errors, spec
 from ..http import params as http_params
 from ..http.registry import HANDLERS, Call
+from ..http.render import Renderer
 from .shapes import BridgeRenderer
 from .tokens import Grant
 
@@ -66,7 +68,7 @@ def request_params(raw) -> MultiDict:
         return MultiDict()
     if not isinstance(raw, dict):
         raise errors.InvalidParameter(errors.BRIDGE_BAD_BODY.format(reason="params must be a JSON object"))
-    items = []
+    items: list[tuple[str, str]] = []
     for key, value in raw.items():
         if value is None:
             continue
@@ -95,7 +97,8 @@ def parse_body(data: bytes) -> tuple[str, str, MultiDict, object]:
 def match(url: str, method: str) -> tuple[str, dict]:
     path = "/" + url.split("?", 1)[0].strip("/")
     try:
-        return URL_MAP.bind("").match(path, method=method)
+        endpoint, values = URL_MAP.bind("").match(path, method=method)
+        return str(endpoint), dict(values)
     except (NotFound, MethodNotAllowed):
         raise errors.NotFound(errors.BRIDGE_NO_ROUTE.format(url=url)) from None
 
@@ -132,7 +135,9 @@ def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: Mul
         raise errors.NotFound(errors.BRIDGE_NO_ROUTE.format(url=url)) from None
     parsed = http_params.parse(op, values, values, _headers(headers))
     active = endpoint == "ListWorkerReservation" and values.get("Active", "").lower() == "true"
-    call = Call(endpoint, backend, grant.account_sid, parsed, path, BridgeRenderer(active_only=active),
+    # the handlers call only the renderer methods BridgeRenderer draws (anything else is refused)
+    renderer = cast(Renderer, BridgeRenderer(active_only=active))
+    call = Call(endpoint, backend, grant.account_sid, parsed, path, renderer,
                 "/v1/" + url.strip("/"), values, values)
     reply = handler(call)
     return reply.body if reply.body is not None else {}

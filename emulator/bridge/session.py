@@ -20,6 +20,11 @@ HEARTBEAT_SECONDS = 10.0
 # within a second of its last session closing (setWorkerOfflineIfDisconnected).
 POLL_SECONDS = 0.2
 HEARTBEAT_FRAME = " "  # whitespace only: the SDK counts it as a beat and parses nothing
+# Real Event Bridge delivers an event asynchronously, some time after the reply of the call that
+# caused it, and SDK code relies on that: it attaches listeners once a call resolves. Written
+# back to back on two sockets, a reply and an event can reach Node's event loop in either order,
+# so every frame leaves this long after it was queued (the same delay for all, so order holds).
+EVENT_DELAY_SECONDS = 0.1
 
 
 class Session:
@@ -31,14 +36,14 @@ class Session:
         self.key = (grant.workspace_sid, grant.worker_sid)
         self.offline_on_disconnect = offline_on_disconnect
         self.client_version = client_version
-        self._frames: deque[str] = deque()
+        self._frames: deque[tuple[float, str]] = deque()  # (when it may leave, frame)
         self._wake = threading.Condition()
         self._closing: str | None = None
         self.sent: int = 0
 
     def push(self, text: str) -> None:
         with self._wake:
-            self._frames.append(text)
+            self._frames.append((time.monotonic() + EVENT_DELAY_SECONDS, text))
             self._wake.notify()
 
     def close(self, reason: str = "closed") -> None:
@@ -60,10 +65,14 @@ class Session:
         last = time.monotonic()
         while True:
             with self._wake:
-                if not self._frames and self._closing is None:
-                    self._wake.wait(POLL_SECONDS)
-                frames = list(self._frames)
-                self._frames.clear()
+                now = time.monotonic()
+                if self._closing is None and (not self._frames or self._frames[0][0] > now):
+                    due = self._frames[0][0] - now if self._frames else POLL_SECONDS
+                    self._wake.wait(min(POLL_SECONDS, max(0.0, due)))
+                    now = time.monotonic()
+                frames = []
+                while self._frames and (self._frames[0][0] <= now or self._closing is not None):
+                    frames.append(self._frames.popleft()[1])
                 closing = self._closing
             if not ws.connected:
                 return
@@ -73,7 +82,6 @@ class Session:
             if closing is not None:
                 ws.close(reason=1000, message=closing)
                 return
-            now = time.monotonic()
             if frames:
                 last = now
             elif now - last >= HEARTBEAT_SECONDS:

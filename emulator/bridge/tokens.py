@@ -101,13 +101,13 @@ def verify(token, api_keys: dict[str, tuple[str, str]], *, now: float | None = N
     if not isinstance(grant, dict):
         raise errors.Forbidden(errors.TOKEN_NO_GRANT)
     workspace_sid, worker_sid, role = grant.get("workspace_sid"), grant.get("worker_sid") or None, grant.get("role")
-    if not is_sid(workspace_sid, "WS"):
+    if not isinstance(workspace_sid, str) or not is_sid(workspace_sid, "WS"):
         raise errors.Forbidden(errors.TOKEN_BAD_GRANT.format(name="workspace_sid"))
-    if worker_sid is not None and not is_sid(worker_sid, "WK"):
+    if worker_sid is not None and (not isinstance(worker_sid, str) or not is_sid(worker_sid, "WK")):
         raise errors.Forbidden(errors.TOKEN_BAD_GRANT.format(name="worker_sid"))
     # [I] A grant without a role is the worker role when it names a worker (the default of the
     # helper libraries' TaskRouterGrant), admin otherwise.
     role = role or ("worker" if worker_sid else "admin")
     if role not in ROLES:
         raise errors.Forbidden(errors.TOKEN_ROLE.format(role=role))
-    return Grant(owner, key_sid, workspace_sid, worker_sid, role, float(claims["exp"]))
+    return Grant(owner, str(key_sid), workspace_sid, worker_sid, role, float(claims["exp"]))

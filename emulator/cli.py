@@ -63,11 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-interval", type=float, default=30.0, metavar="SECONDS",
                        help="real seconds between saves of --state-file (default 30; 0: only on shutdown)")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parity = commands.add_parser(
+        "parity", help="compare the emulator's response and callback shapes with recorded real ones",
+        description="Run the contract scenarios on the emulator and print, per operation and event type, whether "
+                    "its shape matches the one recorded from the real TaskRouter, and when that was recorded. "
+                    "Same as python -m emulator.contract parity.")
+    parity.add_argument("--fixtures", metavar="DIR", help="the recorded shapes (default: fixtures/contract)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "parity":
+        from .contract.cli import main as contract_main
+        return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"])
     level = logging.getLevelName(args.log_level.upper())  # the level's number, or text when unknown
     if not isinstance(level, int):
         print(f"--log-level: not a logging level: {args.log_level}", file=sys.stderr)

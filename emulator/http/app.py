@@ -216,6 +216,7 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
         response.headers.setdefault("X-API-Domain", "taskrouter.twilio.com")
         response.headers.setdefault("Access-Control-Expose-Headers", "ETag")
         response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        response.headers.setdefault("Access-Control-Allow-Credentials", "true")
         return response
 
     app.config["version"] = __version__

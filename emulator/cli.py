@@ -20,6 +20,7 @@ from .facade import DEFAULT_ACCOUNT_SID
 from .http import Credentials, create_app
 from .server import DEFAULT_HOST, DEFAULT_PORT, READ_TIMEOUT, Server
 from .webhooks import Webhooks
+from .webhooks.delivery import BACKLOG, DESTINATION_BACKLOG, WORKERS, WORKERS_PER_DESTINATION
 
 
 # --- option checks: a bad value stops the start with a message and exit code 2 (argparse) -----
@@ -144,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "atomically every --state-interval seconds and on shutdown (SIGINT or SIGTERM)")
     serve.add_argument("--state-interval", type=_seconds(0), default=30.0, metavar="SECONDS",
                        help="real seconds between saves of --state-file (default 30; 0: only on shutdown)")
+    serve.add_argument("--callback-workers", type=_count(1), default=WORKERS, metavar="N",
+                       help=f"real HTTP callbacks delivered at once, overall (default {WORKERS})")
+    serve.add_argument("--callback-workers-per-host", type=_count(1), default=WORKERS_PER_DESTINATION, metavar="N",
+                       help="... and to one receiver (scheme, host and port), so a slow receiver holds up only its "
+                            f"own callbacks (default {WORKERS_PER_DESTINATION}); one task's callbacks stay in order")
+    serve.add_argument("--callback-backlog", type=_count(1), default=BACKLOG, metavar="N",
+                       help=f"callbacks that may wait for delivery, overall (default {BACKLOG})")
+    serve.add_argument("--callback-backlog-per-host", type=_count(1), default=DESTINATION_BACKLOG, metavar="N",
+                       help=f"... and for one receiver (default {DESTINATION_BACKLOG}). A callback past either "
+                            "limit is not sent: it stays in the inbox with the reason, and an assignment callback "
+                            "counts as unanswered (fallback URL, then the reservation is canceled)")
     serve.add_argument("--read-timeout", type=_seconds(0, inclusive=False), default=READ_TIMEOUT, metavar="SECONDS",
                        help="seconds a client may stay silent mid-request or idle on a kept-alive connection "
                             f"(default {READ_TIMEOUT:g})")
@@ -176,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         credentials = Credentials(auth_token=args.auth_token, admin_token=args.admin_token)
-    webhooks = Webhooks(backend, default_delivery=args.webhooks)
+    limits = {"workers": args.callback_workers, "per_destination": args.callback_workers_per_host,
+              "backlog": args.callback_backlog, "destination_backlog": args.callback_backlog_per_host}
+    webhooks = Webhooks(backend, default_delivery=args.webhooks, limits=limits)
     app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
                      webhooks=webhooks)
     state_file = None
@@ -222,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         clock.stop()
-        webhooks.close()
+        webhooks.close(timeout=0.5)  # a hanging receiver must not hold up the exit
         if state_file is not None:
             state_file.stop()
     return 0

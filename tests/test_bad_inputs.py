@@ -7,10 +7,9 @@ import json
 import random
 
 import pytest
+from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 
 from emulator import errors, spec
-
-from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 
 
 def basic(username: str, password: str = "token") -> dict:

@@ -9,7 +9,6 @@ against the official schema before it leaves.
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import json
 import logging
@@ -22,12 +21,22 @@ from werkzeug.routing import Rule
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
 from ..sids import is_sid
-from . import params
-from . import resources  # noqa: F401  (registers the handlers)
+from . import (
+    params,
+    resources,  # noqa: F401  (registers the handlers)
+)
 from .registry import HANDLERS, Call, Reply
 from .render import Renderer
 
 log = logging.getLogger("emulator.http")
+CONTROL_PREFIX = "/_emulator"
+
+
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
 JSON = "application/json; charset=utf-8"
 FORM = "application/x-www-form-urlencoded"
 
@@ -47,6 +56,8 @@ class Credentials:
 
     auth_token: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    # the control API's owner: acts on every account (see ``emulator.control``)
+    admin_token: str | None = None
     api_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     # the token each account last authenticated with (lenient mode signs webhooks with it)
     last_tokens: dict[str, str] = field(default_factory=dict)
@@ -56,19 +67,20 @@ class Credentials:
         return self.auth_token is not None or bool(self.tokens)
 
     @classmethod
-    def from_file(cls, path: str, auth_token: str | None = None) -> "Credentials":
+    def from_file(cls, path: str, auth_token: str | None = None, admin_token: str | None = None) -> "Credentials":
         """``{"accounts": {"AC..": "token"}, "api_keys": {"SK..": {"secret": "..", "account_sid": "AC.."}}}``"""
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         keys = {sid: (k["secret"], k["account_sid"]) for sid, k in data.get("api_keys", {}).items()}
-        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys)
+        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys,
+                   admin_token=admin_token)
 
     def account_for(self, authorization: str | None) -> str:
         if not authorization or not authorization.startswith("Basic "):
             raise errors.Unauthorized(errors.AUTH_REQUIRED)
         try:
             username, _, password = base64.b64decode(authorization[6:], validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 (UnicodeDecodeError)
             raise errors.Unauthorized(errors.AUTH_INVALID) from None
         if is_sid(username, "SK"):
             key = self.api_keys.get(username)
@@ -207,8 +219,9 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     for op in spec.operations().values():
         app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
 
-    from ..control import control_blueprint
+    from ..control import control_blueprint, guard_control_api
     app.register_blueprint(control_blueprint(backend, webhooks))
+    guard_control_api(app, credentials)
 
     @app.errorhandler(errors.TwilioError)
     def twilio_error(exc: errors.TwilioError):
@@ -243,8 +256,10 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
         response.headers.setdefault("Twilio-Request-Id", "RQ%032x" % next(request_ids))
         response.headers.setdefault("X-Home-Region", "us1")
         response.headers.setdefault("X-API-Domain", "taskrouter.twilio.com")
-        for name, value in CORS_HEADERS.items():
-            response.headers.setdefault(name, value)
+        if not is_control_path(request.path):
+            # no CORS on the control API: a web page must not read or drive it
+            for name, value in CORS_HEADERS.items():
+                response.headers.setdefault(name, value)
         return response
 
     app.config["version"] = __version__

@@ -218,7 +218,7 @@ class Renderer:
         size = int(query.get("PageSize") or PAGE_SIZE_DEFAULT)
         page = int(query.get("Page") or 0)
         token = query.get("PageToken")
-        sids = [getattr(item, "sid") for item in items]
+        sids = [item.sid for item in items]
         if token:
             start = self._token_start(token, sids, size, key)
         elif page > 0:

@@ -8,6 +8,7 @@ import json
 import pytest
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+from emulator import errors
 from emulator.engine import validation
 
 # The CORS headers of every recorded real answer (a 2019 recorded session of twilio-python 6.30.0).
@@ -127,7 +128,7 @@ def test_absolute_http_urls_are_kept_as_given(workspace, url):
 
 def test_url_rule_table():
     for param in BAD_URLS:
-        with pytest.raises(Exception):
+        with pytest.raises(errors.InvalidParameter):
             validation.callback_url("Url", param.values[0])
     assert [validation.callback_url("Url", url) for url in GOOD_URLS] == GOOD_URLS
 

@@ -10,10 +10,10 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from .. import errors
-from ..sids import is_sid
 from ..engine import events as ev
 from ..engine.models import Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 from ..engine.workspace import Workspace
+from ..sids import is_sid
 
 PAGE_SIZE_DEFAULT = 50
 # The SID prefix of the items of each list (``meta.key``), to tell a PageToken of another list.

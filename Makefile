@@ -1,5 +1,6 @@
 # make run   - start the emulator on http://127.0.0.1:$(PORT)
-# make test  - run the whole test suite
+# make lint  - ruff and mypy (any finding fails)
+# make test  - lint, then run the whole test suite
 # make bench - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ PORT ?= 8787
 ARGS ?=
 ROUTING_ARGS ?=
 
-.PHONY: run test bench clean
+.PHONY: run lint test bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,11 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
-test: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test

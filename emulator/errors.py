@@ -149,6 +149,16 @@ INVALID_PARAMETER = "Invalid {name}: {reason}"
 INVALID_SID = "Value '{value}' provided for {name} has an invalid format"
 INVALID_JSON = "{name} must be a valid JSON object: {reason}"
 ATTRIBUTES_TOO_LONG = "{name} exceeds the maximum length of {limit} characters"
+INVALID_URL = "Invalid {name}: '{value}' {reason}"
+EVENTS_FILTER_UNKNOWN = "Invalid EventsFilter: unknown event type(s) {types}"
+NOT_UTF8 = "Invalid request: parameters must be UTF-8 encoded ({where} is not)"
+PAGE_TOKEN_OTHER_LIST = "Invalid PageToken: the token belongs to another list than {key}"
+# https://www.twilio.com/docs/taskrouter/limits (the numbers); the message follows ACTIVITY_LIMIT [I]
+RESOURCE_LIMIT = "Maximum number of {kind} ({limit}) reached for {owner}"
+# https://www.twilio.com/docs/taskrouter/api/task: IgnoreCapacity applies to a Worker RoutingTarget only
+IGNORE_CAPACITY_WITHOUT_WORKER = "IgnoreCapacity can only be set when RoutingTarget is a Worker SID"
+# https://www.twilio.com/docs/taskrouter/api/task: Reason "is required only if the Task is canceled or completed"
+REASON_WITHOUT_STATUS = "Reason can only be given with an AssignmentStatus of canceled or completed"
 
 # [O] nash-md/twilio-contact-center#23
 QUEUE_NAME_TAKEN = "Queue named {name} already exists for workspace {workspace_sid} for account {account_sid}"

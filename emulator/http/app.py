@@ -35,7 +35,10 @@ CONTROL_PREFIX = "/_emulator"
 def is_control_path(path: str) -> bool:
     """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
     return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
 JSON = "application/json; charset=utf-8"
+FORM = "application/x-www-form-urlencoded"
 
 
 class SchemaMismatch(Exception):
@@ -99,11 +102,37 @@ class Credentials:
         return self.tokens.get(account_sid, self.auth_token) or self.last_tokens.get(account_sid)
 
 
+# CORS headers of every real API answer (recorded real traffic: the TaskRouter API is callable
+# from a browser with credentials).
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, "
+                                    "If-None-Match, If-Unmodified-Since",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Expose-Headers": "ETag",
+}
+
+
+class ApiResponse(Response):
+    """A response that keeps ``Content-Length: 0`` on a 204.
+
+    Werkzeug drops the header on 204 (RFC 7230 says a server must not send it), but the real
+    service sends it on every delete (recorded real traffic), and clients written against the
+    real service may read it."""
+
+    def get_wsgi_headers(self, environ):
+        headers = super().get_wsgi_headers(environ)
+        if self.status_code == 204:
+            headers["Content-Length"] = "0"
+        return headers
+
+
 def _json(body, status: int, headers: dict | None = None) -> Response:
     if body is None:
         # Deletes answer 204 with an empty body and the JSON content type (recorded real traffic).
-        return Response(b"", status=status, content_type=JSON, headers=headers)
-    return Response(json.dumps(body), status=status, content_type=JSON, headers=headers)
+        return ApiResponse(b"", status=status, content_type=JSON, headers=headers)
+    return ApiResponse(json.dumps(body), status=status, content_type=JSON, headers=headers)
 
 
 def error_response(exc: errors.TwilioError) -> Response:
@@ -164,6 +193,8 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
                 params.check_path(op, path_values)
             except errors.NotFound:
                 raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
+            params.check_encoding(request.query_string,
+                                  request.get_data(cache=True) if request.mimetype == FORM else None)
             values = params.parse(op, request.args, request.form, request.headers)
             call = Call(op.operation_id, backend, account_sid, values, path_values,
                         Renderer(public_url or request.host_url), request.path, request.args, request.form)
@@ -230,8 +261,8 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
         response.headers.setdefault("X-API-Domain", "taskrouter.twilio.com")
         if not is_control_path(request.path):
             # no CORS on the control API: a web page must not read or drive it
-            response.headers.setdefault("Access-Control-Expose-Headers", "ETag")
-            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+            for name, value in CORS_HEADERS.items():
+                response.headers.setdefault(name, value)
         return response
 
     app.config["version"] = __version__

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from . import __version__, errors, snapshot
 from .clock import MODES
@@ -26,7 +26,13 @@ def clock_state(backend: Backend) -> dict:
             "now_ms": backend.clock.now_ms(), "mode": backend.clock.mode}
 
 
-def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
+def _backend() -> Backend:
+    return current_app.config["backend"]
+
+
+def control_blueprint() -> Blueprint:
+    """The control routes, for any emulator app: each request acts on its own app's backend and
+    webhooks (``app.config``), so one blueprint serves every emulator in the process."""
     bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
     @bp.get("/health")
@@ -38,14 +44,15 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
         account_sid = request.values.get("AccountSid")
         if account_sid is not None and not is_sid(account_sid, "AC"):
             raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
-        backend.reset(account_sid)
+        _backend().reset(account_sid)
+        webhooks = current_app.config["webhooks"]
         if webhooks is not None:
             webhooks.reset(account_sid)
         return _json({"status": "ok", "reset": account_sid or "all"})
 
     @bp.get("/clock")
     def get_clock():
-        return _json(clock_state(backend))
+        return _json(clock_state(_backend()))
 
     @bp.post("/clock/advance")
     def advance_clock():
@@ -60,14 +67,15 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="Seconds", reason="must be a non-negative number of seconds"))
         try:
-            backend.clock.advance(seconds)
+            _backend().clock.advance(seconds)
         except (OverflowError, ValueError):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="Seconds", reason="moves the clock past the last representable instant")) from None
-        return _json(clock_state(backend))
+        return _json(clock_state(_backend()))
 
     @bp.post("/clock")
     def set_clock():
+        backend = _backend()
         now, mode = request.values.get("Now"), request.values.get("Mode")
         if mode is not None and mode not in MODES:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be manual or real"))
@@ -82,13 +90,13 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
                     name="Now", reason="is past the last representable instant")) from None
         if mode is not None:
             backend.clock.set_mode(mode)
-        return _json(clock_state(backend))
+        return _json(clock_state(_backend()))
 
     @bp.post("/snapshot")
     def take_snapshot():
         # The document is the whole state (clock, timers and inbox included); POST it back to
         # /_emulator/restore to return to this instant.
-        return _json(snapshot.take(backend, webhooks))
+        return _json(snapshot.take(_backend(), current_app.config["webhooks"]))
 
     @bp.post("/restore")
     def restore_snapshot():
@@ -100,14 +108,14 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="body", reason="must be a snapshot document sent as application/json"))
         try:
-            snapshot.restore(backend, document, webhooks)
+            snapshot.restore(_backend(), document, current_app.config["webhooks"])
         except snapshot.SnapshotError as exc:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="body", reason=str(exc))) from None
-        return _json(clock_state(backend))
+        return _json(clock_state(_backend()))
 
     @bp.get("/webhooks")
     def list_webhooks():
-        inbox = _inbox(webhooks)
+        inbox = _inbox(current_app.config["webhooks"])
         kind = request.args.get("Kind")
         if kind is not None and kind not in KINDS:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
@@ -125,7 +133,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.delete("/webhooks")
     def clear_webhooks():
-        _inbox(webhooks).clear()
+        _inbox(current_app.config["webhooks"]).clear()
         return Response(b"", status=204, content_type="application/json; charset=utf-8")
 
     return bp

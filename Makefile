@@ -1,5 +1,6 @@
 # make run   - start the emulator on http://127.0.0.1:$(PORT)
-# make test  - run the whole test suite
+# make lint  - ruff and mypy (any finding fails)
+# make test  - lint, then run the whole test suite
 # make bench - run the benchmarks: one table against floors measured in the same run (never part of
 #              make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
 
-.PHONY: run test bench clean
+.PHONY: run lint test bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,11 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
-test: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test

@@ -46,8 +46,8 @@ from twilio.rest import Client  # noqa: E402
 from werkzeug.test import Client as WerkzeugClient  # noqa: E402
 
 from emulator import TaskRouterEmulator  # noqa: E402
+from emulator.mock import InProcessAdapter  # noqa: E402
 from emulator.server import Server  # noqa: E402
-from emulator.wsgi_adapter import WSGIAdapter  # noqa: E402
 
 ACCOUNT = "AC" + "a" * 32
 FLOOR_SID = "WS" + "0" * 32
@@ -92,7 +92,7 @@ def floor_responses(app) -> responses.RequestsMock:
 
 def mounted_client(app) -> Client:
     http_client = TwilioHttpClient()
-    http_client.session.mount("https://taskrouter.twilio.com", WSGIAdapter(app))
+    http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
     return Client(ACCOUNT, "token", http_client=http_client)
 
 
@@ -419,7 +419,7 @@ def print_table(rows: list[Row]) -> None:
                       cpu_ratio, aim))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for i, line in enumerate(lines):
-        cells = [c.ljust(w) if j in (0, 1, 4, 9) else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths))]
+        cells = [c.ljust(w) if j in (0, 1, 4, 9) else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths, strict=True))]
         print(" | ".join(cells).rstrip())
         if i == 0:
             print("-+-".join("-" * w for w in widths))

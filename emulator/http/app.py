@@ -9,7 +9,6 @@ against the official schema before it leaves.
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import json
 import logging
@@ -24,13 +23,24 @@ from werkzeug.routing import Map, Rule
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
 from ..sids import is_sid
-from . import params
-from . import resources  # noqa: F401  (registers the handlers)
+from . import (
+    params,
+    resources,  # noqa: F401  (registers the handlers)
+)
 from .registry import HANDLERS, Call, Reply
 from .render import Renderer
 
 log = logging.getLogger("emulator.http")
+CONTROL_PREFIX = "/_emulator"
+
+
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
 JSON = "application/json; charset=utf-8"
+FORM = "application/x-www-form-urlencoded"
 
 
 class SchemaMismatch(Exception):
@@ -48,6 +58,8 @@ class Credentials:
 
     auth_token: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    # the control API's owner: acts on every account (see ``emulator.control``)
+    admin_token: str | None = None
     api_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     # the token each account last authenticated with (lenient mode signs webhooks with it)
     last_tokens: dict[str, str] = field(default_factory=dict)
@@ -57,19 +69,20 @@ class Credentials:
         return self.auth_token is not None or bool(self.tokens)
 
     @classmethod
-    def from_file(cls, path: str, auth_token: str | None = None) -> "Credentials":
+    def from_file(cls, path: str, auth_token: str | None = None, admin_token: str | None = None) -> "Credentials":
         """``{"accounts": {"AC..": "token"}, "api_keys": {"SK..": {"secret": "..", "account_sid": "AC.."}}}``"""
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         keys = {sid: (k["secret"], k["account_sid"]) for sid, k in data.get("api_keys", {}).items()}
-        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys)
+        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys,
+                   admin_token=admin_token)
 
     def account_for(self, authorization: str | None) -> str:
         if not authorization or not authorization.startswith("Basic "):
             raise errors.Unauthorized(errors.AUTH_REQUIRED)
         try:
             username, _, password = base64.b64decode(authorization[6:], validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 (UnicodeDecodeError)
             raise errors.Unauthorized(errors.AUTH_INVALID) from None
         if is_sid(username, "SK"):
             key = self.api_keys.get(username)
@@ -91,11 +104,38 @@ class Credentials:
         return self.tokens.get(account_sid, self.auth_token) or self.last_tokens.get(account_sid)
 
 
+# CORS headers of every real API answer (recorded real traffic: the TaskRouter API is callable
+# from a browser with credentials).
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, "
+                                    "If-None-Match, If-Unmodified-Since",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Expose-Headers": "ETag",
+}
+_CORS_ITEMS = tuple(CORS_HEADERS.items())
+
+
+class ApiResponse(Response):
+    """A response that keeps ``Content-Length: 0`` on a 204.
+
+    Werkzeug drops the header on 204 (RFC 7230 says a server must not send it), but the real
+    service sends it on every delete (recorded real traffic), and clients written against the
+    real service may read it."""
+
+    def get_wsgi_headers(self, environ):
+        headers = super().get_wsgi_headers(environ)
+        if self.status_code == 204:
+            headers["Content-Length"] = "0"
+        return headers
+
+
 def _json(body, status: int, headers: dict | None = None) -> Response:
     if body is None:
         # Deletes answer 204 with an empty body and the JSON content type (recorded real traffic).
-        return Response(b"", status=status, content_type=JSON, headers=headers)
-    return Response(json.dumps(body), status=status, content_type=JSON, headers=headers)
+        return ApiResponse(b"", status=status, content_type=JSON, headers=headers)
+    return ApiResponse(json.dumps(body), status=status, content_type=JSON, headers=headers)
 
 
 def error_response(exc: errors.TwilioError) -> Response:
@@ -149,9 +189,8 @@ def _copy_map(source: Map) -> Map:
 def _make_view(op: spec.Operation):
     handler = HANDLERS.get(op.operation_id)
 
-    def view(**path_values):
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        config = app.config
+    def view(**path_values: str) -> Response:
+        config = current_app.config
         account_sid = config["credentials"].account_for(request.headers.get("Authorization"))
         if handler is None:
             raise errors.NotImplementedByEmulator(
@@ -160,6 +199,8 @@ def _make_view(op: spec.Operation):
             params.check_path(op, path_values)
         except errors.NotFound:
             raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
+        params.check_encoding(request.query_string,
+                              request.get_data(cache=True) if request.mimetype == FORM else None)
         values = params.parse(op, request.args, request.form, request.headers)
         backend = config["backend"]
         call = Call(op.operation_id, backend, account_sid, values, path_values,
@@ -181,8 +222,15 @@ def _make_view(op: spec.Operation):
     return view
 
 
+_ROOT_PATH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Given, not searched for: Flask looks for it through the import system on every app (never used here).
+_INSTANCE_PATH = os.path.join(_ROOT_PATH, "instance")
 _ROUTES_LOCK = threading.Lock()
 _ROUTES: tuple[Map, dict, dict] | None = None
+
+
+def _new_app() -> _App:
+    return _App("emulator", root_path=_ROOT_PATH, instance_path=_INSTANCE_PATH, static_folder=None)
 
 
 def _routes() -> tuple[Map, dict, dict]:
@@ -190,7 +238,7 @@ def _routes() -> tuple[Map, dict, dict]:
     global _ROUTES
     with _ROUTES_LOCK:
         if _ROUTES is None:
-            template = _App("emulator", root_path=_ROOT_PATH, instance_path=_INSTANCE_PATH, static_folder=None)
+            template = _new_app()
             # No redirects for "//" or a trailing slash: an unknown path is a Twilio-shaped 404.
             template.url_map.merge_slashes = False
             template.url_map.strict_slashes = False
@@ -201,11 +249,6 @@ def _routes() -> tuple[Map, dict, dict]:
             template.register_blueprint(control_blueprint())
             _ROUTES = (template.url_map, template.view_functions, template.blueprints)
         return _ROUTES
-
-
-_ROOT_PATH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Given, not searched for: Flask looks for it through the import system on every app (never used here).
-_INSTANCE_PATH = os.path.join(_ROOT_PATH, "instance")
 
 
 def _twilio_error(exc: errors.TwilioError):
@@ -235,8 +278,7 @@ def _unexpected(exc: Exception):
 
 
 # Headers the real service sends on every answer (recorded real traffic).
-_SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twilio.com"),
-                    ("Access-Control-Expose-Headers", "ETag"), ("Access-Control-Allow-Origin", "*"))
+_SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twilio.com"))
 
 
 def _service_headers(response: Response) -> Response:
@@ -245,7 +287,9 @@ def _service_headers(response: Response) -> Response:
     if "twilio-request-id" not in present:
         # A counter, not the SID source: reads must not shift the SIDs a seeded run produces.
         headers.add("Twilio-Request-Id", "RQ%032x" % next(current_app.config["request_ids"]))
-    for key, value in _SERVICE_HEADERS:
+    added = _SERVICE_HEADERS if is_control_path(request.path) else _SERVICE_HEADERS + _CORS_ITEMS
+    # (no CORS on the control API: a web page must not read or drive it)
+    for key, value in added:
         if key.lower() not in present:
             headers.add(key, value)
     return response
@@ -258,7 +302,7 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     ``webhooks`` (an ``emulator.webhooks.Webhooks`` of this backend) sends the callbacks: it is
     flushed after every API request, outside the engine lock, and signs with these credentials."""
     url_map, views, blueprints = _routes()
-    app = _App("emulator", root_path=_ROOT_PATH, instance_path=_INSTANCE_PATH, static_folder=None)
+    app = _new_app()
     app.url_map = url_map
     app.view_functions = views
     app.blueprints = dict(blueprints)
@@ -268,6 +312,8 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
                       webhooks=webhooks, request_ids=itertools.count(1), version=__version__)
     if webhooks is not None and webhooks.auth_token_for is None:
         webhooks.auth_token_for = credentials.auth_token_for
+    from ..control import guard_control_api
+    guard_control_api(app, credentials)
     app.register_error_handler(errors.TwilioError, _twilio_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SchemaMismatch, _schema_mismatch)

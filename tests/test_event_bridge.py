@@ -245,7 +245,7 @@ class Recorder:
 
 
 def test_events_reach_their_worker_in_log_order_after_the_reply_is_written(desk):
-    hub = desk.emu.app.extensions["event_bridge"].hub
+    hub = desk.emu.app.config["event_bridge"].hub
     alice, bob = Recorder(desk.sid, desk.alice), Recorder(desk.sid, desk.bob)
     hub.add(alice)
     hub.add(bob)

@@ -13,7 +13,7 @@ import json
 import logging
 
 import simple_websocket
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from .. import errors
 from . import routes, tokens
@@ -41,10 +41,9 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 class EventBridge:
-    """The bridge of one app: its sessions (``hub``) and the credentials that verify tokens."""
+    """The bridge of one emulator app: its sessions (``hub``) and the credentials that verify tokens."""
 
-    def __init__(self, app: Flask, backend, credentials, webhooks=None) -> None:
-        self.app = app
+    def __init__(self, backend, credentials, webhooks=None) -> None:
         self.backend = backend
         self.credentials = credentials
         self.webhooks = webhooks
@@ -138,32 +137,46 @@ class _SocketTakenOver(Response):
         raise ConnectionError("websocket closed")
 
 
-def install(app: Flask, backend, credentials, webhooks=None) -> EventBridge:
-    """Serve the bridge on ``app`` and hold every request's events until its reply is written."""
-    bridge = EventBridge(app, backend, credentials, webhooks)
-    app.extensions["event_bridge"] = bridge
+def _bridge() -> EventBridge:
+    return current_app.config["event_bridge"]
 
+
+def _websocket_view() -> Response:
+    return _bridge().handle_upgrade()
+
+
+def _post_view() -> Response:
+    if request.method == "POST":
+        return _bridge().handle_post()
+    return _error(errors.InvalidParameter("Expected a websocket upgrade (Upgrade: websocket) or a POST"))
+
+
+def _hold_events() -> None:
+    _bridge().hub.hold()
+
+
+def _release_events(response: Response) -> Response:
+    hub = _bridge().hub
+    if "werkzeug.socket" in request.environ:
+        response.call_on_close(hub.release)  # once the server has written the reply
+    else:
+        hub.release()  # in-process (mock(), client()): no socket, the reply is already here
+    return response
+
+
+def add_routes(app: Flask) -> None:
+    """The bridge's routes (shared by every emulator app: the views find their bridge in the app's config)."""
     # werkzeug routes websocket upgrades only to rules marked ``websocket=True``
-    @app.route(PATH, methods=["GET"], websocket=True, endpoint="event_bridge_websocket")
-    def event_bridge_websocket():
-        return bridge.handle_upgrade()
+    app.add_url_rule(PATH, endpoint="event_bridge_websocket", view_func=_websocket_view, methods=["GET"],
+                     websocket=True)
+    app.add_url_rule(PATH, endpoint="event_bridge", view_func=_post_view, methods=["GET", "POST"])
 
-    @app.route(PATH, methods=["GET", "POST"], endpoint="event_bridge")
-    def event_bridge():
-        if request.method == "POST":
-            return bridge.handle_post()
-        return _error(errors.InvalidParameter("Expected a websocket upgrade (Upgrade: websocket) or a POST"))
 
-    @app.before_request
-    def hold_events():
-        bridge.hub.hold()
-
-    @app.after_request
-    def release_events(response: Response) -> Response:
-        if "werkzeug.socket" in request.environ:
-            response.call_on_close(bridge.hub.release)
-        else:
-            bridge.hub.release()  # in-process (mock(), client()): no socket, the reply is already here
-        return response
-
+def attach(app: Flask, backend, credentials, webhooks=None) -> EventBridge:
+    """Give ``app`` its bridge (sessions, token checks, the backend's event feed), and hold every
+    request's events until its reply is written."""
+    bridge = EventBridge(backend, credentials, webhooks)
+    app.config["event_bridge"] = bridge
+    app.before_request(_hold_events)
+    app.after_request(_release_events)
     return bridge

@@ -2,6 +2,7 @@
 # make lint  - ruff and mypy (any finding fails)
 # make test  - lint, then run the whole test suite
 # make node-deps - install the Worker SDK for its tests (npm ci in tests/node; skipped without Node)
+# make sdk-specs SDK=/path/to/twilio-taskrouter.js - the SDK's own integration specs against the emulator
 # make bench - run the benchmarks: one table against floors measured in the same run (never part of
 #              make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
 
-.PHONY: run lint test bench clean node-deps
+.PHONY: run lint test bench clean node-deps sdk-specs
 
 NPM ?= npm
 NODE_STAMP := tests/node/node_modules/.installed
@@ -49,6 +50,15 @@ node-deps:
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && $(NPM) ci --no-audit --no-fund --loglevel=error || echo "npm ci failed: the Worker SDK tests will be skipped"
 	@if [ -d tests/node/node_modules/twilio-taskrouter ]; then touch $@; fi
+
+# SDK: a checkout of github.com/twilio/twilio-taskrouter.js (tag 3.0.0) with its npm install done;
+# SPECS: spec names to run instead of all (e.g. SPECS="Activity Workspace").
+SDK ?=
+SPECS ?=
+sdk-specs: $(VENV)/.installed
+	@if [ -z "$(SDK)" ]; then echo "sdk-specs: give SDK=/path/to/twilio-taskrouter.js (tag 3.0.0, npm install done); nothing run"; \
+	elif ! command -v node >/dev/null 2>&1; then echo "sdk-specs: node not found; nothing run"; \
+	else $(PY) tests/sdk_specs/run.py "$(SDK)" $(SPECS); fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info tests/node/node_modules

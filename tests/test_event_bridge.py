@@ -295,7 +295,8 @@ def _frame(sock, timeout=3.0) -> dict:
 def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     desk, url = served
     monkeypatch.setattr(bridge_session, "HEARTBEAT_SECONDS", 0.3)
-    first = _connect(url, desk.token(desk.alice, ttl=120))
+    first_token = desk.token(desk.alice, ttl=120)
+    first = _connect(url, first_token)
     init = _frame(first)
     assert init["event_type"] == "init"
     assert init["payload"]["channel_id"] == desk.alice and init["payload"]["workspace_sid"] == desk.sid
@@ -315,6 +316,8 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     while (first.connected or second.connected) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not first.connected and not second.connected
+    with pytest.raises(simple_websocket.ConnectionError):  # a replaced session needs a new token
+        _connect(url, first_token)
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Available"  # one session is left
     third.close()
     deadline = time.monotonic() + 1.0

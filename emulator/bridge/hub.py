@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..engine import queries
-from . import shapes
+from . import shapes, tokens
 
 if TYPE_CHECKING:
     from ..engine.models import Event
@@ -73,16 +73,31 @@ class Hub:
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, str], list["Session"]] = {}
         self._held = threading.local()
+        # tokens whose session a newer one closed (closeExistingSessions), until they expire
+        self._superseded: dict[str, float] = {}
         self.on_last_close: Callable[["Session"], None] | None = None
 
     # --- sessions -----------------------------------------------------------------------------
     def add(self, session: "Session", *, close_others: bool = False) -> None:
+        """Open ``session``; with ``close_others`` (the SDK's closeExistingSessions) the worker's other
+        sessions close, and their tokens open no new session. [I] A closed SDK reconnects with the
+        token it has, which would in turn close the newer session, and so on: the replaced client
+        needs a new token (``updateToken``) to come back."""
         with self._lock:
             sessions = self._sessions.setdefault(session.key, [])
             others = list(sessions) if close_others else []
             sessions.append(session)
+            now = tokens.wall_clock()
+            self._superseded = {t: exp for t, exp in self._superseded.items() if exp > now}
+            for other in others:
+                if other.token != session.token:
+                    self._superseded[other.token] = other.grant.expires
         for other in others:
             other.close(reason="closeExistingSessions")
+
+    def superseded(self, token: str) -> bool:
+        with self._lock:
+            return token in self._superseded
 
     def remove(self, session: "Session") -> bool:
         """Forget a session; True if it was its worker's last one."""

@@ -10,6 +10,10 @@ Fixtures
                            before each test.
     ``taskrouter_blueprint`` the ``LoadResult`` of the blueprint loaded for this test.
 
+While ``taskrouter`` is active, requests to Twilio hosts other than TaskRouter fail with
+``RealTwilioBlocked`` (``guard=False`` or ``taskrouter_guard = false`` lets them through), and a
+``responses`` mock the test starts (``@responses.activate``) has TaskRouter answered by the emulator.
+
 Blueprints: ``@pytest.mark.taskrouter_blueprint("helpdesk")`` (a bundled name, a path, or a dict),
 or ``@pytest.mark.parametrize("taskrouter", ["helpdesk", "contact_centre"], indirect=True)``
 (also for ``taskrouter_server``), loads the blueprint before the test.
@@ -18,8 +22,11 @@ Settings, command line over ini over default: ``--taskrouter-start`` / ``taskrou
 (default 2026-01-01T00:00:00Z), ``--taskrouter-clock`` / ``taskrouter_clock`` (manual),
 ``--taskrouter-seed`` / ``taskrouter_seed`` (default: each test's node id, so SIDs are
 reproducible, differ between tests and do not depend on test order or xdist distribution),
-``--taskrouter-strict-schema`` / ``taskrouter_strict_schema`` (off). One test can override any
-of them with ``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=...)``.
+``--taskrouter-strict-schema`` / ``taskrouter_strict_schema`` (off), ``taskrouter_guard`` (true),
+``taskrouter_auth_token`` and ``taskrouter_credentials`` (``AccountSid=token`` lines: strict
+authentication, and the tokens callbacks are signed with). One test can override any of them with
+``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=..., guard=..., auth_token=...,
+credentials={...})``.
 
 This module imports nothing heavy at load time: it is loaded into every pytest session of an
 environment the package is installed in.
@@ -33,7 +40,7 @@ from .clock import MODES, parse_instant
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
 DEFAULT_CLOCK = "manual"
-OVERRIDES = ("seed", "start", "clock", "strict_schema")
+OVERRIDES = ("seed", "start", "clock", "strict_schema", "guard", "auth_token", "credentials")
 _BLUEPRINT_KEY = pytest.StashKey[dict]()
 _NOTHING = object()
 
@@ -55,6 +62,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=None)
     parser.addini("taskrouter_strict_schema", "validate every emulator response against the official schema",
                   type="bool", default=False)
+    parser.addini("taskrouter_guard", "stop requests to Twilio hosts other than TaskRouter during a test "
+                                      "(default true)", type="bool", default=True)
+    parser.addini("taskrouter_auth_token", "the auth token the emulator requires and signs callbacks with "
+                                           "(default: any token is accepted)", default=None)
+    parser.addini("taskrouter_credentials", "per-account auth tokens, one AccountSid=token a line; callbacks "
+                                            "are signed with them", type="linelist", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,7 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "taskrouter_blueprint(blueprint): load a workspace blueprint (bundled name, path or dict) "
                    "into the taskrouter fixtures before the test")
     config.addinivalue_line(
-        "markers", "taskrouter(seed=, start=, clock=, strict_schema=): settings of this test's TaskRouter emulator")
+        "markers", "taskrouter(seed=, start=, clock=, strict_schema=, guard=, auth_token=, credentials=): settings of this "
+                   "test's TaskRouter emulator")
     settings(config)  # a bad option is a usage error at start-up, not a failure in every test
 
 
@@ -86,7 +100,15 @@ def settings(config: pytest.Config) -> dict:
     strict = config.getoption("taskrouter_strict_schema")
     if strict is None:
         strict = config.getini("taskrouter_strict_schema")
-    return {"start": start, "clock": clock, "seed": pick("taskrouter_seed"), "strict_schema": bool(strict)}
+    credentials = {}
+    for line in config.getini("taskrouter_credentials"):
+        account_sid, sep, token = line.partition("=")
+        if not sep or not account_sid.strip() or not token.strip():
+            raise pytest.UsageError(f"taskrouter_credentials: expected AccountSid=token, not {line!r}")
+        credentials[account_sid.strip()] = token.strip()
+    return {"start": start, "clock": clock, "seed": pick("taskrouter_seed"), "strict_schema": bool(strict),
+            "guard": bool(config.getini("taskrouter_guard")), "auth_token": config.getini("taskrouter_auth_token") or None,
+            "credentials": credentials or None}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -181,6 +203,7 @@ def taskrouter_server(request: pytest.FixtureRequest, _taskrouter_session_server
     values = _test_settings(request)
     server.emulator.reset(seed=values["seed"], start=values["start"], clock=values["clock"])
     server.emulator.strict_schema = values["strict_schema"]
+    server.emulator.set_credentials(values["credentials"], values["auth_token"])
     _load(request, server.emulator, "taskrouter_server")
     yield server
 

@@ -1,14 +1,24 @@
-# make run   - start the emulator on http://127.0.0.1:$(PORT)
-# make test  - run the whole test suite
-# make bench - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
+# make run          - start the emulator on http://127.0.0.1:$(PORT)
+# make test         - run the whole test suite (installs the Node clients under tests/node when npm is here)
+# make test-floors  - the suite with every dependency at the floor pyproject.toml declares (oldest Python found)
+# make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
+# make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
+# make dist         - build the sdist and the wheel into dist/
+# make bench        - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
 ROUTING_ARGS ?=
+NPM ?= npm
+# A working interpreter for Python $(1): on the PATH, or installed by pyenv (its shims may not run).
+find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+# The oldest Python the package supports, when this machine has it.
+FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
+PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: run test bench clean
+.PHONY: run test test-floors test-sdist test-pythons dist node bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +32,50 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# twilio-node and twilio-cli for tests/test_node.py, from the lockfile; skipped without npm
+# (those tests then skip with the reason).
+node:
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+	  cd tests/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	    $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error; }; \
+	else echo "npm not found: the Node client tests will be skipped"; fi
+
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test node
 	$(PY) -m pytest $(ARGS)
+
+test-floors: node
+	rm -rf .venv-floors
+	$(FLOORS_PYTHON) -m venv .venv-floors
+	.venv-floors/bin/python -m pip install --quiet --upgrade pip
+	$(PY) .ci/floors.py > .venv-floors/constraints.txt 2>/dev/null || python3 .ci/floors.py > .venv-floors/constraints.txt
+	.venv-floors/bin/python -m pip install --quiet -c .venv-floors/constraints.txt '.[test]'
+	.venv-floors/bin/python -m pip freeze | grep -iE '^(flask|werkzeug|requests|responses|jsonschema|pytest|twilio)=='
+	.venv-floors/bin/python -m pytest -p no:cacheprovider $(ARGS)
+
+dist: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet build
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
+test-sdist: dist
+	rm -rf .venv-sdist build/sdist && mkdir -p build/sdist
+	tar -xzf dist/*.tar.gz -C build/sdist
+	$(PYTHON) -m venv .venv-sdist
+	.venv-sdist/bin/python -m pip install --quiet "$$(ls -d build/sdist/*/)[test]"
+	# the Node clients installed for the checkout serve the unpacked sdist's tests too
+	cd build/sdist/*/ && { [ ! -d $(CURDIR)/tests/node/node_modules ] || ln -s $(CURDIR)/tests/node/node_modules tests/node/; } && \
+	  $(CURDIR)/.venv-sdist/bin/python -m pytest -p no:cacheprovider $(ARGS)
+
+test-pythons: node
+	@$(foreach v,$(PYTHON_VERSIONS),$(if $(call find_python,$(v)),\
+	  echo "== Python $(v): $(call find_python,$(v))" && rm -rf .venv-$(v) && \
+	  $(call find_python,$(v)) -m venv .venv-$(v) && .venv-$(v)/bin/python -m pip install --quiet --upgrade pip && \
+	  .venv-$(v)/bin/python -m pip install --quiet '.[test]' && \
+	  .venv-$(v)/bin/python -m pytest -p no:cacheprovider $(ARGS) &&,\
+	  echo "== Python $(v): not on this machine, skipped" &&)) true
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
@@ -34,4 +83,4 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/routing.py $(ROUTING_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-* build dist *.egg-info

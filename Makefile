@@ -1,16 +1,17 @@
 # make run          - start the emulator on http://127.0.0.1:$(PORT)
-# make test         - run the whole test suite (installs the Node clients under tests/node when npm is here)
+# make lint         - ruff and mypy (any finding fails)
+# make test         - lint, then run the whole test suite (installs the Node clients under tests/node when npm is here)
 # make test-floors  - the suite with every dependency at the floor pyproject.toml declares (oldest Python found)
 # make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
 # make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
 # make dist         - build the sdist and the wheel into dist/
-# make bench        - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
+# make bench        - run the benchmarks: one table against floors measured in the same run (never part of
+#                     make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
-ROUTING_ARGS ?=
 NPM ?= npm
 # A working interpreter for Python $(1): on the PATH, or installed by pyenv (its shims may not run).
 find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
@@ -18,7 +19,7 @@ find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versi
 FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
 PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: run test test-floors test-sdist test-pythons dist node bench clean
+.PHONY: run lint test test-floors test-sdist test-pythons dist node bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +44,11 @@ node:
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
-test: $(VENV)/.installed-test node
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint node
 	$(PY) -m pytest $(ARGS)
 
 test-floors: node
@@ -79,8 +84,6 @@ test-pythons: node
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
-	$(PY) benchmarks/statistics.py
-	$(PY) benchmarks/routing.py $(ROUTING_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* build dist *.egg-info

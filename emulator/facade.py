@@ -18,7 +18,7 @@ from .blueprints import LoadResult, load_blueprint
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
 from .engine.backend import Backend
 from .http import Credentials, create_app
-from .mock import EmulatorMock, InProcessAdapter
+from .mock import EmulatorMock, InProcessAdapter, skip_environment
 from .server import DEFAULT_HOST, Server
 from .webhooks import Inbox, WebhookRecord, Webhooks
 
@@ -207,6 +207,7 @@ class TaskRouterEmulator:
         http_client.session.mount("https://taskrouter.", InProcessAdapter(self.app, also))
         if public_url:
             http_client.session.mount(public_url.rstrip("/"), InProcessAdapter(self.app, also))
+        skip_environment(http_client.session, also)
         return Client(account_sid, auth_token or self.token_for(account_sid), http_client=http_client,
                       **client_kwargs)
 
@@ -231,7 +232,8 @@ class TaskRouterEmulator:
         (or use it as a context manager); ``close()`` stops every server still running.
         ``log_requests`` writes an access-log line per request (werkzeug's logger).
         """
-        server = EmulatorServer(self, host, port, log_requests=log_requests).start()
+        server = EmulatorServer(self, host, port, log_requests=log_requests)
+        server.start()
         self._servers.append(server)
         return server
 

@@ -11,7 +11,12 @@ to whatever ``HTTPAdapter.send`` was in place when the mock started: the real ne
 
 Twilio's asynchronous client (``AsyncTwilioHttpClient``, aiohttp) does not use ``requests``; while
 the mock is active its ``request`` coroutine is routed in-process the same way for TaskRouter
-hosts and left alone for every other URL.
+hosts and left alone for every other URL. Its module (and aiohttp with it) is not imported for
+that: the routing is put in place when the application imports it, if it ever does.
+
+``requests`` looks up proxy settings in the environment for every call; a URL that never leaves
+the process needs none, so while a mock is active (and on ``client()``'s session) intercepted
+URLs skip that lookup. Every other URL keeps it.
 
 The guard: while the mock is active, a request to any other Twilio host (``api.twilio.com``,
 ``verify.twilio.com``, ...) raises ``RealTwilioBlocked`` instead of reaching the real service,
@@ -19,25 +24,30 @@ unless the mock was made with ``guard=False``; then it goes on to whatever comes
 user's own ``responses`` mock, or the network).
 
 A ``responses`` mock the user starts *inside* an active emulator mock (``@responses.activate``
-on a test that uses the ``taskrouter`` fixture, ``with responses.RequestsMock():`` in the test)
-has TaskRouter requests its own registrations do not match answered by the emulator, and
-other Twilio hosts guarded, instead of refusing them.
+on a test using the ``taskrouter`` fixture, ``with responses.RequestsMock():`` in the test) has
+the TaskRouter requests its own registrations do not match answered by the emulator, and other
+Twilio hosts guarded, instead of refusing them.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.abc
 import inspect
 import logging
 import re
+import sys
 import threading
+import types
+from collections.abc import Callable
 from contextlib import ContextDecorator
-from typing import Callable
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
 import responses
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -51,6 +61,16 @@ OTHER_TWILIO_URL = re.compile(r"^https?://(?!taskrouter[.])(?:[a-z0-9-]+\.)*twil
                               re.IGNORECASE)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 log = logging.getLogger("emulator.mock")
+
+
+def is_taskrouter_url(url: str) -> bool:
+    """Whether ``url`` is on a TaskRouter host (the global one or a region/edge variant)."""
+    return bool(TASKROUTER_URL.match(url))
+
+
+def is_other_twilio_url(url: str) -> bool:
+    """Whether ``url`` is on a Twilio host that is not TaskRouter (what the guard stops)."""
+    return bool(OTHER_TWILIO_URL.match(url))
 
 
 class RealTwilioBlocked(RuntimeError):
@@ -71,14 +91,70 @@ class RealTwilioBlocked(RuntimeError):
         self.url = url
 
 
-def is_other_twilio_url(url: str) -> bool:
-    """Whether ``url`` is on a Twilio host that is not TaskRouter (what the guard stops)."""
-    return bool(OTHER_TWILIO_URL.match(url))
+class _EnvironmentBypass:
+    """``requests.Session.merge_environment_settings`` without the environment for URLs served
+    in-process (the proxy lookup scans ``os.environ`` on every call), the original for the rest.
+
+    Installed on ``requests.Session`` while at least one mock is active (counted, so nested and
+    concurrent mocks share it), or on one session (``client()``) for its lifetime."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._original: Any = None
+        self.prefixes: dict[str, int] = {}  # further in-process URL prefixes (public_url), counted
+
+    def intercepted(self, url: str) -> bool:
+        return is_taskrouter_url(url) or (bool(self.prefixes) and url.startswith(tuple(self.prefixes)))
+
+    def acquire(self, prefix: str | None) -> None:
+        with self._lock:
+            if prefix:
+                self.prefixes[prefix] = self.prefixes.get(prefix, 0) + 1
+            self._users += 1
+            if self._users == 1:
+                self._original = requests.Session.__dict__["merge_environment_settings"]
+                requests.Session.merge_environment_settings = bypass_environment(self._original,  # type: ignore
+                                                                                 self.intercepted)
+
+    def release(self, prefix: str | None) -> None:
+        with self._lock:
+            if prefix:
+                self.prefixes[prefix] -= 1
+                if not self.prefixes[prefix]:
+                    del self.prefixes[prefix]
+            self._users -= 1
+            if self._users == 0:
+                requests.Session.merge_environment_settings = self._original  # type: ignore[method-assign]
+                self._original = None
 
 
-def is_taskrouter_url(url: str) -> bool:
-    """Whether ``url`` is on a TaskRouter host (the global one or a region/edge variant)."""
-    return bool(TASKROUTER_URL.match(url))
+def bypass_environment(original, intercepted: Callable[[str], bool]):
+    """A ``merge_environment_settings`` that skips the environment (proxies, CA bundle) for URLs
+    ``intercepted`` says are served in-process and calls ``original`` for every other one."""
+
+    def merge_environment_settings(session, url, proxies, stream, verify, cert):
+        if url is None or not intercepted(url):
+            return original(session, url, proxies, stream, verify, cert)
+        return {"proxies": merge_setting(proxies, session.proxies), "stream": merge_setting(stream, session.stream),
+                "verify": merge_setting(verify, session.verify), "cert": merge_setting(cert, session.cert)}
+
+    return merge_environment_settings
+
+
+_BYPASS = _EnvironmentBypass()
+_SESSION_MERGE = requests.Session.merge_environment_settings
+
+
+def skip_environment(session: requests.Session, also: tuple[str, ...] = ()) -> None:
+    """Let ``session`` skip the environment lookup for TaskRouter URLs and the ``also`` prefixes
+    (what its ``InProcessAdapter`` serves); its other URLs keep it."""
+
+    def intercepted(url: str) -> bool:
+        return is_taskrouter_url(url) or (bool(also) and url.startswith(also))
+
+    session.merge_environment_settings = types.MethodType(  # type: ignore[method-assign]
+        bypass_environment(_SESSION_MERGE, intercepted), session)
 
 
 def call_app(app, method: str, url: str, headers, body: bytes | str | None) -> tuple[int, list, bytes]:
@@ -124,22 +200,29 @@ class InProcessAdapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, stream=False, timeout=None, verify=True, cert=None,
              proxies=None) -> requests.Response:
-        if not (is_taskrouter_url(request.url) or (self.also and request.url.startswith(self.also))):
+        url = request.url or ""
+        if not (is_taskrouter_url(url) or (self.also and url.startswith(self.also))):
             return self._network.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                       proxies=proxies)
-        status, headers, content = call_app(self.app, request.method, request.url, request.headers, request.body)
+        status, headers, content = call_app(self.app, request.method or "GET", url, request.headers,
+                                            _body(request.body))
         response = requests.Response()
         response.status_code = status
         response.headers = CaseInsensitiveDict(headers)
         response._content = content
         response.encoding = "utf-8"
-        response.url = request.url
+        response.url = url
         response.request = request
         response.reason = _reason(status)
         return response
 
     def close(self) -> None:
         self._network.close()
+
+
+def _body(body: Any) -> bytes | str | None:
+    # a prepared request's body is bytes, text or None (the twilio client never streams one)
+    return body if body is None or isinstance(body, (bytes, str)) else b"".join(body)
 
 
 def _reason(status: int) -> str:
@@ -179,21 +262,21 @@ class EmulatorMock(ContextDecorator):
 
     # --- the routes ---------------------------------------------------------------------------
     def _answer(self, request: requests.PreparedRequest):
-        return call_app(self.app, request.method, request.url, request.headers, request.body)
+        return call_app(self.app, request.method or "GET", request.url or "", request.headers, _body(request.body))
 
     def _block(self, request: requests.PreparedRequest):
         log.warning("blocked %s %s: not a TaskRouter host", request.method, request.url)
         hook = self.app.config.get("on_blocked")
         if hook is not None:
-            hook(request.method, request.url)
-        raise RealTwilioBlocked(request.method, request.url)
+            hook(request.method or "GET", request.url or "")
+        raise RealTwilioBlocked(request.method or "GET", request.url or "")
 
     def route_for(self, request: requests.PreparedRequest):
         """The route answering ``request`` in a ``responses`` mock that has none for it: the
-        emulator for TaskRouter hosts, the guard for other Twilio hosts, else None."""
+        emulator for TaskRouter hosts (and the public URL), the guard for other Twilio hosts, else None."""
         url = str(request.url)
-        public_url = self.app.config.get("public_url")
-        if is_taskrouter_url(url) or (public_url and url.startswith(public_url.rstrip("/"))):
+        prefix = self._public_prefix()
+        if is_taskrouter_url(url) or (prefix and url.startswith(prefix)):
             return self._routes["taskrouter"]
         if self.guard and is_other_twilio_url(url):
             return self._routes["guard"]
@@ -224,8 +307,8 @@ class EmulatorMock(ContextDecorator):
             # Passthrough to the send that is in place now, so a mock the test started earlier
             # still answers its own URLs and the emulator's real-HTTP traffic is untouched.
             rsps = responses.RequestsMock(assert_all_requests_are_fired=False,
-                                          passthru_prefixes=(re.compile(r".*", re.DOTALL),),
-                                          real_adapter_send=HTTPAdapter.send)
+                                          passthru_prefixes=(re.compile(r".*", re.DOTALL),),  # type: ignore[arg-type]
+                                          real_adapter_send=HTTPAdapter.send)  # type: ignore[arg-type]
             owned = True
         routes = self._register(rsps)
         if owned:
@@ -236,18 +319,25 @@ class EmulatorMock(ContextDecorator):
         except BaseException:
             self._unregister(rsps, routes, owned)
             raise
+        prefix = self._public_prefix()
+        _BYPASS.acquire(prefix)
         with self._lock:
-            self._stack.append((rsps, routes, owned, async_patch))
+            self._stack.append((rsps, routes, owned, async_patch, prefix))
         _InnerMocks.push(self, rsps)
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> Literal[False]:
         with self._lock:
-            rsps, routes, owned, async_patch = self._stack.pop()
+            rsps, routes, owned, async_patch, prefix = self._stack.pop()
         _InnerMocks.pop(self, rsps)
+        _BYPASS.release(prefix)
         async_patch.stop()
         self._unregister(rsps, routes, owned)
         return False
+
+    def _public_prefix(self) -> str | None:
+        public_url = self.app.config.get("public_url")
+        return public_url.rstrip("/") if public_url else None
 
     @staticmethod
     def _unregister(rsps, routes, owned: bool) -> None:
@@ -262,7 +352,7 @@ class EmulatorMock(ContextDecorator):
         """Whether this mock is currently intercepting (entered and not yet left)."""
         return bool(self._stack)
 
-    def __call__(self, func: Callable) -> Callable:
+    def __call__(self, func: Callable) -> Callable:  # type: ignore[override]
         """Decorate ``func`` (plain or ``async``) to run with the mock active."""
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)
@@ -283,7 +373,7 @@ class _InnerMocks:
     user's own always win."""
 
     _active: list[tuple[EmulatorMock, responses.RequestsMock]] = []
-    _original = None
+    _original: Any = None
     _lock = threading.Lock()
 
     @classmethod
@@ -322,10 +412,15 @@ class _InnerMocks:
         return active[-1][0].route_for(request)
 
 
+ASYNC_CLIENT_MODULE = "twilio.http.async_http_client"
+
+
 class _AsyncClientPatch:
-    """Route ``AsyncTwilioHttpClient.request`` for TaskRouter hosts to the app (no aiohttp I/O)
-    and apply the guard to other Twilio hosts; other URLs go to the method that was in place
-    before."""
+    """Route ``AsyncTwilioHttpClient.request`` for TaskRouter hosts to the app (no aiohttp I/O) and
+    apply the guard to other Twilio hosts; other URLs go to the method that was in place before.
+
+    When twilio's asynchronous client module is not imported yet, the routing waits for it
+    (``_AsyncImportHook``), so a test that never uses it never pays for importing aiohttp."""
 
     def __init__(self, app, owner: EmulatorMock | None = None) -> None:
         self.app = app
@@ -334,9 +429,15 @@ class _AsyncClientPatch:
         self._previous = None
 
     def start(self) -> None:
-        try:
-            from twilio.http.async_http_client import AsyncTwilioHttpClient
-        except ImportError:  # twilio or aiohttp not installed: nothing to route
+        module = sys.modules.get(ASYNC_CLIENT_MODULE)
+        if module is None:
+            _ASYNC_HOOK.wait(self)
+        else:
+            self.apply(module)
+
+    def apply(self, module) -> None:
+        AsyncTwilioHttpClient = getattr(module, "AsyncTwilioHttpClient", None)
+        if AsyncTwilioHttpClient is None:
             return
         self._cls = AsyncTwilioHttpClient
         self._previous = previous = AsyncTwilioHttpClient.__dict__["request"]
@@ -353,14 +454,66 @@ class _AsyncClientPatch:
             # Encode exactly as the synchronous client does (form body, repeated keys, Basic auth).
             prepared = requests.Request(method.upper(), url, params=params, data=data, headers=headers,
                                         auth=auth).prepare()
-            status, answer_headers, content = call_app(app, prepared.method, prepared.url, prepared.headers,
-                                                       prepared.body)
+            status, answer_headers, content = call_app(app, prepared.method or "GET", prepared.url or "",
+                                                       prepared.headers, _body(prepared.body))
             return Response(status, content.decode("utf-8"), CaseInsensitiveDict(answer_headers))
 
         request.__doc__ = previous.__doc__
         AsyncTwilioHttpClient.request = request
 
     def stop(self) -> None:
+        _ASYNC_HOOK.forget(self)
         if self._cls is not None:
             self._cls.request = self._previous
             self._cls = None
+
+
+class _AsyncImportHook(importlib.abc.MetaPathFinder):
+    """Applies the waiting ``_AsyncClientPatch``es, in the order they started, right after twilio's
+    asynchronous client module is imported. In ``sys.meta_path`` only while some are waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._waiting: list[_AsyncClientPatch] = []
+
+    def wait(self, patch: _AsyncClientPatch) -> None:
+        with self._lock:
+            self._waiting.append(patch)
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+
+    def forget(self, patch: _AsyncClientPatch) -> None:
+        with self._lock:
+            if patch in self._waiting:
+                self._waiting.remove(patch)
+            if not self._waiting and self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != ASYNC_CLIENT_MODULE:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_route(module) -> None:
+            exec_module(module)
+            with self._lock:
+                waiting, self._waiting = self._waiting, []
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)
+            for patch in waiting:
+                patch.apply(module)
+
+        spec.loader.exec_module = exec_then_route
+        return spec
+
+
+_ASYNC_HOOK = _AsyncImportHook()

@@ -1,6 +1,8 @@
 # make run          - start the emulator on http://127.0.0.1:$(PORT)
 # make lint         - ruff and mypy (any finding fails)
-# make test         - lint, then run the whole test suite (installs the Node clients under tests/node when npm is here)
+# make test         - lint, then run the whole test suite
+# make node-deps    - install the Node packages the tests drive (npm ci in tests/node: the Worker SDK,
+#                     twilio-node, twilio-cli; skipped without Node, and those tests skip with the reason)
 # make test-floors  - the suite with every dependency at the floor pyproject.toml declares (oldest Python found)
 # make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
 # make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
@@ -12,14 +14,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
-NPM ?= npm
+
 # A working interpreter for Python $(1): on the PATH, or installed by pyenv (its shims may not run).
 find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
 # The oldest Python the package supports, when this machine has it.
 FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
 PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: run lint test test-floors test-sdist test-pythons dist node bench clean
+.PHONY: run lint test test-floors test-sdist test-pythons dist bench clean node-deps
+
+NPM ?= npm
+NODE_STAMP := tests/node/node_modules/.installed
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,14 +38,6 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-# twilio-node and twilio-cli for tests/test_node.py, from the lockfile; skipped without npm
-# (those tests then skip with the reason).
-node:
-	@if command -v $(NPM) >/dev/null 2>&1; then \
-	  cd tests/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
-	    $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error; }; \
-	else echo "npm not found: the Node client tests will be skipped"; fi
-
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
@@ -48,10 +45,10 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: lint node
+test: lint node-deps
 	$(PY) -m pytest $(ARGS)
 
-test-floors: node
+test-floors: node-deps
 	rm -rf .venv-floors
 	$(FLOORS_PYTHON) -m venv .venv-floors
 	.venv-floors/bin/python -m pip install --quiet --upgrade pip
@@ -74,7 +71,7 @@ test-sdist: dist
 	cd build/sdist/*/ && { [ ! -d $(CURDIR)/tests/node/node_modules ] || ln -s $(CURDIR)/tests/node/node_modules tests/node/; } && \
 	  $(CURDIR)/.venv-sdist/bin/python -m pytest -p no:cacheprovider $(ARGS)
 
-test-pythons: node
+test-pythons: node-deps
 	@$(foreach v,$(PYTHON_VERSIONS),$(if $(call find_python,$(v)),\
 	  echo "== Python $(v): $(call find_python,$(v))" && rm -rf .venv-$(v) && \
 	  $(call find_python,$(v)) -m venv .venv-$(v) && .venv-$(v)/bin/python -m pip install --quiet --upgrade pip && \
@@ -85,5 +82,15 @@ test-pythons: node
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
 
+# The Worker SDK tests need Node; without it (or offline) they skip, saying why.
+node-deps:
+	@if command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "node/npm not found: the Node client tests will be skipped"; fi
+
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error || echo "npm ci failed: the Node client tests will be skipped"
+	@if [ -d tests/node/node_modules/twilio-taskrouter ]; then touch $@; fi
+
 clean:
-	rm -rf $(VENV) .venv-* build dist *.egg-info
+	rm -rf $(VENV) .venv-* build dist *.egg-info tests/node/node_modules

@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, Response, request
 
-from . import __version__, errors, snapshot
+from . import __version__, dashboard, errors, snapshot
 from .clock import MODES
 from .engine.backend import Backend
 from .http.params import parse_date
@@ -122,6 +122,9 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
                                 workspace_sid=request.args.get("WorkspaceSid"), task_sid=request.args.get("TaskSid"),
                                 after=after)
         return _json({"webhooks": [r.to_dict() for r in records]})
+
+    # the dashboard's data routes: on this blueprint, so whatever guards the control API guards them
+    dashboard.register(bp, backend, webhooks, clock_state)
 
     @bp.delete("/webhooks")
     def clear_webhooks():

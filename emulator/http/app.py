@@ -180,6 +180,8 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
 
     from ..control import control_blueprint
     app.register_blueprint(control_blueprint(backend, webhooks))
+    from ..dashboard import page_blueprint
+    app.register_blueprint(page_blueprint())
 
     @app.errorhandler(errors.TwilioError)
     def twilio_error(exc: errors.TwilioError):

@@ -1,5 +1,6 @@
 # make run   - start the emulator on http://127.0.0.1:$(PORT)
 # make test  - run the whole test suite
+# make browser - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
 # make bench - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ PORT ?= 8787
 ARGS ?=
 ROUTING_ARGS ?=
 
-.PHONY: run test bench clean
+.PHONY: run test bench browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,17 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
-test: $(VENV)/.installed-test
+# Debian's chromium and chromium-driver, installed when missing and we are root (the browser tests
+# skip, saying so, where they cannot be had).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
+			|| echo "could not install chromium: the dashboard's browser tests will skip"; \
+	else echo "no chromium: the dashboard's browser tests will skip (install: sudo apt-get install chromium chromium-driver)"; fi
+
+test: $(VENV)/.installed-test browser
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test

@@ -1,5 +1,6 @@
 # make run   - start the emulator on http://127.0.0.1:$(PORT)
-# make test  - run the whole test suite
+# make lint  - ruff and mypy (any finding fails)
+# make test  - lint, then run the whole test suite
 # make browser - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
 # make bench - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
 PYTHON ?= python3
@@ -9,7 +10,7 @@ PORT ?= 8787
 ARGS ?=
 ROUTING_ARGS ?=
 
-.PHONY: run test bench browser clean
+.PHONY: run lint test bench browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +37,11 @@ browser:
 			|| echo "could not install chromium: the dashboard's browser tests will skip"; \
 	else echo "no chromium: the dashboard's browser tests will skip (install: sudo apt-get install chromium chromium-driver)"; fi
 
-test: $(VENV)/.installed-test browser
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint browser
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test

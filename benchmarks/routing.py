@@ -73,7 +73,7 @@ def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
             {"skills": [f"skill{i % SKILLS}", f"skill{(i + 1) % SKILLS}"], "level": i % 5}))
     for i in range(outside):
         ws.create_worker(f"outsider{i}", activity_sid=available, attributes='{"skills": ["other"], "level": 4}')
-    for i in range(parked):
+    for _ in range(parked):
         ws.create_task(attributes='{"skill": "parked"}', workflow_sid=workflow.sid)
 
     offers: collections.deque = collections.deque()

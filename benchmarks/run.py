@@ -19,18 +19,16 @@ import sys
 import time
 
 import requests
+import responses
 from flask import Flask
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-import responses
-
 from emulator import TaskRouterEmulator
 from emulator.engine.backend import Backend
 from emulator.http import create_app
-from emulator.mock import EmulatorMock
+from emulator.mock import EmulatorMock, InProcessAdapter
 from emulator.server import Server
-from emulator.wsgi_adapter import WSGIAdapter
 
 ACCOUNT = "AC" + "a" * 32
 
@@ -57,7 +55,7 @@ def per_call(fn, n: int) -> float:
 
 def in_process_client(app) -> Client:
     http_client = TwilioHttpClient()
-    http_client.session.mount("https://taskrouter.twilio.com", WSGIAdapter(app))
+    http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
     return Client(ACCOUNT, "token", http_client=http_client)
 
 
@@ -146,7 +144,7 @@ def startup() -> tuple[float, float]:
                     break
             except requests.ConnectionError:
                 if time.perf_counter() - start > 30:
-                    raise RuntimeError("server did not start in 30 s")
+                    raise RuntimeError("server did not start in 30 s") from None
                 time.sleep(0.01)
         elapsed = time.perf_counter() - start
         time.sleep(0.5)

@@ -20,14 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from twilio.http.http_client import TwilioHttpClient  # noqa: E402
-from twilio.rest import Client  # noqa: E402
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
 
-from emulator.clock import MANUAL, Clock  # noqa: E402
-from emulator.engine import statistics as stats  # noqa: E402
-from emulator.engine.backend import Backend  # noqa: E402
-from emulator.http import create_app  # noqa: E402
-from emulator.wsgi_adapter import WSGIAdapter  # noqa: E402
+from emulator.clock import MANUAL, Clock
+from emulator.engine import statistics as stats
+from emulator.engine.backend import Backend
+from emulator.http import create_app
+from emulator.mock import InProcessAdapter
 
 ACCOUNT = "AC" + "a" * 32
 QUEUES = 10
@@ -127,7 +127,7 @@ def main() -> None:
 
     app = create_app(backend)
     http_client = TwilioHttpClient()
-    http_client.session.mount("https://taskrouter.twilio.com", WSGIAdapter(app))
+    http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
     w = Client(ACCOUNT, "token", http_client=http_client).taskrouter.v1.workspaces(ws.sid)
     start = now - timedelta(days=7)
     through = [

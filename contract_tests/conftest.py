@@ -17,7 +17,7 @@ from twilio.rest import Client
 
 from emulator.engine.backend import Backend
 from emulator.http import create_app
-from emulator.wsgi_adapter import WSGIAdapter
+from emulator.mock import InProcessAdapter
 
 LIVE = (os.environ.get("TASKROUTER_CONTRACT_LIVE") == "1" and bool(os.environ.get("TWILIO_ACCOUNT_SID"))
         and bool(os.environ.get("TWILIO_AUTH_TOKEN")))
@@ -35,7 +35,7 @@ def target() -> Target:
         return Target("twilio", Client(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"]))
     app = create_app(Backend(), strict_schema=True)
     http_client = TwilioHttpClient()
-    http_client.session.mount("https://taskrouter.twilio.com", WSGIAdapter(app))
+    http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
     return Target("emulator", Client("AC" + "c" * 32, "token", http_client=http_client))
 
 

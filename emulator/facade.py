@@ -217,7 +217,8 @@ class TaskRouterEmulator:
         (or use it as a context manager); ``close()`` stops every server still running.
         ``log_requests`` writes an access-log line per request (werkzeug's logger).
         """
-        server = EmulatorServer(self, host, port, log_requests=log_requests).start()
+        server = EmulatorServer(self, host, port, log_requests=log_requests)
+        server.start()
         self._servers.append(server)
         return server
 

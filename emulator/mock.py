@@ -20,8 +20,9 @@ import functools
 import inspect
 import re
 import threading
+from collections.abc import Callable
 from contextlib import ContextDecorator
-from typing import Callable
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -86,22 +87,29 @@ class InProcessAdapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, stream=False, timeout=None, verify=True, cert=None,
              proxies=None) -> requests.Response:
-        if not (is_taskrouter_url(request.url) or (self.also and request.url.startswith(self.also))):
+        url = request.url or ""
+        if not (is_taskrouter_url(url) or (self.also and url.startswith(self.also))):
             return self._network.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                       proxies=proxies)
-        status, headers, content = call_app(self.app, request.method, request.url, request.headers, request.body)
+        status, headers, content = call_app(self.app, request.method or "GET", url, request.headers,
+                                            _body(request.body))
         response = requests.Response()
         response.status_code = status
         response.headers = CaseInsensitiveDict(headers)
         response._content = content
         response.encoding = "utf-8"
-        response.url = request.url
+        response.url = url
         response.request = request
         response.reason = _reason(status)
         return response
 
     def close(self) -> None:
         self._network.close()
+
+
+def _body(body: Any) -> bytes | str | None:
+    # a prepared request's body is bytes, text or None (the twilio client never streams one)
+    return body if body is None or isinstance(body, (bytes, str)) else b"".join(body)
 
 
 def _reason(status: int) -> str:
@@ -131,7 +139,7 @@ class EmulatorMock(ContextDecorator):
 
     # --- the routes ---------------------------------------------------------------------------
     def _answer(self, request: requests.PreparedRequest):
-        return call_app(self.app, request.method, request.url, request.headers, request.body)
+        return call_app(self.app, request.method or "GET", request.url or "", request.headers, _body(request.body))
 
     def _register(self, rsps: responses.RequestsMock) -> list:
         registered = []
@@ -153,8 +161,8 @@ class EmulatorMock(ContextDecorator):
             # Passthrough to the send that is in place now, so a mock the test started earlier
             # still answers its own URLs and the emulator's real-HTTP traffic is untouched.
             rsps = responses.RequestsMock(assert_all_requests_are_fired=False,
-                                          passthru_prefixes=(re.compile(r".*", re.DOTALL),),
-                                          real_adapter_send=HTTPAdapter.send)
+                                          passthru_prefixes=(re.compile(r".*", re.DOTALL),),  # type: ignore[arg-type]
+                                          real_adapter_send=HTTPAdapter.send)  # type: ignore[arg-type]
             owned = True
         routes = self._register(rsps)
         if owned:
@@ -169,7 +177,7 @@ class EmulatorMock(ContextDecorator):
             self._stack.append((rsps, routes, owned, async_patch))
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> Literal[False]:
         with self._lock:
             rsps, routes, owned, async_patch = self._stack.pop()
         async_patch.stop()
@@ -189,7 +197,7 @@ class EmulatorMock(ContextDecorator):
         """Whether this mock is currently intercepting (entered and not yet left)."""
         return bool(self._stack)
 
-    def __call__(self, func: Callable) -> Callable:
+    def __call__(self, func: Callable) -> Callable:  # type: ignore[override]
         """Decorate ``func`` (plain or ``async``) to run with the mock active."""
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)
@@ -227,8 +235,8 @@ class _AsyncClientPatch:
             # Encode exactly as the synchronous client does (form body, repeated keys, Basic auth).
             prepared = requests.Request(method.upper(), url, params=params, data=data, headers=headers,
                                         auth=auth).prepare()
-            status, answer_headers, content = call_app(app, prepared.method, prepared.url, prepared.headers,
-                                                       prepared.body)
+            status, answer_headers, content = call_app(app, prepared.method or "GET", prepared.url or "",
+                                                       prepared.headers, _body(prepared.body))
             return Response(status, content.decode("utf-8"), CaseInsensitiveDict(answer_headers))
 
         request.__doc__ = previous.__doc__

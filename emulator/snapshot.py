@@ -281,9 +281,9 @@ class _Decoder:
                     else:
                         container.append(self.decode(item))
                 return container
-        for tag, make in (("$dict", dict), ("$odict", OrderedDict)):
+        for tag, mapping in (("$dict", dict), ("$odict", OrderedDict)):
             if tag in data:
-                container = self._register(data, make())
+                container = self._register(data, mapping())
                 for key, item in data[tag]:
                     container[self.decode(key)] = self.decode(item)
                 return container
@@ -300,7 +300,7 @@ class _Decoder:
             value = cls(*[self.decode(item) for item in data["items"]])
             self.objects[data["$obj"]] = value
             return value
-        value = cls.__new__(cls)
+        value = object.__new__(cls)
         self.objects[data["$obj"]] = value  # before the state, so cycles resolve to it
         state = {name: self.decode(item) for name, item in data.get("state", [])}
         if any(not isinstance(name, str) or name.startswith("__") for name in state):
@@ -348,7 +348,7 @@ def take(backend, webhooks=None) -> dict:
         externals = {id(backend): "backend", id(clock): "clock", id(backend.lock): "lock"}
         encoder = _Encoder(externals)
         state = {name: value for name, value in vars(backend).items() if name not in _BACKEND_WIRING}
-        timers = [timer for timer in clock.pending()]
+        timers = list(clock.pending())
         root = {"backend": state, "timers": timers, "extra": extra}
         encoder.count(root)
         return {

@@ -12,7 +12,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import jsonschema
@@ -114,7 +114,7 @@ def _to_json_schema(node, exact: bool):
     return node
 
 
-@lru_cache(maxsize=None)
+@cache
 def response_schema(operation_id: str, status: int | None = None, exact: bool = True) -> dict | None:
     """The JSON Schema of an operation's success response body (None for bodiless 204s)."""
     doc = document()
@@ -128,7 +128,7 @@ def response_schema(operation_id: str, status: int | None = None, exact: bool = 
     return _to_json_schema(_resolve(copy.deepcopy(content["schema"]), components), exact)
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(operation_id: str, status: int | None = None, exact: bool = True):
     schema = response_schema(operation_id, status, exact)
     if schema is None:

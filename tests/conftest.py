@@ -8,8 +8,8 @@ from twilio.rest import Client
 
 from emulator.engine.backend import Backend
 from emulator.http import create_app
+from emulator.mock import InProcessAdapter
 from emulator.webhooks import Webhooks
-from emulator.wsgi_adapter import WSGIAdapter
 
 ACCOUNT_SID = "AC" + "a" * 32
 OTHER_ACCOUNT_SID = "AC" + "b" * 32
@@ -30,7 +30,7 @@ class Emulator:
 
     def client(self, account_sid: str = ACCOUNT_SID, token: str = "token") -> Client:
         http_client = TwilioHttpClient()
-        http_client.session.mount("https://taskrouter.twilio.com", WSGIAdapter(self.app))
+        http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(self.app))
         return Client(account_sid, token, http_client=http_client)
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from conftest import ACCOUNT_SID, START
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.serving import make_server
@@ -20,8 +21,6 @@ from emulator.engine.backend import Backend
 from emulator.http import create_app
 from emulator.server import Server
 from emulator.webhooks import Webhooks
-
-from conftest import ACCOUNT_SID, START
 
 TOKEN = "loopback-secret"
 # short, so timeouts are tested in a fraction of a second (the real service waits 5 s)

@@ -10,7 +10,6 @@ import re
 from importlib import resources
 
 import pytest
-
 from conftest import ACCOUNT_SID
 
 BASE = "/_emulator/dashboard"
@@ -186,3 +185,61 @@ def test_the_page_is_one_document_whose_policy_admits_only_its_own_script_and_st
 def test_assets_ship_in_the_package():
     static = resources.files("emulator.dashboard") / "static"
     assert {"index.html", "dashboard.js", "dashboard.css"} <= {p.name for p in static.iterdir()}
+
+
+def _strict_app():
+    from emulator.engine.backend import Backend
+    from emulator.http import Credentials, create_app
+    from emulator.webhooks import Webhooks
+
+    backend = Backend(seed=3)
+    webhooks = Webhooks(backend, default_delivery="capture")
+    credentials = Credentials(tokens={ACCOUNT_SID: "token-a", OTHER: "token-b"}, admin_token="admin-secret")
+    app = create_app(backend, credentials=credentials, webhooks=webhooks)
+    sids = {}
+    for account, token in ((ACCOUNT_SID, "token-a"), (OTHER, "token-b")):
+        response = app.test_client().post("/v1/Workspaces", data={"FriendlyName": f"of {account[-1]}",
+                                                                   "EventCallbackUrl": "https://app.test/e"},
+                                          headers=_basic(account, token))
+        sids[account] = response.get_json()["sid"]
+    return app.test_client(), sids
+
+
+OTHER = "AC" + "b" * 32
+
+
+def _basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.mark.parametrize("who, status, accounts", [
+    (None, 401, None),
+    ((ACCOUNT_SID, "wrong"), 401, None),
+    ((ACCOUNT_SID, "token-a"), 200, [ACCOUNT_SID]),
+    (("admin", "admin-secret"), 200, [ACCOUNT_SID, OTHER]),
+])
+def test_strict_mode_the_data_routes_need_the_control_apis_credentials(who, status, accounts):
+    http, sids = _strict_app()
+    headers = _basic(*who) if who else {}
+    assert http.get("/").status_code == 200  # the page itself holds no data
+    response = http.get(f"{BASE}/state", headers=headers)
+    assert response.status_code == status
+    if accounts is None:
+        assert response.get_json()["code"] == 20003
+        return
+    state = response.get_json()
+    assert [a["account_sid"] for a in state["accounts"]] == accounts
+    assert state["access"]["all_accounts"] == (len(accounts) == 2)
+    assert state["inbox"]["count"] == len(accounts)  # each account's workspace.created callback
+
+
+def test_strict_mode_an_account_sees_its_own_workspaces_only():
+    http, sids = _strict_app()
+    mine, theirs = f"{BASE}/accounts/{ACCOUNT_SID}/workspaces/{sids[ACCOUNT_SID]}", \
+        f"{BASE}/accounts/{OTHER}/workspaces/{sids[OTHER]}"
+    a = _basic(ACCOUNT_SID, "token-a")
+    assert http.get(mine, headers=a).status_code == 200
+    refused = http.get(theirs, headers=a)
+    assert refused.status_code == 403 and refused.get_json()["code"] == 20403
+    assert http.get(theirs + "/workers/WK" + "0" * 32, headers=a).status_code == 403
+    assert http.get(theirs, headers=_basic("admin", "admin-secret")).status_code == 200

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from emulator import TaskRouterEmulator
+from emulator.http import Credentials
 
 CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("DASHBOARD_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -43,6 +43,19 @@ def emulator():
     emu = TaskRouterEmulator(seed=7, start="2026-03-02T09:00:00Z")
     server = emu.serve()
     emu.url = server.url
+    yield emu
+    emu.close()
+
+
+ACCOUNT, TOKEN, ADMIN_TOKEN = "AC" + "c" * 32, "token-c", "admin-secret"
+
+
+@pytest.fixture(scope="module")
+def strict_emulator():
+    emu = TaskRouterEmulator(seed=8, start="2026-03-02T09:00:00Z", account_sid=ACCOUNT,
+                             credentials=Credentials(tokens={ACCOUNT: TOKEN}, admin_token=ADMIN_TOKEN))
+    emu.url = emu.serve().url
+    emu.load("helpdesk")
     yield emu
     emu.close()
 
@@ -91,8 +104,12 @@ def _texts(driver, css: str) -> list[str]:
 
 
 def _shot(driver, name: str, css: str | None = None) -> None:
-    target = driver.find_element(By.CSS_SELECTOR, css) if css else driver
-    target.screenshot(str(SCREENSHOTS / f"{name}.png")) if css else driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    """A screenshot of the window, or of the element ``css`` names, in ``build/screenshots``."""
+    path = str(SCREENSHOTS / f"{name}.png")
+    if css:
+        driver.find_element(By.CSS_SELECTOR, css).screenshot(path)
+    else:
+        driver.save_screenshot(path)
 
 
 def _desk(emulator, **workspace):
@@ -190,7 +207,9 @@ def test_every_control_has_a_name_a_screen_reader_can_read(emulator, page):
           const name = el.getAttribute('aria-label') || el.textContent.trim();
           if (!name) missing.push(el.outerHTML.slice(0, 120));
         }
-        for (const el of document.querySelectorAll('table')) if (!el.querySelector('caption')) missing.push('table without caption');
+        for (const el of document.querySelectorAll('table')) {
+          if (!el.querySelector('caption')) missing.push('table without caption');
+        }
         return missing;""")
     assert unnamed == []
 
@@ -201,5 +220,27 @@ def test_the_request_log_view_shows_only_when_the_emulator_keeps_one(emulator, p
         kept = True
     except urllib.error.HTTPError:
         kept = False
-    time.sleep(0.2)
     assert page.find_element(By.ID, "requests-tab").is_displayed() == kept
+
+
+def _sign_in(driver, user: str, password: str) -> None:
+    _wait(driver, lambda d: d.find_element(By.ID, "auth-dialog").get_attribute("open") is not None)
+    field = driver.switch_to.active_element  # the dialog puts the focus in its first field
+    assert field.get_attribute("id") == "auth-user"
+    field.send_keys(user, Keys.TAB, password, Keys.ENTER)
+    _wait(driver, lambda d: d.find_element(By.ID, "auth-dialog").get_attribute("open") is None)
+
+
+def test_in_strict_mode_the_page_asks_for_the_control_apis_credentials(strict_emulator, browser):
+    browser.get(strict_emulator.url + "/")
+    _sign_in(browser, ACCOUNT, TOKEN)  # an account's own credentials: its workspaces, not the clock
+    _wait(browser, lambda d: _text(d, "#workspace-heading") == "Workspace Help Desk")
+    assert not browser.find_element(By.CSS_SELECTOR, "#advance-form button").is_enabled()
+    assert "need the admin token" in _text(browser, "#access-note")
+
+    browser.find_element(By.ID, "auth-button").click()  # sign out: asked again
+    _sign_in(browser, "admin", ADMIN_TOKEN)
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#advance-form button").is_enabled())
+    browser.find_element(By.ID, "advance-seconds").send_keys(Keys.ENTER)
+    _wait(browser, lambda d: "09:01:00" in _text(d, "#clock-now"))
+    assert strict_emulator.clock.now().isoformat().startswith("2026-03-02T09:01:00")

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import ACCOUNT_SID
 from twilio.request_validator import RequestValidator
 
 from emulator.engine.events import EVENT_TYPES, NOT_EMITTED, snake_case
-
-from conftest import ACCOUNT_SID
 
 CALLBACK = "https://app.example.com/taskrouter/events?source=emulator"
 

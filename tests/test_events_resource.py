@@ -7,9 +7,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from twilio.base.exceptions import TwilioException, TwilioRestException
-
 from conftest import ACCOUNT_SID
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ https://www.twilio.com/docs/taskrouter/api/reservations.
 from __future__ import annotations
 
 import pytest
+from conftest import ACCOUNT_SID
+from test_routing import make_workspace, reservations, worker, workflow
 from twilio.base.exceptions import TwilioRestException
 
-from conftest import ACCOUNT_SID
 from emulator import errors
-from test_routing import make_workspace, reservations, worker, workflow
 
 TASK_STATES = ("pending", "reserved", "assigned", "wrapping", "completed", "canceled")
 RESERVATION_STATES = ("pending", "accepted", "wrapping", "completed", "rejected", "timeout", "canceled",

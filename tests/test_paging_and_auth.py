@@ -6,6 +6,7 @@ import base64
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID, START
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -13,9 +14,7 @@ from twilio.rest import Client
 from emulator.engine.backend import Backend
 from emulator.http import create_app
 from emulator.http.app import Credentials
-from emulator.wsgi_adapter import WSGIAdapter
-
-from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID, START
+from emulator.mock import InProcessAdapter
 
 HOST = "http://127.0.0.1:5055"
 META_KEYS = {"first_page_url", "key", "next_page_url", "page", "page_size", "previous_page_url", "url"}
@@ -35,7 +34,7 @@ def client_for(app, username: str, password: str, account_sid: str | None = None
         return app(environ, start_response)
 
     http_client = TwilioHttpClient()
-    http_client.session.mount("https://taskrouter.twilio.com", WSGIAdapter(recording_app))
+    http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(recording_app))
     return Client(username, password, account_sid, http_client=http_client)
 
 

@@ -10,14 +10,13 @@ import base64
 import json
 
 import pytest
+from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 from flask import request as flask_request
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 import emulator.http  # noqa: F401  (registers the handlers)
 from emulator import errors, spec
 from emulator.http.registry import HANDLERS
-
-from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 
 UNKNOWN = {"WA": "WA" + "0" * 32, "WQ": "WQ" + "0" * 32, "WK": "WK" + "0" * 32, "WW": "WW" + "0" * 32,
            "WT": "WT" + "0" * 32, "WR": "WR" + "0" * 32, "EV": "EV" + "0" * 32, "WS": "WS" + "0" * 32}

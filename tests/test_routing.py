@@ -110,8 +110,8 @@ def test_priority_and_lifo_order(emu, client):
     for priority in (9, 1, 5):
         lifo_sids.append(ws.tasks.create(attributes='{"lifo": true}', priority=priority, workflow_sid=wf.sid).sid)
         emu.clock.advance(1)
-    l = worker(ws, "l", available=False, lifo=True)
-    order = drain_order(ws, l, lifo_sids)
+    lifo_worker = worker(ws, "l", available=False, lifo=True)
+    order = drain_order(ws, lifo_worker, lifo_sids)
     assert order == [2, 1, 0]
 
 

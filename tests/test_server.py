@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import ACCOUNT_SID
 from twilio.rest import Client
 
 from emulator import cli
@@ -19,8 +20,6 @@ from emulator.cli import build_parser
 from emulator.engine.backend import Backend
 from emulator.http import create_app
 from emulator.server import Server
-
-from conftest import ACCOUNT_SID
 
 
 def test_real_client_over_loopback_follows_pages_on_the_server_host():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ACCOUNT_SID
+
 from emulator import snapshot
 
 

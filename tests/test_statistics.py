@@ -25,11 +25,10 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+from conftest import ACCOUNT_SID
 from twilio.base.exceptions import TwilioRestException
 
 from emulator.engine import statistics as stats
-
-from conftest import ACCOUNT_SID
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -377,7 +376,7 @@ def test_bad_windows_are_400s(workspace, params, words):
     if "split_by_wait_time" not in params:  # the workers' statistics have no SplitByWaitTime
         fetches.append(workspace.workers.cumulative_statistics().fetch)
     for fetch in fetches:
-        error = rest_error(lambda: fetch(**params))
+        error = rest_error(lambda fetch=fetch: fetch(**params))
         assert (error.status, error.code) == (400, 20001)
         assert words in error.msg
 

@@ -8,7 +8,9 @@ import json
 import threading
 
 import pytest
+from conftest import ACCOUNT_SID, START
 from twilio.request_validator import RequestValidator
+from webhook_app import create_webhook_app
 from werkzeug.datastructures import MultiDict
 
 from emulator.clock import MANUAL, Clock
@@ -17,9 +19,6 @@ from emulator.http import Credentials, create_app
 from emulator.webhooks import DEFAULT_AUTH_TOKEN, Answer, Webhooks, signature
 from emulator.webhooks.assignment import instruction_form, judge
 from emulator.webhooks.delivery import Result, Timeouts
-
-from conftest import ACCOUNT_SID, START
-from webhook_app import create_webhook_app
 
 APP = "https://myapp.example.com"
 
@@ -253,12 +252,13 @@ def test_strict_mode_signs_with_the_configured_token():
     backend = Backend(clock=Clock(MANUAL, start=START), seed=5)
     webhooks = Webhooks(backend)
     app = create_app(backend, credentials=Credentials(tokens={ACCOUNT_SID: "configured"}), webhooks=webhooks)
-    from emulator.wsgi_adapter import WSGIAdapter
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
+    from emulator.mock import InProcessAdapter
+
     http = TwilioHttpClient()
-    http.session.mount("https://taskrouter.twilio.com", WSGIAdapter(app))
+    http.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
     setup(Client(ACCOUNT_SID, "configured", http_client=http)).tasks.create(attributes="{}")
     record = webhooks.inbox.records(kind="event")[0]
     assert RequestValidator("configured").validate(record.url, record.params, record.headers["X-Twilio-Signature"])

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_routing import activity, make_workspace, queue_workflow, reservations, worker, workflow
 from twilio.base.exceptions import TwilioRestException
 
 import emulator.engine.router as router_module
-from test_routing import activity, make_workspace, queue_workflow, reservations, worker, workflow
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_reservation_attempts_count_transitions_not_offers(ws, monkeypatch):
     for i in range(6):
         worker(ws, f"m{i}", team="M")
     task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
-    for round_ in range(3):
+    for _round in range(3):
         offers = reservations(ws, task.sid, status="pending")
         assert len(offers) == 2
         assert ws.tasks(task.sid).fetch().assignment_status == "reserved"

@@ -44,11 +44,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import errors
 from ..clock import MANUAL, Clock
@@ -69,7 +69,7 @@ TOP_LEVEL = {
     "workflows": (list, False),
     "workers": (list, False),
 }
-ENTRIES = {
+ENTRIES: dict[str, dict] = {
     "activities": {"friendly_name": (str, True), "available": (bool, False)},
     "task_channels": {"unique_name": (str, True), "friendly_name": (str, False),
                       "channel_optimized_routing": (bool, False)},

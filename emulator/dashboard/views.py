@@ -14,7 +14,7 @@ from datetime import timedelta
 from .. import errors
 from ..engine import events as ev
 from ..engine import queries, statistics
-from ..engine.models import TASK_STATUSES, RESERVATION_STATUSES
+from ..engine.models import RESERVATION_STATUSES, TASK_STATUSES
 from ..http.render import Renderer, iso
 from ..sids import is_sid
 
@@ -55,25 +55,34 @@ def _page(items: list, page: int, size: int, render) -> dict:
             "items": [render(item) for item in items[page * size:(page + 1) * size]]}
 
 
+def in_scope(account_sid: str, scope: str | None) -> str:
+    """The account a view names, if the caller may see it (``scope`` None: every account)."""
+    if scope is not None and account_sid != scope:
+        raise errors.Forbidden(errors.CONTROL_OTHER_ACCOUNT.format(own=scope, other=account_sid))
+    return account_sid
+
+
 def workspace_of(backend, account_sid: str, workspace_sid: str):
     if not is_sid(account_sid, "AC"):
         raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
     return backend.get_workspace(account_sid, workspace_sid)
 
 
-def overview(backend, clock: dict, webhooks=None) -> dict:
-    """Accounts and their workspaces with what each holds, the clock and where the inbox is."""
+def overview(backend, clock: dict, webhooks=None, scope: str | None = None) -> dict:
+    """Accounts and their workspaces with what each holds, the clock and where the inbox is; with
+    a ``scope``, that account's only. ``access`` tells the page what the caller may do."""
     accounts = []
-    for account_sid in sorted(backend.accounts):
+    for account_sid in sorted(backend.accounts) if scope is None else [scope]:
         workspaces = [{"sid": ws.sid, "friendly_name": ws.friendly_name, "date_created": iso(ws.date_created),
                        "tasks": len(ws.tasks), "workers": len(ws.workers), "task_queues": len(ws.task_queues),
                        "workflows": len(ws.workflows)}
                       for ws in backend.workspaces(account_sid).values()]
         if workspaces:
             accounts.append({"account_sid": account_sid, "workspaces": workspaces})
-    body = {"clock": clock, "accounts": accounts, "inbox": None}
+    body = {"clock": clock, "accounts": accounts, "inbox": None,
+            "access": {"all_accounts": scope is None, "account_sid": scope}}
     if webhooks is not None:
-        records = webhooks.inbox.records()
+        records = [r for r in webhooks.inbox.records() if scope is None or r.account_sid == scope]
         body["inbox"] = {"count": len(records), "last_id": records[-1].id if records else 0}
     return body
 

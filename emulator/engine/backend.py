@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from .. import errors
 from ..clock import MANUAL, Clock
@@ -16,7 +16,7 @@ from ..sids import SidSource
 from . import validation as v
 from .models import Event
 from .router import Router
-from .workspace import TEMPLATES, QUEUE_ORDERS, Workspace
+from .workspace import QUEUE_ORDERS, TEMPLATES, Workspace
 
 EventListener = Callable[[Workspace, Event], None]
 

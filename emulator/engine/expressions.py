@@ -59,7 +59,7 @@ import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from emulator.errors import ExpressionError
 
@@ -99,7 +99,7 @@ _LITERAL_WORDS = {"TRUE": True, "FALSE": False, "NULL": None}
 
 class _Token(NamedTuple):
     kind: str
-    value: object  # str text, parsed number, canonical operator, or punctuation char
+    value: Any  # str text, parsed number, canonical operator, or punctuation char
     pos: int
     text: str      # the source characters, for messages
 
@@ -342,6 +342,9 @@ class _Truthy:
 
 class _Compare:
     __slots__ = ("left", "right")
+
+    def test(self, root) -> bool:
+        raise NotImplementedError
 
     def __init__(self, left, right):
         self.left = left

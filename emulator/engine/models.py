@@ -128,8 +128,6 @@ class Task:
     ignore_capacity: bool | None = None
     addons: str = "{}"
     version: int = 0
-    # whether the creator set Priority (a matched workflow target's priority wins otherwise)
-    priority_set: bool = False
     # TaskQueueSid given at creation: the task goes straight to that queue
     requested_queue_sid: str | None = None
 

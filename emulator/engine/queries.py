@@ -95,7 +95,7 @@ def workers(ws: Workspace, *, activity_name=None, activity_sid=None, available=N
             target_workers_expression=None, task_queue_name=None, task_queue_sid=None, ordering=None) -> list[Worker]:
     clauses = _ordering(ordering, WORKER_ORDER)
     expression = _expression("TargetWorkersExpression", target_workers_expression) if target_workers_expression else None
-    queues = []
+    queues: list | None = []
     if task_queue_sid is not None:
         queues = [ws.task_queues[task_queue_sid]] if task_queue_sid in ws.task_queues else None
     elif task_queue_name is not None:
@@ -205,6 +205,6 @@ def reservations(ws: Workspace, *, task_sid: str | None = None, worker_sid: str 
     task's or worker's own reservations, not the workspace's."""
     router = ws.backend.router
     found = router.task_reservations(ws, task_sid) if task_sid is not None else \
-        router.worker_reservations(ws, worker_sid)
+        router.worker_reservations(ws, worker_sid or "")
     return [r for r in found if (status is None or r.reservation_status == status)
             and (worker_sid is None or r.worker_sid == worker_sid)]

@@ -36,10 +36,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from .. import errors
+from ..clock import Timer
 from . import events as ev
 from .expressions import time_variables
-from .models import (ASSIGNED, CANCELED, COMPLETED, PENDING, RESERVED, WRAPPING, Reservation, Task, Worker,
-                     Workflow)
+from .models import ASSIGNED, CANCELED, COMPLETED, PENDING, RESERVED, WRAPPING, Reservation, Task, Worker, Workflow
 from .workflow_config import Target
 
 if TYPE_CHECKING:
@@ -89,8 +89,8 @@ class Route:
 @dataclass
 class _TaskState:
     route: Route | None = None
-    target_timer: object = None
-    assigned_timer: object = None
+    target_timer: Timer | None = None
+    assigned_timer: Timer | None = None
     excluded: set = field(default_factory=set)  # workers who rejected the task
     attempts: int = 0  # pending -> reserved transitions
 
@@ -193,9 +193,9 @@ class Router:
 
     def __init__(self, backend: "Backend") -> None:
         self.backend = backend
-        self._ttl_timers: dict[str, object] = {}
+        self._ttl_timers: dict[str, Timer] = {}
         self._state: dict[str, _TaskState] = {}
-        self._reservation_timers: dict[str, object] = {}
+        self._reservation_timers: dict[str, Timer] = {}
         self._last_assigned: dict[str, object] = {}
         self._work: OrderedDict = OrderedDict()
         self._depth = 0
@@ -423,7 +423,7 @@ class Router:
         if task.sid not in ix.task_seq:
             ix.task_seq[task.sid] = len(ix.task_seq)
         state = self._state.get(task.sid)
-        place = None
+        place: tuple | None = None
         key = None
         if task.assignment_status in (PENDING, RESERVED) and state is not None and state.route is not None:
             rows = ix.by_task.get(task.sid)
@@ -436,7 +436,7 @@ class Router:
                 place = ("held" if full else "queue", task.task_queue_sid, task.task_channel_sid)
                 key = self._task_key(ix, task, ix.queue_order.get(task.task_queue_sid, "FIFO"))
         old = ix.task_place.get(task.sid)
-        if old is not None and old[0] == place:
+        if old is not None and place is not None and old[0] == place:
             if old[1] != key:
                 self._container(ix, place).add(task.sid, key)
                 ix.task_place[task.sid] = (place, key)
@@ -453,6 +453,7 @@ class Router:
     @staticmethod
     def _container(ix: RoutingIndex, place: tuple, create: bool = True):
         kind = place[0]
+        table: dict
         if kind == "direct":
             table, key = ix.direct, place[1]
         elif kind == "held-direct":
@@ -553,7 +554,7 @@ class Router:
             self._compute_members(ws, ix, queue.sid)
             waiting = [sid for table in (ix.waiting, ix.held) for (queue_sid, _), tasks in list(table.items())
                        if queue_sid == queue.sid for sid in tasks]
-            waiting.sort(key=ix.task_seq.get)
+            waiting.sort(key=lambda sid: ix.task_seq.get(sid, -1))
             for sid in waiting:
                 task = ws.tasks.get(sid)
                 if task is None:
@@ -730,7 +731,7 @@ class Router:
         self._enter_step(ws, task, 0)
 
     def _workflow_route(self, ws: "Workspace", task: Task) -> Route | None:
-        config = ws.workflow_configurations.get(task.workflow_sid)
+        config = ws.workflow_configurations.get(task.workflow_sid or "")
         if config is None:
             return None
         root = {**task.attributes_data, **time_variables(ws.now())}
@@ -744,6 +745,7 @@ class Router:
     def _enter_step(self, ws: "Workspace", task: Task, index: int) -> None:
         state = self._state[task.sid]
         route = state.route
+        assert route is not None
         self._cancel_target_timer(state)
         target = route.targets[index]
         # skip_if: move past a target whose condition holds (e.g. "workers.available == 0")
@@ -778,7 +780,7 @@ class Router:
         """skip_if held on the final target: a skipped filter counts as not matched, so the
         default_filter applies (https://www.twilio.com/docs/taskrouter/worker-presence); skipping out
         of the default filter (or with none) logs ``workflow.skipped`` and removes the task."""
-        config = ws.workflow_configurations.get(route.workflow_sid)
+        config = ws.workflow_configurations.get(route.workflow_sid or "")
         if route.filter_name != DEFAULT_FILTER_NAME and config is not None and config.default_target is not None:
             self._state[task.sid].route = Route([config.default_target], workflow_sid=route.workflow_sid,
                                                 filter_name=DEFAULT_FILTER_NAME)
@@ -791,9 +793,11 @@ class Router:
         """What ``skip_if`` sees: ``workers.available``, ``workers.unavailable`` and ``workers.<ActivitySid>``
         counts of the target queue's workers (https://www.twilio.com/docs/taskrouter/worker-presence)."""
         ix = self.index(ws)
-        members = ix.members.get(target.queue_sid, set()) if target.queue_sid in ws.task_queues else set()
-        available = len(ix.available.get(target.queue_sid, ())) if members else 0
+        queue_sid = target.queue_sid or ""
+        members = ix.members.get(queue_sid, set()) if queue_sid in ws.task_queues else set()
+        available = len(ix.available.get(queue_sid, ())) if members else 0
         workers = {"available": available, "unavailable": len(members) - available}
+        assert target.skip_if is not None
         wanted = {p[1] for p in target.skip_if.key_paths()
                   if len(p) > 1 and p[0] == "workers" and isinstance(p[1], str) and p[1].startswith("WA")}
         for activity_sid in wanted:
@@ -847,9 +851,9 @@ class Router:
         return state, state.route.targets[state.route.index]
 
     def _max_reservations(self, ws: "Workspace", task: Task, state: _TaskState) -> int:
-        if state.route.worker_sid:
+        if state.route is not None and state.route.worker_sid:
             return 1
-        queue = ws.task_queues.get(task.task_queue_sid)
+        queue = ws.task_queues.get(task.task_queue_sid or "")
         return queue.max_reserved_workers if queue else 0
 
     def _worker_free(self, ws: "Workspace", ix: RoutingIndex, worker: Worker, task: Task) -> bool:
@@ -875,7 +879,7 @@ class Router:
 
     @staticmethod
     def _lookup(root: dict, path) -> object:
-        value = root
+        value: object = root
         for part in path:
             if isinstance(value, dict):
                 value = value.get(part)
@@ -899,13 +903,14 @@ class Router:
         for r in ix.by_task.get(task.sid, {}).values():
             if r.worker_sid == worker.sid and r.reservation_status in LOAD_STATUSES:
                 return False
+        assert state.route is not None
         if state.route.worker_sid:
             if worker.sid != state.route.worker_sid:
                 return False
             return bool(task.ignore_capacity) or self._worker_free(ws, ix, worker, task)
         if task.task_queue_sid not in ws.task_queues:
             return False
-        if worker.sid not in ix.members.get(task.task_queue_sid, ()) or not self._worker_free(ws, ix, worker, task):
+        if worker.sid not in ix.members.get(task.task_queue_sid or "", ()) or not self._worker_free(ws, ix, worker, task):
             return False
         if target.known_worker_sid is not None and self._known_worker(task, target.known_worker_sid) != worker.sid:
             return False
@@ -921,7 +926,7 @@ class Router:
         (https://www.twilio.com/docs/taskrouter/order-workers)."""
 
         def key(worker: Worker):
-            parts = []
+            parts: list[tuple[int, float]] = []
             if target.order_by:
                 root = self._worker_root(ws, worker, task, target)
                 for clause in target.order_by:
@@ -996,7 +1001,7 @@ class Router:
         if not ws.worker_available(worker):
             # only tasks routed to this worker ignoring capacity can still reach it
             if direct:
-                for sid in sorted(direct, key=ix.task_seq.get):
+                for sid in sorted(direct, key=lambda sid: ix.task_seq.get(sid, -1)):
                     task = ws.tasks.get(sid)
                     if task is not None and task.ignore_capacity and task.routing_target == worker.sid:
                         self._assign_task(ws, task)

@@ -29,9 +29,10 @@ import itertools
 import weakref
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..sids import is_sid
@@ -254,11 +255,11 @@ class History:
         kind = event.event_type
         data = event.data
         t = event.event_date.timestamp()
-        task_sid = data.get("TaskSid")
+        task_sid: Any = data.get("TaskSid")
         channel = data.get("TaskChannelSid")
         ws_scope = ("ws", None)
-        wf_scope = ("wf", data.get("WorkflowSid"))
-        q_scope = ("q", data.get("TaskQueueSid"))
+        wf_scope: tuple[str, Any] = ("wf", data.get("WorkflowSid"))
+        q_scope: tuple[str, Any] = ("q", data.get("TaskQueueSid"))
         if kind == "task.created":
             self._add("tasks_created", t, (ws_scope,), channel)
         elif kind == "workflow.entered":
@@ -552,7 +553,7 @@ def _staffed(worker: Worker, channel_sid: str | None) -> bool:
 
 def activity_statistics(ws: "Workspace", workers: Iterable[Worker]) -> list[dict]:
     """Workers per activity, every activity of the workspace listed (zeros included), in order."""
-    counts = {sid: 0 for sid in ws.activities}
+    counts = dict.fromkeys(ws.activities, 0)
     for worker in workers:
         if worker.activity_sid in counts:
             counts[worker.activity_sid] += 1

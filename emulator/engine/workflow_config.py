@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from .. import errors
 from . import validation as v
-from .expressions import Expression, parse as parse_expression, parse_order_by
+from .expressions import Expression, parse_order_by
+from .expressions import parse as parse_expression
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -64,7 +65,7 @@ def _expression(text, where: str) -> Expression | None:
 
 @dataclass
 class Target:
-    queue_sid: str
+    queue_sid: str | None
     priority: int | None = None
     timeout: int | None = None
     expression: Expression | None = None
@@ -96,8 +97,8 @@ class WorkflowConfiguration:
     default_target: Target | None
 
     def queue_sids(self) -> set[str]:
-        sids = {t.queue_sid for f in self.filters for t in f.targets}
-        if self.default_target is not None:
+        sids = {t.queue_sid for f in self.filters for t in f.targets if t.queue_sid}
+        if self.default_target is not None and self.default_target.queue_sid:
             sids.add(self.default_target.queue_sid)
         return sids
 
@@ -122,6 +123,8 @@ class WorkflowConfiguration:
             if not isinstance(raw, dict):
                 raise _invalid(f"{where} must be an object")
             expression = _expression(raw.get("expression", "1==1"), f"{where}.expression")
+            if expression is None:
+                raise _invalid(f"{where}.expression must be a string")
             raw_targets = raw.get("targets")
             if not isinstance(raw_targets, list) or not raw_targets:
                 raise _invalid(f"{where}.targets must be a non-empty list")

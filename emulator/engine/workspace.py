@@ -7,21 +7,36 @@ either change state completely or raise before changing anything (validate first
 
 from __future__ import annotations
 
-
 import json
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .. import errors
 from ..sids import is_sid
 from . import events as ev
 from . import validation as v
 from .expressions import parse as parse_expression
-from .models import (ACTIVE_TASK_STATUSES, ASSIGNED, CANCELED, COMPLETED, PENDING, RESERVED, WRAPPING,
-                     Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel,
-                     Workflow)
+from .models import (
+    ACTIVE_TASK_STATUSES,
+    ASSIGNED,
+    CANCELED,
+    COMPLETED,
+    PENDING,
+    RESERVED,
+    WRAPPING,
+    Activity,
+    Event,
+    Reservation,
+    Task,
+    TaskChannel,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workflow,
+)
 from .workflow_config import WorkflowConfiguration
 
 if TYPE_CHECKING:
@@ -669,7 +684,6 @@ class Workspace:
                     priority if priority is not None else 0, timeout or TASK_TIMEOUT_DEFAULT, channel.sid,
                     workflow_sid, None, now, now, virtual_start_time or now,
                     routing_target=routing_target, ignore_capacity=ignore_capacity)
-        task.priority_set = priority is not None
         task.requested_queue_sid = task_queue_sid
         self.tasks[task.sid] = task
         self.record("task.created", "Task created", "task", task.sid, f"Tasks/{task.sid}",
@@ -690,7 +704,7 @@ class Workspace:
         return table[sid]
 
     def _routing_target(self, value: str):
-        tables = {"WK": self.workers, "WQ": self.task_queues, "WW": self.workflows}
+        tables: dict[str, dict] = {"WK": self.workers, "WQ": self.task_queues, "WW": self.workflows}
         if not is_sid(value) or value[:2] not in tables:
             raise errors.InvalidParameter(errors.ROUTING_TARGET_INVALID.format(
                 value=value, workspace_sid=self.sid, account_sid=self.account_sid))
@@ -724,7 +738,6 @@ class Workspace:
             task.attributes, task.attributes_data = parsed
         if priority is not None:
             task.priority = priority
-            task.priority_set = True
         if channel is not None:
             task.task_channel_sid = channel.sid
         if virtual_start_time is not None:
@@ -765,11 +778,6 @@ class Workspace:
         self._cancel_deletion(task.sid)
         self._deletion_timers[task.sid] = self.clock.call_later(
             FINISHED_TASK_RETENTION, partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
-
-    def schedule_task_deletion(self, task: Task, seconds: float) -> None:
-        self._cancel_deletion(task.sid)
-        self._deletion_timers[task.sid] = self.clock.call_later(
-            seconds, partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
 
     def _cancel_deletion(self, task_sid: str) -> None:
         timer = self._deletion_timers.pop(task_sid, None)
@@ -821,7 +829,3 @@ class Workspace:
             raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{self.sid}/{kind}/{sid}"))
         return item
 
-
-def select(items: Iterable, *predicates: Callable) -> list:
-    """Items that satisfy every predicate, in order."""
-    return [item for item in items if all(p(item) for p in predicates)]

@@ -9,7 +9,6 @@ against the official schema before it leaves.
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import json
 import logging
@@ -22,13 +21,24 @@ from werkzeug.routing import Rule
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
 from ..sids import is_sid
-from . import params
-from . import resources  # noqa: F401  (registers the handlers)
+from . import (
+    params,
+    resources,  # noqa: F401  (registers the handlers)
+)
 from .registry import HANDLERS, Call, Reply
 from .render import Renderer
 
 log = logging.getLogger("emulator.http")
+CONTROL_PREFIX = "/_emulator"
+
+
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
 JSON = "application/json; charset=utf-8"
+FORM = "application/x-www-form-urlencoded"
 
 
 class SchemaMismatch(Exception):
@@ -46,6 +56,8 @@ class Credentials:
 
     auth_token: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    # the control API's owner: acts on every account (see ``emulator.control``)
+    admin_token: str | None = None
     api_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     # the token each account last authenticated with (lenient mode signs webhooks with it)
     last_tokens: dict[str, str] = field(default_factory=dict)
@@ -55,19 +67,20 @@ class Credentials:
         return self.auth_token is not None or bool(self.tokens)
 
     @classmethod
-    def from_file(cls, path: str, auth_token: str | None = None) -> "Credentials":
+    def from_file(cls, path: str, auth_token: str | None = None, admin_token: str | None = None) -> "Credentials":
         """``{"accounts": {"AC..": "token"}, "api_keys": {"SK..": {"secret": "..", "account_sid": "AC.."}}}``"""
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         keys = {sid: (k["secret"], k["account_sid"]) for sid, k in data.get("api_keys", {}).items()}
-        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys)
+        return cls(auth_token=auth_token, tokens=dict(data.get("accounts", {})), api_keys=keys,
+                   admin_token=admin_token)
 
     def account_for(self, authorization: str | None) -> str:
         if not authorization or not authorization.startswith("Basic "):
             raise errors.Unauthorized(errors.AUTH_REQUIRED)
         try:
             username, _, password = base64.b64decode(authorization[6:], validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 (UnicodeDecodeError)
             raise errors.Unauthorized(errors.AUTH_INVALID) from None
         if is_sid(username, "SK"):
             key = self.api_keys.get(username)
@@ -89,11 +102,37 @@ class Credentials:
         return self.tokens.get(account_sid, self.auth_token) or self.last_tokens.get(account_sid)
 
 
+# CORS headers of every real API answer (recorded real traffic: the TaskRouter API is callable
+# from a browser with credentials).
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, "
+                                    "If-None-Match, If-Unmodified-Since",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Expose-Headers": "ETag",
+}
+
+
+class ApiResponse(Response):
+    """A response that keeps ``Content-Length: 0`` on a 204.
+
+    Werkzeug drops the header on 204 (RFC 7230 says a server must not send it), but the real
+    service sends it on every delete (recorded real traffic), and clients written against the
+    real service may read it."""
+
+    def get_wsgi_headers(self, environ):
+        headers = super().get_wsgi_headers(environ)
+        if self.status_code == 204:
+            headers["Content-Length"] = "0"
+        return headers
+
+
 def _json(body, status: int, headers: dict | None = None) -> Response:
     if body is None:
         # Deletes answer 204 with an empty body and the JSON content type (recorded real traffic).
-        return Response(b"", status=status, content_type=JSON, headers=headers)
-    return Response(json.dumps(body), status=status, content_type=JSON, headers=headers)
+        return ApiResponse(b"", status=status, content_type=JSON, headers=headers)
+    return ApiResponse(json.dumps(body), status=status, content_type=JSON, headers=headers)
 
 
 def error_response(exc: errors.TwilioError) -> Response:
@@ -154,6 +193,8 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
                 params.check_path(op, path_values)
             except errors.NotFound:
                 raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
+            params.check_encoding(request.query_string,
+                                  request.get_data(cache=True) if request.mimetype == FORM else None)
             values = params.parse(op, request.args, request.form, request.headers)
             call = Call(op.operation_id, backend, account_sid, values, path_values,
                         Renderer(public_url or request.host_url), request.path, request.args, request.form)
@@ -178,8 +219,9 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     for op in spec.operations().values():
         app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
 
-    from ..control import control_blueprint
+    from ..control import control_blueprint, guard_control_api
     app.register_blueprint(control_blueprint(backend, webhooks))
+    guard_control_api(app, credentials)
     from ..dashboard import page_blueprint
     app.register_blueprint(page_blueprint())
 
@@ -216,8 +258,10 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
         response.headers.setdefault("Twilio-Request-Id", "RQ%032x" % next(request_ids))
         response.headers.setdefault("X-Home-Region", "us1")
         response.headers.setdefault("X-API-Domain", "taskrouter.twilio.com")
-        response.headers.setdefault("Access-Control-Expose-Headers", "ETag")
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        if not is_control_path(request.path):
+            # no CORS on the control API: a web page must not read or drive it
+            for name, value in CORS_HEADERS.items():
+                response.headers.setdefault(name, value)
         return response
 
     app.config["version"] = __version__

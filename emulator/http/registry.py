@@ -6,8 +6,10 @@ renderer) and returns ``Reply``; it holds no business rules: parse, call the eng
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+
+from werkzeug.datastructures import MultiDict
 
 from ..engine.backend import Backend
 from ..engine.workspace import Workspace
@@ -45,8 +47,8 @@ class Call:
     path: dict
     render: Renderer
     request_path: str
-    query: object  # the raw query MultiDict, for paging links
-    form: object  # the raw form MultiDict, for parameters the spec does not declare
+    query: MultiDict  # the raw query MultiDict, for paging links
+    form: MultiDict  # the raw form MultiDict, for parameters the spec does not declare
 
     def workspace(self) -> Workspace:
         return self.backend.get_workspace(self.account_sid, self.path.get("WorkspaceSid") or self.path["Sid"])

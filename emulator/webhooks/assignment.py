@@ -92,7 +92,7 @@ def judge(result: Result) -> Verdict:
         if result.timed_out:
             return Verdict("failed", f"no answer within {ANSWER_TIMEOUT:g} s ({result.error})")
         return Verdict("failed", f"no answer ({result.error})" if result.error else "no answer")
-    if not 200 <= result.status < 300:
+    if result.status is None or not 200 <= result.status < 300:
         return Verdict("failed", f"answered HTTP {result.status}")
     body = (result.body or "").strip()
     if not body:

@@ -22,8 +22,9 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .inbox import WebhookRecord
@@ -244,7 +245,7 @@ class RealHTTP(Transport):
         port = parts.port or (443 if scheme == "https" else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn_cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        kwargs = {"context": ssl.create_default_context()} if scheme == "https" else {}
+        kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if scheme == "https" else {}
         conn = conn_cls(parts.hostname, port, timeout=timeouts.connect, **kwargs)
         try:
             try:
@@ -258,7 +259,7 @@ class RealHTTP(Transport):
                 conn.request(record.method, path, body=form_body(record.params), headers=headers)
                 answer = conn.getresponse()
                 body = answer.read(MAX_BODY + 1).decode("utf-8", "replace")
-            except socket.timeout:
+            except TimeoutError:
                 return Result(error=f"read timed out after {timeouts.read:g} s", timed_out=True, failure="rt")
             except OSError as exc:
                 return Result(error=f"{type(exc).__name__}: {exc}", failure="rt")
@@ -266,6 +267,3 @@ class RealHTTP(Transport):
             return Result(status=answer.status, headers=dict(answer.getheaders()), body=body, failure=failure)
         finally:
             conn.close()
-
-
-TRANSPORTS = {"capture": Capture, "http": RealHTTP}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterator
 
 EVENT = "event"
 ASSIGNMENT = "assignment"
@@ -120,12 +120,19 @@ class Inbox:
 
     def event_types(self, **filters) -> list[str]:
         """The ``EventType`` of each event callback, in order."""
-        return [r.event_type for r in self.events(**filters)]
+        return [r.event_type for r in self.events(**filters) if r.event_type is not None]
 
     def replace(self, records: list[WebhookRecord]) -> None:
         """Hold exactly ``records`` (restoring a checkpoint)."""
         with self._changed:
             self._records = list(records)
+            self._version += 1
+            self._changed.notify_all()
+
+    def remove(self, predicate: Callable[[WebhookRecord], bool]) -> None:
+        """Drop every record ``predicate`` selects (one account's records, say)."""
+        with self._changed:
+            self._records = [r for r in self._records if not predicate(r)]
             self._version += 1
             self._changed.notify_all()
 

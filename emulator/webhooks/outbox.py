@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from werkzeug.datastructures import MultiDict
 

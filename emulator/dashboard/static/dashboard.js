@@ -13,6 +13,7 @@
 
   const S = {
     auth: sessionStorage.getItem("taskrouter-dashboard-auth"),
+    user: sessionStorage.getItem("taskrouter-dashboard-user"),
     paused: false,
     view: "workspace",
     account: null,
@@ -137,21 +138,28 @@
     const text = await response.text();
     let body = null;
     try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
-    if (response.status === 401 || response.status === 403) {
-      askForCredentials();
+    if (response.status === 401) {
+      askForCredentials(body && body.message);
       throw new ApiError(response.status, (body && body.message) || "credentials needed");
     }
     if (!response.ok) throw new ApiError(response.status, (body && body.message) || `${response.status} ${response.statusText}`);
     return { body, text };
   }
 
-  function askForCredentials() {
+  function askForCredentials(message) {
     const dialog = $("auth-dialog");
+    $("auth-message").textContent = S.auth && message ? `Refused: ${message}` : "";
+    S.needsAuth = true;
+    renderAuthButton();
     if (!dialog.open) {
+      $("auth-password").value = "";
       S.paused = true;
       dialog.showModal();
     }
   }
+
+  // Escape closes the dialog: updates stay paused until the person signs in (the Sign in button).
+  $("auth-dialog").addEventListener("cancel", () => showAlert("The control API needs credentials: use Sign in."));
 
   $("auth-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -159,7 +167,10 @@
     const password = $("auth-password").value;
     S.auth = "Basic " + btoa(unescape(encodeURIComponent(`${user}:${password}`)));
     sessionStorage.setItem("taskrouter-dashboard-auth", S.auth);
+    S.user = user;
+    sessionStorage.setItem("taskrouter-dashboard-user", user);
     $("auth-dialog").close();
+    showAlert("");
     S.paused = $("pause-button").getAttribute("aria-pressed") === "true";
     refreshSoon();
   });
@@ -184,12 +195,17 @@
     try {
       const { body: state } = await api("/_emulator/dashboard/state");
       renderClock(state.clock);
+      renderAccess(state.access);
       renderAccounts(state.accounts);
       await Promise.all([refreshWorkspace(), refreshDetail(), refreshInbox(state.inbox), refreshRequests()]);
       window.dashboardTimings.ticks += 1;
+      if (S.tickFailed) { S.tickFailed = false; showAlert(""); }
       $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
-      if (!(error instanceof ApiError && (error.status === 401 || error.status === 403))) showAlert(`Update failed: ${error.message}`);
+      if (!(error instanceof ApiError && error.status === 401)) {
+        showAlert(`Update failed: ${error.message}`);
+        S.tickFailed = true;
+      }
     } finally {
       S.running = false;
       if (S.again) { S.again = false; tick(true); } else schedule();
@@ -206,13 +222,45 @@
     $("set-now").placeholder = clock.now.replace(/\.\d+Z$/, "Z");
   }
 
+  // What the caller may do: an account's own credentials see that account and cannot move the
+  // clock every account shares, take a snapshot of all of them or reset them all.
+  function renderAccess(access) {
+    if (!changed("access", [access, S.user])) return;
+    const all = access.all_accounts;
+    for (const id of ["advance-form", "set-form"]) {
+      for (const el of $(id).elements) el.disabled = !all;
+    }
+    $("snapshot-button").disabled = !all;
+    $("reset-account").value = all ? "" : access.account_sid;
+    $("reset-account").readOnly = !all;
+    $("access-note").hidden = all;
+    $("access-note").textContent = all ? "" : `Signed in as ${access.account_sid}: the clock and snapshots need the admin token.`;
+    renderAuthButton();
+  }
+
+  function renderAuthButton() {
+    $("auth-button").hidden = !S.auth && !S.needsAuth;
+    $("auth-button").textContent = S.auth ? `Sign out ${S.user || ""}`.trim() : "Sign in";
+  }
+
+  $("auth-button").addEventListener("click", () => {
+    if (!S.auth) return askForCredentials();
+    S.auth = S.user = null;
+    $("auth-user").value = "";
+    sessionStorage.removeItem("taskrouter-dashboard-auth");
+    sessionStorage.removeItem("taskrouter-dashboard-user");
+    delete S.seen.access;
+    renderAuthButton();
+    refreshSoon();
+  });
+
   async function act(what, call) {
     try {
       const result = await call();
       showAlert("");
       announce(what(result));
     } catch (error) {
-      if (!(error instanceof ApiError && (error.status === 401 || error.status === 403))) showAlert(error.message);
+      if (!(error instanceof ApiError && error.status === 401)) showAlert(error.message);
     }
     refreshSoon();
   }
@@ -249,7 +297,7 @@
   }));
 
   $("reset-button").addEventListener("click", () => {
-    $("reset-account").value = "";
+    if (!$("reset-account").readOnly) $("reset-account").value = "";
     $("reset-dialog").showModal();
   });
   $("reset-dialog").addEventListener("close", () => {
@@ -683,7 +731,7 @@
       S.requests = Array.isArray(body) ? body : (body.requests || []);
       S.requestsAvailable = true;
     } catch (error) {
-      if (error.status === 401 || error.status === 403) throw error;
+      if (error.status === 401) throw error;
       S.requestsAvailable = false;
     }
     $("requests-tab").hidden = !S.requestsAvailable;

@@ -26,36 +26,43 @@ def _json(body) -> Response:
     return Response(json.dumps(body), status=200, content_type=JSON, headers={"Cache-Control": "no-store"})
 
 
-def register(bp: Blueprint, backend, webhooks, clock_state, control_scope) -> None:
+def register(bp: Blueprint, target, clock_state, control_scope) -> None:
     """Add the dashboard's JSON routes to the control blueprint ``bp`` (``/_emulator/dashboard/...``).
-    Each reads under the engine lock and renders with the REST API's renderer. ``control_scope()``
-    is the account the caller may see (None: every account), as the control API's guard decided."""
+
+    ``target()`` is the ``(backend, webhooks)`` of the app serving the request (the blueprint is
+    shared by every app of the process); ``control_scope()`` the account the caller may see (None:
+    every account), as the control API's guard decided. Each route reads under the engine lock and
+    renders with the REST API's renderer."""
 
     def renderer() -> Renderer:
         return Renderer(current_app.config.get("public_url") or request.host_url)
 
     @bp.get("/dashboard/state")
     def dashboard_state():
+        backend, webhooks = target()
         with backend.lock:
             return _json(views.overview(backend, clock_state(backend), webhooks, control_scope()))
 
     @bp.get("/dashboard/accounts/<account_sid>/workspaces/<workspace_sid>")
     def dashboard_workspace(account_sid: str, workspace_sid: str):
+        backend = target()[0]
+        account_sid = views.in_scope(account_sid, control_scope())
         with backend.lock:
-            return _json(views.workspace(backend, renderer(), views.in_scope(account_sid, control_scope()),
-                                         workspace_sid, request.args))
+            return _json(views.workspace(backend, renderer(), account_sid, workspace_sid, request.args))
 
     @bp.get("/dashboard/accounts/<account_sid>/workspaces/<workspace_sid>/tasks/<task_sid>")
     def dashboard_task(account_sid: str, workspace_sid: str, task_sid: str):
+        backend = target()[0]
+        account_sid = views.in_scope(account_sid, control_scope())
         with backend.lock:
-            return _json(views.task(backend, renderer(), views.in_scope(account_sid, control_scope()),
-                                    workspace_sid, task_sid))
+            return _json(views.task(backend, renderer(), account_sid, workspace_sid, task_sid))
 
     @bp.get("/dashboard/accounts/<account_sid>/workspaces/<workspace_sid>/workers/<worker_sid>")
     def dashboard_worker(account_sid: str, workspace_sid: str, worker_sid: str):
+        backend = target()[0]
+        account_sid = views.in_scope(account_sid, control_scope())
         with backend.lock:
-            return _json(views.worker(backend, renderer(), views.in_scope(account_sid, control_scope()),
-                                      workspace_sid, worker_sid))
+            return _json(views.worker(backend, renderer(), account_sid, workspace_sid, worker_sid))
 
 
 @lru_cache(maxsize=1)

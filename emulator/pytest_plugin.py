@@ -71,6 +71,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--taskrouter-target", dest="taskrouter_target", choices=TARGETS, default=None,
                     help="what the taskrouter_client/taskrouter_target fixtures reach: the emulator (default) or "
                          "live, the real TaskRouter (needs TASKROUTER_LIVE=1 and credentials in the environment)")
+    group.addoption("--taskrouter-shapes", dest="taskrouter_shapes", choices=("record", "compare"), default=None,
+                    help="record (live): write the shape of every response and callback each test using "
+                         "taskrouter_target received; compare (emulator): fail a test whose shapes differ from them")
+    group.addoption("--taskrouter-shapes-dir", dest="taskrouter_shapes_dir", metavar="DIR", default=None,
+                    help="where --taskrouter-shapes keeps them (default: fixtures/contract under the rootdir)")
     parser.addini("taskrouter_target", "emulator (default) or live", default=None)
     parser.addini("taskrouter_start", f"virtual start instant of the taskrouter fixtures (default {DEFAULT_START})",
                   default=None)
@@ -97,6 +102,17 @@ def pytest_configure(config: pytest.Config) -> None:
             LiveSettings.from_environment()
         except LiveRefused as exc:
             raise pytest.UsageError(f"--taskrouter-target=live refused: {exc}") from None
+    wanted = {"record": "live", "compare": "emulator"}.get(config.getoption("taskrouter_shapes") or "")
+    if wanted is not None and target(config) != wanted:
+        raise pytest.UsageError(f"--taskrouter-shapes={config.getoption('taskrouter_shapes')} needs "
+                                f"--taskrouter-target={wanted}")
+
+
+def _shapes_dir(config: pytest.Config):
+    from pathlib import Path
+
+    given = config.getoption("taskrouter_shapes_dir")
+    return Path(given) if given else Path(config.rootpath) / "fixtures" / "contract"
 
 
 def target(config: pytest.Config) -> str:
@@ -213,9 +229,7 @@ def taskrouter_client(request: pytest.FixtureRequest):
     """A ``twilio.rest.Client`` for the ``taskrouter`` emulator's default account; with
     ``--taskrouter-target=live``, a client of the real TaskRouter (what the test creates with it
     is deleted afterwards)."""
-    if target(request.config) == "live":
-        return request.getfixturevalue("taskrouter_target").client
-    return request.getfixturevalue("taskrouter").client()
+    return request.getfixturevalue("taskrouter_target").client
 
 
 @pytest.fixture(scope="session")
@@ -234,29 +248,44 @@ def taskrouter_target(request: pytest.FixtureRequest):
     """The target of this run, with helpers that mean the same on the emulator and live:
     ``client``, ``live``, ``wait_for(fetch, until, within=30)`` (the virtual clock moves on the
     emulator; bounded polling live), ``wait_for_callback(event_type, within=30, **fields)``,
-    ``pass_time(seconds)``, ``create_workspace()``. Live, what the test creates is deleted after it."""
+    ``pass_time(seconds)``, ``create_workspace()``. Live, what the test creates is deleted after it.
+    With ``--taskrouter-shapes``, the shapes of what the test received are recorded or compared."""
     from .contract.targets import EmulatorTarget
 
-    if target(request.config) != "live":
-        yield EmulatorTarget(request.getfixturevalue("taskrouter"))
-        return
-    live = request.getfixturevalue("_taskrouter_live_target")
-    live.on_unavailable = pytest.skip  # a callback wait without a callback URL skips the test
-    since = len(live.recorder.created)
+    live = target(request.config) == "live"
+    if live:
+        chosen = request.getfixturevalue("_taskrouter_live_target")
+        chosen.on_unavailable = pytest.skip  # a callback wait without a callback URL skips the test
+    else:
+        # responses are watched only when their shapes are compared
+        chosen = EmulatorTarget(request.getfixturevalue("taskrouter"),
+                                watch=bool(request.config.getoption("taskrouter_shapes")))
+    created, callbacks = len(chosen.recorder.created), len(chosen.callbacks())
+    chosen.recorder.reset_shapes()
     try:
-        yield live
+        yield chosen
+        mode = request.config.getoption("taskrouter_shapes")
+        if mode:
+            from .contract.per_test import finish
+            differences = finish(chosen, mode, _shapes_dir(request.config), request.node.nodeid, callbacks)
+            if differences:
+                pytest.fail("the shapes differ from those recorded from the real TaskRouter:\n" + differences,
+                            pytrace=False)
     finally:
-        problems = live.cleanup(since)
-        if problems:
-            import warnings
-            warnings.warn("taskrouter live clean-up: " + "; ".join(problems), stacklevel=1)
+        if live:
+            problems = chosen.cleanup(created)
+            if problems:
+                import warnings
+                warnings.warn("taskrouter live clean-up: " + "; ".join(problems), stacklevel=1)
 
 
 @pytest.fixture(scope="session")
 def _taskrouter_live_workspace(_taskrouter_live_target):
     live = _taskrouter_live_target
-    context, instance = live.create_workspace()
-    live.recorder.created.remove(instance.url)  # deleted here, at the end of the run, not after one test
+    # the run's set-up, not part of the test that happens to come first: neither recorded nor
+    # remembered for that test's clean-up; it is deleted here, at the end of the run
+    with live.recorder.pause():
+        context, instance = live.create_workspace()
     context.instance = instance
     try:
         yield context
@@ -270,7 +299,8 @@ def taskrouter_workspace(request: pytest.FixtureRequest, taskrouter_target):
     resource): fresh per test on the emulator, one per run live (uniquely named, always deleted)."""
     if taskrouter_target.live:
         return request.getfixturevalue("_taskrouter_live_workspace")
-    context, instance = taskrouter_target.create_workspace()
+    with taskrouter_target.recorder.pause():  # as live, where it is made once for the run
+        context, instance = taskrouter_target.create_workspace()
     context.instance = instance
     return context
 

@@ -247,3 +247,46 @@ def test_the_readme_example_runs_live_with_callbacks(pytester, clean_environment
     result = run(pytester, "--strict-markers", "--taskrouter-target=live", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     assert "emulator only: waits an hour" in result.stdout.str()
+
+
+SHAPED = """
+    import json
+
+    def test_worker(taskrouter_workspace, taskrouter_client):
+        ws = taskrouter_client.taskrouter.v1.workspaces(taskrouter_workspace.instance.sid)
+        worker = ws.workers.create(friendly_name="shaped", attributes=json.dumps({"skills": ["x"]}))
+        assert ws.workers(worker.sid).fetch().available is False
+"""
+
+
+def test_each_tests_shapes_are_recorded_live_and_compared_on_the_emulator(pytester, clean_environment):
+    for name, value in {"TASKROUTER_LIVE": "1", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN}.items():
+        clean_environment.setenv(name, value)
+    pytester.makeconftest(STAND_IN)
+    pytester.makepyfile(test_shaped=SHAPED)
+    run(pytester, "--taskrouter-target=live", "--taskrouter-shapes=record",
+        "--taskrouter-shapes-dir=shapes").assert_outcomes(passed=1)
+    folder = pytester.path / "shapes" / "test_shaped.py__test_worker"
+    assert sorted(p.name for p in folder.glob("*.json")) == ["CreateWorker.201.json", "FetchWorker.200.json"]
+    recorded = json.loads((folder / "FetchWorker.200.json").read_text())
+    assert recorded["shape"]["body"]["object"]["available"] == "boolean"
+    assert recorded["source"] == "recorded live by pytest test_shaped.py::test_worker"
+
+    for name in LIVE_VARIABLES:
+        clean_environment.delenv(name, raising=False)
+    run(pytester, "--taskrouter-shapes=compare", "--taskrouter-shapes-dir=shapes").assert_outcomes(passed=1)
+
+    recorded["shape"]["body"]["object"]["available"] = "string"  # as if the real service said otherwise
+    (folder / "FetchWorker.200.json").write_text(json.dumps(recorded))
+    result = run(pytester, "--taskrouter-shapes=compare", "--taskrouter-shapes-dir=shapes")
+    result.assert_outcomes(passed=1, errors=1)
+    assert 'available: recorded "string", emulator "boolean"' in result.stdout.str()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--taskrouter-shapes=record"], "--taskrouter-shapes=record needs --taskrouter-target=live"),
+])
+def test_recording_shapes_needs_the_live_target(pytester, clean_environment, args, message):
+    pytester.makepyfile(test_shaped=SHAPED)
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and message in result.stderr.str()

@@ -10,7 +10,8 @@ against the real service can delete it afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -67,6 +68,21 @@ class Recorder:
             raise TypeError("the client's http_client has no requests session to watch")
         session.hooks.setdefault("response", []).append(self.on_response)
         return self
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        """Record nothing inside the block (setting up or cleaning up is not part of a scenario)."""
+        before, self.paused = self.paused, True
+        try:
+            yield
+        finally:
+            self.paused = before
+
+    def reset_shapes(self) -> None:
+        """Forget the shapes recorded so far (what was created is still remembered for clean-up)."""
+        self.responses.clear()
+        self.callbacks.clear()
+        self.samples.clear()
 
     def on_response(self, response, *args, **kwargs):
         request = response.request

@@ -70,12 +70,19 @@ def write(directory: Path, scenario: str, recorder: Recorder, recorded_at: str, 
 def load(directory: Path) -> dict[str, dict[str, Recorded]]:
     """Every recorded shape, by scenario and key."""
     out: dict[str, dict[str, Recorded]] = {}
-    for path in sorted(directory.glob("*/*.json")):
-        if path.parent.name == "recordings":
-            continue
+    for folder in sorted(p for p in directory.glob("*/") if p.is_dir() and p.name != "recordings"):
+        for key, recorded in load_scenario(directory, folder.name).items():
+            out.setdefault(recorded.scenario, {})[key] = recorded
+    return out
+
+
+def load_scenario(directory: Path, scenario: str) -> dict[str, Recorded]:
+    """The recorded shapes of one scenario (empty when it has none)."""
+    out = {}
+    for path in sorted((directory / scenario).glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
-        out.setdefault(doc["scenario"], {})[doc["key"]] = Recorded(
-            doc["scenario"], doc["key"], doc["shape"], doc["recorded_at"], doc["source"], doc.get("samples", 1))
+        out[doc["key"]] = Recorded(doc["scenario"], doc["key"], doc["shape"], doc["recorded_at"], doc["source"],
+                                   doc.get("samples", 1))
     return out
 
 

@@ -121,8 +121,11 @@ class Target:
     def live(self) -> bool:
         return self.name == "live"
 
+    watch: bool = True  # record the client's responses (shapes, and what to clean up)
+
     def __post_init__(self) -> None:
-        self.recorder.attach(self.client)
+        if self.watch:
+            self.recorder.attach(self.client)
 
     # --- to be provided per target ----------------------------------------------------------------
     @property
@@ -191,11 +194,8 @@ class Target:
         newest first, so tasks go before their workers and workflows before their queues.
         Returns the problems met (a resource already gone is not one)."""
         problems: list[str] = []
-        self.recorder.paused = True
-        try:
+        with self.recorder.pause():
             self._delete_created(since, problems)
-        finally:
-            self.recorder.paused = False
         return problems
 
     def _delete_created(self, since: int, problems: list[str]) -> None:
@@ -216,9 +216,9 @@ class Target:
 class EmulatorTarget(Target):
     """A ``TaskRouterEmulator``: its client, its inbox and its clock."""
 
-    def __init__(self, emulator, recorder: Recorder | None = None) -> None:
+    def __init__(self, emulator, recorder: Recorder | None = None, watch: bool = True) -> None:
         self.emulator = emulator
-        super().__init__("emulator", emulator.client(), recorder or Recorder(), EMULATOR_CALLBACK_URL)
+        super().__init__("emulator", emulator.client(), recorder or Recorder(), EMULATOR_CALLBACK_URL, watch=watch)
 
     def callbacks(self) -> list[Callback]:
         return [Callback(r.kind, r.event_type if r.kind == "event" else None, dict(r.params))

@@ -3,6 +3,7 @@
 # make test         - lint, then run the whole test suite
 # make node-deps    - install the Node packages the tests drive (npm ci in tests/node: the Worker SDK,
 #                     twilio-node, twilio-cli; skipped without Node, and those tests skip with the reason)
+# make browser      - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
 # make test-floors  - the suite with every dependency at the floor pyproject.toml declares (oldest Python found)
 # make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
 # make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
@@ -21,7 +22,7 @@ find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versi
 FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
 PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: run lint test test-floors test-sdist test-pythons dist bench clean node-deps
+.PHONY: run lint test test-floors test-sdist test-pythons dist bench browser clean node-deps
 
 NPM ?= npm
 NODE_STAMP := tests/node/node_modules/.installed
@@ -41,11 +42,21 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
+# Debian's chromium and chromium-driver, installed when missing and we are root (the browser tests
+# skip, saying so, where they cannot be had).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
+			|| echo "could not install chromium: the dashboard's browser tests will skip"; \
+	else echo "no chromium: the dashboard's browser tests will skip (install: sudo apt-get install chromium chromium-driver)"; fi
+
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: lint node-deps
+test: lint node-deps browser
 	$(PY) -m pytest $(ARGS)
 
 test-floors: node-deps

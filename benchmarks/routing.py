@@ -55,6 +55,7 @@ def rss_mb() -> float:
 def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
     """Build the workspace, route and accept ``tasks`` tasks; return the figures."""
     from emulator.engine.backend import Backend
+    from emulator.engine.updates import ReservationUpdate
 
     before = rss_mb()
     backend = Backend(seed=7)
@@ -83,19 +84,18 @@ def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
             offers.append(event.resource_sid)
 
     backend.subscribe(on_event)
-    router = backend.router
     # What setup built (workers, parked tasks) stays out of the cyclic collector's way, so the
     # figures are the engine's cost and not the interpreter's scanning of the setup's objects.
     gc.collect()
     gc.freeze()
-    accept = {"reservation_status": "accepted"}
+    accept = ReservationUpdate(reservation_status="accepted")
     start = time.perf_counter()
     created = [ws.create_task(attributes=json.dumps({"skill": f"skill{i % SKILLS}", "min_level": 0}),
                               workflow_sid=workflow.sid).sid for i in range(tasks)]
     done = 0
     while offers:
         reservation = ws.reservations[offers.popleft()]
-        router.update_reservation(ws, reservation, accept)
+        ws.update_reservation(reservation, accept)
         ws.update_task(reservation.task_sid, assignment_status="completed")
         done += 1
     elapsed = time.perf_counter() - start

@@ -9,11 +9,18 @@ import re
 from flask import Blueprint, Response, request
 
 from . import __version__, errors, snapshot
-from .clock import MODES
+from .clock import MODES, parse_instant
 from .engine.backend import Backend
-from .http.params import parse_date
 from .sids import is_sid
 from .webhooks.inbox import KINDS
+
+
+def _instant(name: str, raw: str):
+    try:
+        return parse_instant(raw)
+    except (ValueError, OverflowError):
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+            name=name, reason=f"'{raw}' is not an ISO 8601 date-time such as 2026-01-01T00:00:00Z")) from None
 
 
 def _json(body, status: int = 200) -> Response:
@@ -71,7 +78,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
         now, mode = request.values.get("Now"), request.values.get("Mode")
         if mode is not None and mode not in MODES:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be manual or real"))
-        instant = parse_date("Now", now) if now is not None else None
+        instant = _instant("Now", now) if now is not None else None
         if instant is not None and instant < backend.clock.now():
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Now", reason="the clock cannot go backwards"))
         if instant is not None:

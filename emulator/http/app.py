@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Rule
 
 from .. import __version__, errors, spec
+from ..control import control_blueprint
 from ..engine.backend import Backend
 from ..sids import is_sid
 from . import (
@@ -180,7 +181,6 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     for op in spec.operations().values():
         app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
 
-    from ..control import control_blueprint
     app.register_blueprint(control_blueprint(backend, webhooks))
 
     @app.errorhandler(errors.TwilioError)

@@ -6,17 +6,93 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
+import os
 import signal
 import sys
 import threading
+from urllib.parse import urlsplit
 
 from . import __version__
 from .clock import MODES, REAL, Clock, parse_instant
 from .engine.backend import Backend
 from .facade import DEFAULT_ACCOUNT_SID
 from .http import Credentials, create_app
-from .server import DEFAULT_HOST, DEFAULT_PORT, Server
+from .server import DEFAULT_HOST, DEFAULT_PORT, READ_TIMEOUT, Server
 from .webhooks import Webhooks
+from .webhooks.delivery import BACKLOG, DESTINATION_BACKLOG, WORKERS, WORKERS_PER_DESTINATION
+
+
+# --- option checks: a bad value stops the start with a message and exit code 2 (argparse) -----
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535, or 0 for a free one")
+    return port
+
+
+def _seconds(minimum: float, *, inclusive: bool = True):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (not inclusive and value == minimum):
+            bound = f"at least {minimum:g}" if inclusive else f"more than {minimum:g}"
+            raise argparse.ArgumentTypeError(f"{text} seconds: must be {bound}")
+        return value
+
+    return parse
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL with a host: {text!r}")
+    return text
+
+
+def _state_path(text: str) -> str:
+    if not text or text.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"not a file path: {text!r}")
+    path = os.path.abspath(text)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written")
+    return text
+
+
+def _readable_file(text: str) -> str:
+    if not os.path.isfile(text) or not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: no such readable file")
+    return text
+
+
+def _log_level(text: str) -> int:
+    level = logging.getLevelName(text.upper())  # the level's number, or text when unknown
+    if not isinstance(level, int):
+        raise argparse.ArgumentTypeError(f"not a logging level: {text!r} (DEBUG, INFO, WARNING, ERROR)")
+    return level
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve TaskRouter v1 under /v1 and the control API under /_emulator. Point a client at it "
                     "with client.taskrouter.base_url = 'http://HOST:PORT'.")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT,
                        help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})")
     serve.add_argument("--clock", choices=MODES, default=REAL,
                        help="real: time follows the wall clock and timers fire by themselves (default); "
@@ -41,10 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-token", metavar="TOKEN",
                        help="strict auth: every account must authenticate with this token "
                             "(default: any well-formed AccountSid with any token)")
-    serve.add_argument("--credentials", metavar="FILE",
+    serve.add_argument("--admin-token", metavar="TOKEN",
+                       help="the control API's owner: this token (Authorization: Bearer TOKEN, or HTTP Basic "
+                            "user 'admin') acts on every account under /_emulator. In strict mode an account's "
+                            "own credentials act on that account only")
+    serve.add_argument("--allowed-host", metavar="NAME", action="append", default=[],
+                       help="a host name the control API answers besides the loopback names, --host and "
+                            "--public-url's host (e.g. a docker-compose service name); repeatable")
+    serve.add_argument("--credentials", metavar="FILE", type=_readable_file,
                        help='strict auth from a JSON file: {"accounts": {"AC..": "token"}, '
                             '"api_keys": {"SK..": {"secret": "..", "account_sid": "AC.."}}}')
-    serve.add_argument("--public-url", metavar="URL",
+    serve.add_argument("--public-url", metavar="URL", type=_url,
                        help="base URL to put in url, links and paging URLs (default: the host each request came to)")
     serve.add_argument("--strict-schema", action="store_true",
                        help="validate every response against the official schema and fail loudly on a mismatch")
@@ -57,22 +140,46 @@ def build_parser() -> argparse.ArgumentParser:
                             "The SIDs by friendly name are printed as JSON")
     serve.add_argument("--blueprint-account", metavar="ACCOUNT_SID", default=DEFAULT_ACCOUNT_SID,
                        help=f"the account blueprints are loaded into (default {DEFAULT_ACCOUNT_SID})")
-    serve.add_argument("--state-file", metavar="PATH",
+    serve.add_argument("--state-file", metavar="PATH", type=_state_path,
                        help="keep the whole state in this JSON file: loaded on start if it exists, saved "
                             "atomically every --state-interval seconds and on shutdown (SIGINT or SIGTERM)")
-    serve.add_argument("--state-interval", type=float, default=30.0, metavar="SECONDS",
+    serve.add_argument("--state-interval", type=_seconds(0), default=30.0, metavar="SECONDS",
                        help="real seconds between saves of --state-file (default 30; 0: only on shutdown)")
-    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    serve.add_argument("--callback-workers", type=_count(1), default=WORKERS, metavar="N",
+                       help=f"real HTTP callbacks delivered at once, overall (default {WORKERS})")
+    serve.add_argument("--callback-workers-per-host", type=_count(1), default=WORKERS_PER_DESTINATION, metavar="N",
+                       help="... and to one receiver (scheme, host and port), so a slow receiver holds up only its "
+                            f"own callbacks (default {WORKERS_PER_DESTINATION}); one task's callbacks stay in order")
+    serve.add_argument("--callback-backlog", type=_count(1), default=BACKLOG, metavar="N",
+                       help=f"callbacks that may wait for delivery, overall (default {BACKLOG})")
+    serve.add_argument("--callback-backlog-per-host", type=_count(1), default=DESTINATION_BACKLOG, metavar="N",
+                       help=f"... and for one receiver (default {DESTINATION_BACKLOG}). A callback past either "
+                            "limit is not sent: it stays in the inbox with the reason, and an assignment callback "
+                            "counts as unanswered (fallback URL, then the reservation is canceled)")
+    serve.add_argument("--read-timeout", type=_seconds(0, inclusive=False), default=READ_TIMEOUT, metavar="SECONDS",
+                       help="seconds a client may stay silent mid-request or idle on a kept-alive connection "
+                            f"(default {READ_TIMEOUT:g})")
+    serve.add_argument("--log-level", type=_log_level, default=logging.WARNING, metavar="LEVEL",
+                       help="logging level (default WARNING); INFO or DEBUG also writes an access-log line per request")
+    serve.add_argument("--access-log", action="store_true", help="an access-log line per request at any log level")
+    parity = commands.add_parser(
+        "parity", help="compare the emulator's response and callback shapes with recorded real ones",
+        description="Run the contract scenarios on the emulator and print, per operation and event type, whether "
+                    "its shape matches the one recorded from the real TaskRouter, and when that was recorded. "
+                    "Same as python -m emulator.contract parity.")
+    parity.add_argument("--fixtures", metavar="DIR", help="the recorded shapes (default: fixtures/contract)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.getLevelName(args.log_level.upper())  # the level's number, or text when unknown
-    if not isinstance(level, int):
-        print(f"--log-level: not a logging level: {args.log_level}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.command == "parity":
+        from .contract.cli import main as contract_main
+        return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"])
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    access_log = args.access_log or args.log_level <= logging.INFO
+    if access_log:
+        logging.getLogger("werkzeug").setLevel(logging.INFO)
     try:
         start = parse_instant(args.start) if args.start else None
     except ValueError:
@@ -82,14 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     backend = Backend(clock=clock, seed=args.seed)
     if args.credentials:
         try:
-            credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token)
+            credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token,
+                                                admin_token=args.admin_token)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             print(f"--credentials {args.credentials}: {type(exc).__name__}: {exc}", file=sys.stderr)
             clock.stop()
             return 2
     else:
-        credentials = Credentials(auth_token=args.auth_token)
-    webhooks = Webhooks(backend, default_delivery=args.webhooks)
+        credentials = Credentials(auth_token=args.auth_token, admin_token=args.admin_token)
+    limits = {"workers": args.callback_workers, "per_destination": args.callback_workers_per_host,
+              "backlog": args.callback_backlog, "destination_backlog": args.callback_backlog_per_host}
+    webhooks = Webhooks(backend, default_delivery=args.webhooks, limits=limits)
     app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
                      webhooks=webhooks)
     state_file = None
@@ -116,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
                 clock.stop()
                 return 2
             print(json.dumps({"blueprint": blueprint, **dataclasses.asdict(loaded)}), flush=True)
-    server = Server(app, args.host, args.port)
+    try:
+        server = Server(app, args.host, args.port, log_requests=access_log, read_timeout=args.read_timeout,
+                        public_hosts=args.allowed_host)
+    except OSError as exc:
+        print(f"--host {args.host} --port {args.port}: {exc}", file=sys.stderr)
+        clock.stop()
+        return 2
     # SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does, so the state is saved.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
@@ -129,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         clock.stop()
-        webhooks.close()
+        webhooks.close(timeout=0.5)  # a hanging receiver must not hold up the exit
         if state_file is not None:
             state_file.stop()
     return 0

@@ -1,12 +1,31 @@
 """The ``/_emulator`` control API: health, reset, the virtual clock and the webhooks inbox, for
-server mode and non-Python users. It never collides with ``/v1`` and needs no credentials."""
+server mode and non-Python users. It never collides with ``/v1``.
+
+Who may use it (one check, ``guard_control_api``, in front of every path under ``/_emulator``,
+so anything served there later is covered too):
+
+- Lenient mode (no ``auth_token``, no per-account tokens, no admin token): open to whoever can
+  reach the port, as the in-process test fixture expects.
+- Strict mode: credentials are required. The admin token set at start (``Authorization: Bearer
+  <token>``, or HTTP Basic with user ``admin``) acts on every account. An account's own
+  credentials (the same HTTP Basic pair as for ``/v1``) act on that account only: its inbox, its
+  reset. What acts on every account at once (moving the shared clock, snapshot and restore of
+  the whole state, a full reset) needs the admin token. ``/_emulator/health`` stays open.
+- Served over a socket, a request whose ``Host`` is not the server's own (the loopback names,
+  the listening address, the public URL's host, ``--allowed-host``) is refused in either mode,
+  so a web page cannot reach the control API through DNS rebinding.
+- No CORS headers on any of it.
+"""
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import re
+from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from . import __version__, errors, snapshot
 from .clock import MODES, parse_instant
@@ -33,7 +52,104 @@ def clock_state(backend: Backend) -> dict:
             "now_ms": backend.clock.now_ms(), "mode": backend.clock.mode}
 
 
-def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
+CONTROL_PREFIX = "/_emulator"
+ADMIN_USER = "admin"
+ALL_ACCOUNTS = None  # the scope of the admin token and of the open (lenient) control API
+OPEN_PATHS = frozenset({"/_emulator/health"})
+
+
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
+def guard_control_api(app: Flask, credentials) -> None:
+    """Check every request under ``/_emulator`` before its view runs: its ``Host`` (when served
+    over a socket) and its credentials (strict mode). The scope granted is ``control_scope()``."""
+    @app.before_request
+    def check_control_access():
+        if not is_control_path(request.path):
+            return None
+        own_hosts = request.environ.get("emulator.server_hosts")
+        if own_hosts is not None:
+            host = _host_name(request.host)
+            if host not in own_hosts:
+                raise errors.Forbidden(errors.CONTROL_FOREIGN_HOST.format(host=request.host[:100]))
+        g.control_scope = ALL_ACCOUNTS
+        if request.path in OPEN_PATHS or not _protected(credentials):
+            return None
+        g.control_scope = _authenticate(credentials, request.headers.get("Authorization"))
+        return None
+
+
+def control_scope() -> str | None:
+    """The account the caller of a control endpoint may act on, or None for every account."""
+    return g.get("control_scope", ALL_ACCOUNTS)
+
+
+def require_all_accounts(action: str) -> None:
+    """Refuse unless the caller may act on every account (the admin token, or lenient mode)."""
+    if control_scope() is not ALL_ACCOUNTS:
+        raise errors.Forbidden(errors.CONTROL_ADMIN_ONLY.format(action=action))
+
+
+def _protected(credentials) -> bool:
+    return credentials.strict or credentials.admin_token is not None
+
+
+def _authenticate(credentials, authorization: str | None) -> str | None:
+    admin = credentials.admin_token
+    if authorization and admin is not None:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and _same(value.strip(), admin):
+            return ALL_ACCOUNTS
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+            except ValueError:
+                user = password = ""
+            if user == ADMIN_USER:
+                if _same(password, admin):
+                    return ALL_ACCOUNTS
+                raise errors.Unauthorized(errors.AUTH_INVALID)
+    if not credentials.strict:
+        # lenient accounts are not verified, so only the admin token opens the control API
+        raise errors.Unauthorized(errors.AUTH_INVALID if authorization else errors.AUTH_REQUIRED)
+    return credentials.account_for(authorization)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
+def _host_name(host: str) -> str:
+    """``Host`` without its port, lower case (``[::1]:8787`` -> ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _scoped_account(account_sid: str | None) -> str | None:
+    """The account a request names, checked against the caller's scope; an account caller that
+    names none gets its own."""
+    scope = control_scope()
+    if scope is ALL_ACCOUNTS:
+        return account_sid
+    if account_sid is not None and account_sid != scope:
+        raise errors.Forbidden(errors.CONTROL_OTHER_ACCOUNT.format(own=scope, other=account_sid))
+    return scope
+
+
+def _target() -> tuple[Backend, Any]:
+    """The backend and webhooks of the app serving this request (its ``config``)."""
+    config = current_app.config
+    return config["backend"], config["webhooks"]
+
+
+def control_blueprint() -> Blueprint:
+    """The control routes of every emulator app: each request acts on its own app's backend and
+    webhooks, so the process builds the blueprint once and every app shares it."""
     bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
     @bp.get("/health")
@@ -42,9 +158,11 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/reset")
     def reset():
+        backend, webhooks = _target()
         account_sid = request.values.get("AccountSid")
         if account_sid is not None and not is_sid(account_sid, "AC"):
             raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
+        account_sid = _scoped_account(account_sid)
         backend.reset(account_sid)
         if webhooks is not None:
             webhooks.reset(account_sid)
@@ -52,10 +170,13 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.get("/clock")
     def get_clock():
+        backend = _target()[0]
         return _json(clock_state(backend))
 
     @bp.post("/clock/advance")
     def advance_clock():
+        backend = _target()[0]
+        require_all_accounts("Moving the clock")
         raw = request.values.get("Seconds")
         if raw is None:
             raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name="Seconds"))
@@ -75,6 +196,8 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/clock")
     def set_clock():
+        backend = _target()[0]
+        require_all_accounts("Setting the clock")
         now, mode = request.values.get("Now"), request.values.get("Mode")
         if mode is not None and mode not in MODES:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be manual or real"))
@@ -93,12 +216,16 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/snapshot")
     def take_snapshot():
+        backend, webhooks = _target()
+        require_all_accounts("A snapshot")
         # The document is the whole state (clock, timers and inbox included); POST it back to
         # /_emulator/restore to return to this instant.
         return _json(snapshot.take(backend, webhooks))
 
     @bp.post("/restore")
     def restore_snapshot():
+        backend, webhooks = _target()
+        require_all_accounts("A restore")
         try:
             document = request.get_json(silent=True)
         except RecursionError:  # nested deeper than the JSON parser goes
@@ -114,6 +241,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.get("/webhooks")
     def list_webhooks():
+        webhooks = _target()[1]
         inbox = _inbox(webhooks)
         kind = request.args.get("Kind")
         if kind is not None and kind not in KINDS:
@@ -128,11 +256,19 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
         records = inbox.records(kind=kind, event_type=request.args.get("EventType"),
                                 workspace_sid=request.args.get("WorkspaceSid"), task_sid=request.args.get("TaskSid"),
                                 after=after)
+        scope = control_scope()
+        if scope is not ALL_ACCOUNTS:
+            records = [r for r in records if r.account_sid == scope]
         return _json({"webhooks": [r.to_dict() for r in records]})
 
     @bp.delete("/webhooks")
     def clear_webhooks():
-        _inbox(webhooks).clear()
+        webhooks = _target()[1]
+        scope = control_scope()
+        if scope is ALL_ACCOUNTS:
+            _inbox(webhooks).clear()
+        else:
+            _inbox(webhooks).remove(lambda record: record.account_sid == scope)
         return Response(b"", status=204, content_type="application/json; charset=utf-8")
 
     return bp

@@ -69,6 +69,13 @@ class Unauthorized(TwilioError):
     status, code = 401, 20003
 
 
+class Forbidden(TwilioError):
+    """403 / 20403: authenticated, but these credentials may not do this (another account's
+    data, or a control action reserved for the admin token)."""
+
+    status, code = 403, 20403
+
+
 class MethodNotAllowed(TwilioError):
     """405 / 20004: the path exists but not with this HTTP method."""
 
@@ -124,12 +131,26 @@ RESOURCE_NOT_FOUND = "The requested resource {path} was not found"
 AUTH_REQUIRED = "Authentication Error - No credentials provided"
 AUTH_INVALID = "Authentication Error - invalid username"
 METHOD_NOT_ALLOWED = "Method not allowed: {method} {path}"
+# The control API (/_emulator) in strict mode [I]
+CONTROL_ADMIN_ONLY = "{action} acts on every account: only the admin token set at start may do it"
+CONTROL_OTHER_ACCOUNT = "These credentials act on account {own} only, not {other}"
+CONTROL_FOREIGN_HOST = "Host {host} is not this server's; the control API answers only its own host names"
 
 MISSING_PARAMETER = "Missing required parameter {name} in the post body"
 INVALID_PARAMETER = "Invalid {name}: {reason}"
 INVALID_SID = "Value '{value}' provided for {name} has an invalid format"
 INVALID_JSON = "{name} must be a valid JSON object: {reason}"
 ATTRIBUTES_TOO_LONG = "{name} exceeds the maximum length of {limit} characters"
+INVALID_URL = "Invalid {name}: '{value}' {reason}"
+EVENTS_FILTER_UNKNOWN = "Invalid EventsFilter: unknown event type(s) {types}"
+NOT_UTF8 = "Invalid request: parameters must be UTF-8 encoded ({where} is not)"
+PAGE_TOKEN_OTHER_LIST = "Invalid PageToken: the token belongs to another list than {key}"
+# https://www.twilio.com/docs/taskrouter/limits (the numbers); the message follows ACTIVITY_LIMIT [I]
+RESOURCE_LIMIT = "Maximum number of {kind} ({limit}) reached for {owner}"
+# https://www.twilio.com/docs/taskrouter/api/task: IgnoreCapacity applies to a Worker RoutingTarget only
+IGNORE_CAPACITY_WITHOUT_WORKER = "IgnoreCapacity can only be set when RoutingTarget is a Worker SID"
+# https://www.twilio.com/docs/taskrouter/api/task: Reason "is required only if the Task is canceled or completed"
+REASON_WITHOUT_STATUS = "Reason can only be given with an AssignmentStatus of canceled or completed"
 
 # [O] nash-md/twilio-contact-center#23
 QUEUE_NAME_TAKEN = "Queue named {name} already exists for workspace {workspace_sid} for account {account_sid}"

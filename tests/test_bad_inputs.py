@@ -69,7 +69,7 @@ ROWS = [
     row("channel-no-unique-name", "POST", WS + "/TaskChannels", 400, 20001, form={"FriendlyName": "Email"},
         message=errors.MISSING_PARAMETER.format(name="UniqueName")),
     row("channel-bad-unique-name", "POST", WS + "/TaskChannels", 400, 20001,
-        form={"FriendlyName": "Email", "UniqueName": "e-mail"}, mentions='UniqueName'),
+        form={"FriendlyName": "Email", "UniqueName": "e mail"}, mentions="UniqueName"),
     # --- malformed and unknown SIDs -----------------------------------------------------------
     row("malformed-sid-in-body", "POST", WS + "/Workers", 400, 20001,
         form={"FriendlyName": "New", "ActivitySid": "WAxyz"},

@@ -229,8 +229,10 @@ def test_an_unreadable_blueprint_file_says_so(tmp_path, emu):
 
 @pytest.mark.parametrize("argv, message", [
     (["--log-level", "chatty"], "--log-level: not a logging level"),
-    (["--credentials", "/nonexistent/credentials.json"], "--credentials /nonexistent/credentials.json"),
+    (["--credentials", "/nonexistent/credentials.json"], "--credentials: /nonexistent/credentials.json"),
 ])
 def test_the_server_refuses_bad_options_with_a_message(argv, message, capsys):
-    assert cli.main(["serve", "--port", "0", *argv]) == 2
+    with pytest.raises(SystemExit) as exited:  # argparse's exit for a bad option
+        cli.main(["serve", "--port", "0", *argv])
+    assert exited.value.code == 2
     assert message in capsys.readouterr().err

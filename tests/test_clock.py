@@ -304,12 +304,13 @@ def test_advance_clock_errors(emu, form):
     assert emu.clock.now() == T0
 
 
-def test_control_api_needs_no_credentials_and_stays_off_v1(emu):
+def test_control_api_needs_credentials_in_strict_mode_and_stays_off_v1(emu):
     from emulator.http import create_app
     from emulator.http.app import Credentials
     strict = create_app(emu.backend, credentials=Credentials(auth_token="secret")).test_client()
     assert strict.get("/_emulator/health").status_code == 200
-    assert strict.get("/_emulator/clock").get_json()["mode"] == "manual"
+    assert strict.get("/_emulator/clock").status_code == 401
+    assert strict.get("/_emulator/clock", auth=("AC" + "a" * 32, "secret")).get_json()["mode"] == "manual"
     assert strict.get("/v1/Workspaces").status_code == 401
     assert error_of(emu.http.get("/_emulator/nothing")) == (404, 20404)
     assert emu.http.get("/_emulator/reset").status_code == 405

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 from .. import errors
 
@@ -15,8 +16,16 @@ ATTRIBUTES_LIMIT = 4096
 FRIENDLY_NAME_LIMIT = 64
 ACTIVITY_LIMIT = 100
 WORKFLOW_CONFIGURATION_LIMIT = 1_038_576
-# https://www.twilio.com/docs/taskrouter/multitasking: unique names usable in expressions
-TASK_CHANNEL_UNIQUE_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+# https://www.twilio.com/docs/taskrouter/multitasking asks for names usable in expressions
+# ([A-Za-z_$][A-Za-z0-9_$]*), yet production accepts hyphens after the first character
+# (``email-channel``, created by real programs), so they are allowed too.
+TASK_CHANNEL_UNIQUE_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+# MaxParticipants of the conference instruction: "between 2 and 250"
+# (https://www.twilio.com/docs/taskrouter/api/reservations, conference parameters).
+MAX_PARTICIPANTS = (2, 250)
+# Whitespace and control characters have no place in a URL; a CR or LF would split the request
+# line of the callback.
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 
 
 def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[str, dict]:
@@ -55,4 +64,37 @@ def integer_range(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
             name=name, reason=f"must be between {low} and {high}"))
+    return value
+
+
+def callback_url(name: str, value: str) -> str:
+    """A URL TaskRouter will call: absolute ``http`` or ``https`` with a host and a valid port.
+    The empty string is allowed (it clears the URL on update)."""
+    if value == "":
+        return value
+    reason = None
+    if _URL_FORBIDDEN.search(value):
+        reason = "must not contain whitespace or control characters"
+    else:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not 0..65535)
+        except ValueError:
+            parts, reason = None, "has an invalid port"
+        if parts is not None:
+            if parts.scheme.lower() not in ("http", "https"):
+                reason = "must be an absolute http or https URL"
+            elif not parts.hostname:
+                reason = "must name a host"
+    if reason:
+        raise errors.InvalidParameter(errors.INVALID_URL.format(name=name, value=value[:200], reason=reason))
+    return value
+
+
+def events_filter(value: str, known: "tuple[str, ...] | frozenset[str]") -> str:
+    """A workspace ``EventsFilter``: comma-separated event types, each one TaskRouter logs
+    (https://www.twilio.com/docs/taskrouter/api/event/reference). Empty clears the filter."""
+    unknown = [part.strip() for part in value.split(",") if part.strip() and part.strip() not in known]
+    if unknown:
+        raise errors.InvalidParameter(errors.EVENTS_FILTER_UNKNOWN.format(types=", ".join(unknown)))
     return value

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import MultiDict
 
 from .. import errors
 from ..clock import parse_instant
-from ..engine.events import snake_case
+from ..engine import validation
+from ..engine.events import EVENT_TYPES, snake_case
 from ..spec import Operation, Parameter
 
 TRUE_WORDS = ("true", "1", "yes")
@@ -23,6 +25,27 @@ FALSE_WORDS = ("false", "0", "no")
 # Parameters documented as "true, 1 or yes mean true; all other values mean false".
 LENIENT_BOOLEANS = {("CreateActivity", "Available"), ("ListActivity", "Available"), ("ListWorker", "Available"),
                     ("CreateTask", "IgnoreCapacity"), ("UpdateWorkflow", "ReEvaluateTasks")}
+
+
+# Value rules of single parameters that the spec does not declare, by parameter name: each takes
+# (name, raw text) and returns the text or raises. Rules that depend on state live in the engine.
+VALUE_RULES = {
+    "EventsFilter": lambda name, raw: validation.events_filter(raw, EVENT_TYPES),
+}
+# Documented ranges the spec leaves out: (low, high) by parameter name.
+RANGES = {"MaxParticipants": validation.MAX_PARTICIPANTS}
+
+
+def check_encoding(query_string: bytes, body: bytes | None) -> None:
+    """Form and query bytes must be UTF-8 once percent-decoded; anything else is a 400 rather
+    than a value silently mangled into replacement characters."""
+    for where, raw in (("the query string", query_string), ("the form body", body)):
+        if not raw or (raw.isascii() and b"%" not in raw):
+            continue
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.InvalidParameter(errors.NOT_UTF8.format(where=where)) from None
 
 
 def _bad(name: str, reason: str) -> errors.InvalidParameter:
@@ -54,6 +77,8 @@ def _scalar(op: Operation, param: Parameter, raw: str):
         if not re.fullmatch(r"[+-]?\d{1,19}", text):
             raise _bad(name, f"'{raw}' is not an integer")
         value = int(text)
+        if name in RANGES:
+            validation.integer_range(name, value, *RANGES[name])
         if "minimum" in schema and value < schema["minimum"]:
             raise _bad(name, f"must be at least {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:
@@ -63,6 +88,11 @@ def _scalar(op: Operation, param: Parameter, raw: str):
         return parse_boolean(name, raw, (op.operation_id, name) in LENIENT_BOOLEANS)
     if schema.get("format") == "date-time":
         return parse_date(name, raw)
+    if schema.get("format") == "uri":
+        # every URL parameter of TaskRouter is one it will call (callbacks, TwiML, instructions)
+        return validation.callback_url(name, raw)
+    if name in VALUE_RULES:
+        return VALUE_RULES[name](name, raw)
     if "enum" in schema and raw not in schema["enum"]:
         raise _bad(name, f"'{raw}' is not one of {', '.join(schema['enum'])}")
     pattern = schema.get("pattern")

@@ -13,8 +13,12 @@ from .. import errors
 from ..engine import events as ev
 from ..engine.state import Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 from ..engine.workspace import Workspace
+from ..sids import is_sid
 
 PAGE_SIZE_DEFAULT = 50
+# The SID prefix of the items of each list (``meta.key``), to tell a PageToken of another list.
+LIST_ITEM_PREFIXES = {"workspaces": "WS", "activities": "WA", "task_queues": "WQ", "task_queues_statistics": "WQ",
+                      "workers": "WK", "workflows": "WW", "tasks": "WT", "reservations": "WR", "events": "EV"}
 PAGING_KEYS = ("PageSize", "Page", "PageToken")
 
 
@@ -87,11 +91,10 @@ class Renderer:
                  "real_time_statistics": u("TaskQueues", q.sid, "RealTimeStatistics"),
                  "cumulative_statistics": u("TaskQueues", q.sid, "CumulativeStatistics"),
                  "list_statistics": u("TaskQueues", "Statistics"),
-                 "bulk_real_time_statistics": u("TaskQueues", "RealTimeStatistics")}
-        if assignment:
-            links["assignment_activity"] = u("Activities", assignment.sid)
-        if reservation:
-            links["reservation_activity"] = u("Activities", reservation.sid)
+                 "bulk_real_time_statistics": u("TaskQueues", "RealTimeStatistics"),
+                 # kept, as null, when the queue has no such activity (recorded real bodies)
+                 "assignment_activity": u("Activities", assignment.sid) if assignment else None,
+                 "reservation_activity": u("Activities", reservation.sid) if reservation else None}
         return {
             "account_sid": q.account_sid,
             "assignment_activity_sid": q.assignment_activity_sid,
@@ -217,7 +220,7 @@ class Renderer:
         token = query.get("PageToken")
         sids = [item.sid for item in items]
         if token:
-            start = self._token_start(token, sids, size)
+            start = self._token_start(token, sids, size, key)
         elif page > 0:
             # Absolute Page jumps are not supported by TaskRouter lists since 2021-12-01
             # (warning 40153): follow next_page_url instead.
@@ -250,10 +253,14 @@ class Renderer:
         }
 
     @staticmethod
-    def _token_start(token: str, sids: list[str], size: int) -> int:
+    def _token_start(token: str, sids: list[str], size: int, key: str) -> int:
         kind, sid = token[:2], token[2:]
-        if kind not in ("PA", "PB") or len(sid) != 34:
+        if kind not in ("PA", "PB") or not is_sid(sid):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="PageToken", reason="not a page token"))
+        if sid[:2] != LIST_ITEM_PREFIXES.get(key, sid[:2]):
+            # [I] a token names the item it continues after; one naming another kind of item
+            # was taken from another list, which the real service refuses rather than guess.
+            raise errors.InvalidParameter(errors.PAGE_TOKEN_OTHER_LIST.format(key=key))
         if sid not in sids:
             # The anchoring item is gone (deleted between pages): start again from the top
             # rather than fail the whole listing.

@@ -129,6 +129,13 @@ class Inbox:
             self._version += 1
             self._changed.notify_all()
 
+    def remove(self, predicate: Callable[[WebhookRecord], bool]) -> None:
+        """Drop every record ``predicate`` selects (one account's records, say)."""
+        with self._changed:
+            self._records = [r for r in self._records if not predicate(r)]
+            self._version += 1
+            self._changed.notify_all()
+
     def clear(self) -> None:
         """Empty the inbox (ids keep growing, so an ``after`` cursor stays valid)."""
         with self._changed:

@@ -1,0 +1,180 @@
+"""The server's edge: keep-alive, read timeouts, header limits and malformed framing, each answered
+in Twilio's JSON shape with a 4xx; and the CLI refusing bad options at start."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+import requests
+from conftest import ACCOUNT_SID
+from twilio.rest import Client
+
+from emulator import cli
+from emulator.engine.backend import Backend
+from emulator.http import create_app
+from emulator.server import Server
+
+AUTH = "Basic " + __import__("base64").b64encode(f"{ACCOUNT_SID}:token".encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with Server(create_app(Backend(seed=1)), "127.0.0.1", 0, read_timeout=0.5, max_header_bytes=16 * 1024) as s:
+        yield s
+
+
+def _exchange(server, raw: bytes, timeout: float = 5.0, half_close: bool = False) -> bytes:
+    """Send ``raw`` (then end the sending side when ``half_close``) and read until the server
+    closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def _status_and_body(answer: bytes) -> tuple[int, dict]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body)
+
+
+def _post(path: str, extra_headers: bytes, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n").encode() \
+        + extra_headers + b"\r\n" + body
+
+
+EDGE_CASES = [
+    # (name, raw request, expected status)
+    ("bad chunk size", _post("/v1/Workspaces", b"Transfer-Encoding: chunked\r\n", b"zz\r\nFriendlyName=x\r\n0\r\n\r\n"),
+     400),
+    ("chunk cut short", _post("/v1/Workspaces", b"Transfer-Encoding: chunked\r\n", b"ff\r\nFriendlyName=x"), 400),
+    ("chunk stalls", _post("/v1/Workspaces", b"Transfer-Encoding: chunked\r\n", b"ff\r\nFriendlyName=x"), 408),
+    ("both framings", _post("/v1/Workspaces", b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"0\r\n\r\n"),
+     400),
+    ("unknown transfer coding", _post("/v1/Workspaces", b"Transfer-Encoding: gzip\r\n", b""), 400),
+    ("Content-Length not a number", _post("/v1/Workspaces", b"Content-Length: 1e3\r\n", b""), 400),
+    ("body cut short of Content-Length", _post("/v1/Workspaces", b"Content-Length: 100\r\n", b"FriendlyName=x"), 400),
+    ("body stalls before Content-Length", _post("/v1/Workspaces", b"Content-Length: 100\r\n", b"FriendlyName=x"), 408),
+    ("non-ASCII Authorization", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \xe9\xe9\r\n"
+                                b"Connection: close\r\n\r\n", 401),
+    ("non-UTF-8 credentials", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic /w==\r\n"
+                              b"Connection: close\r\n\r\n", 401),
+    ("100 kB header", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
+    ("headers over the limit in total", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                        + b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 1000) for i in range(20)) + b"\r\n", 431),
+    ("malformed request line", b"GARBAGE\r\n\r\n", 400),
+    ("bad HTTP version", b"GET / HTTP/x.y\r\nHost: 127.0.0.1\r\n\r\n", 400),
+]
+
+
+@pytest.mark.parametrize("raw, expected", [case[1:] for case in EDGE_CASES], ids=[case[0] for case in EDGE_CASES])
+def test_http_edge_cases_get_a_twilio_shaped_4xx(server, raw, expected, request):
+    status, body = _status_and_body(_exchange(server, raw, half_close="cut short" in request.node.name))
+    assert status == expected
+    assert body["status"] == expected and body["code"] and body["message"]
+    assert body["more_info"].startswith("https://www.twilio.com/docs/errors/")
+
+
+def test_a_silent_client_releases_its_thread_after_the_read_timeout(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never finish
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # the server gave up on us and closed
+        assert time.monotonic() - started < 4
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        stream = sock.makefile("rb")
+        for _ in range(3):
+            sock.sendall(_post("/v1/Workspaces", b"Content-Length: 14\r\n", b"FriendlyName=k")
+                         .replace(b"Connection: close\r\n", b""))
+            status_line = stream.readline()
+            headers = {}
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = json.loads(stream.read(int(headers["content-length"])))
+            assert status_line.startswith(b"HTTP/1.1 201") and body["friendly_name"] == "k"
+            assert headers.get("connection") != "close"
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        stream = sock.makefile("rb")
+        head = _post("/v1/Workspaces", b"Content-Length: 14\r\nExpect: 100-continue\r\n", b"")
+        sock.sendall(head)
+        assert stream.readline().startswith(b"HTTP/1.1 100")  # read before any body byte went out
+        assert stream.readline() == b"\r\n"
+        sock.sendall(b"FriendlyName=e")
+        assert stream.readline().startswith(b"HTTP/1.1 201")
+
+
+def test_the_real_client_reuses_its_connection(server):
+    client = Client(ACCOUNT_SID, "token")
+    client.taskrouter.base_url = server.url
+    session = requests.Session()
+    first = session.get(server.url + "/_emulator/health", timeout=5)
+    second = session.get(server.url + "/_emulator/health", timeout=5)
+    assert first.status_code == second.status_code == 200
+    assert "close" not in first.headers.get("Connection", "")
+    assert client.taskrouter.v1.workspaces.create(friendly_name="Over keep-alive").friendly_name == "Over keep-alive"
+
+
+CLI_REFUSALS = [
+    (["--port", "99999"], "--port"),
+    (["--port", "-1"], "--port"),
+    (["--port", "http"], "--port"),
+    (["--state-file", "/no/such/folder/state.json"], "does not exist"),
+    (["--state-interval", "-1"], "--state-interval"),
+    (["--state-interval", "nan"], "--state-interval"),
+    (["--read-timeout", "0"], "--read-timeout"),
+    (["--log-level", "LOUD"], "not a logging level"),
+    (["--public-url", "taskrouter.local"], "--public-url"),
+    (["--credentials", "/no/such/credentials.json"], "no such readable file"),
+    (["--clock", "sundial"], "--clock"),
+]
+
+
+@pytest.mark.parametrize("options, message", CLI_REFUSALS, ids=[" ".join(o) for o, _ in CLI_REFUSALS])
+def test_bad_options_stop_the_start_with_a_message_and_exit_code_2(options, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", *options])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_an_error_at_start(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert cli.main(["serve", "--port", str(taken.getsockname()[1])]) == 2
+    assert "cannot listen on" in capsys.readouterr().err
+
+
+def test_a_state_file_in_a_read_only_folder_is_an_error_at_start(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if __import__("os").access(folder, __import__("os").W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["serve", "--port", "0", "--state-file", str(folder / "state.json")])
+        assert exited.value.code == 2 and "cannot be written" in capsys.readouterr().err
+    finally:
+        folder.chmod(0o700)

@@ -21,7 +21,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from .. import __version__, errors, spec
-from ..control import control_blueprint, guard_control_api, is_control_path
 from ..engine.backend import Backend
 from ..sids import is_sid
 from . import (
@@ -240,7 +239,10 @@ def _routes() -> tuple[Map, dict, dict]:
             for op in spec.operations().values():
                 template.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=_make_view(op),
                                       methods=[op.method])
+            from ..control import control_blueprint
+            from ..dashboard import page_blueprint
             template.register_blueprint(control_blueprint())
+            template.register_blueprint(page_blueprint())
             from .. import bridge
             bridge.add_routes(template)
             _ROUTES = (template.url_map, template.view_functions, template.blueprints)
@@ -278,6 +280,8 @@ _SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twili
 
 
 def _service_headers(response: Response) -> Response:
+    from ..control import is_control_path  # imported here: the control API imports the app's neighbours
+
     headers = response.headers
     present = {key.lower() for key, _ in headers.items()}
     if "twilio-request-id" not in present:
@@ -308,6 +312,7 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
                       webhooks=webhooks, request_ids=itertools.count(1), version=__version__)
     if webhooks is not None and webhooks.auth_token_for is None:
         webhooks.auth_token_for = credentials.auth_token_for
+    from ..control import guard_control_api
     guard_control_api(app, credentials)
     app.register_error_handler(errors.TwilioError, _twilio_error)
     app.register_error_handler(HTTPException, _http_error)

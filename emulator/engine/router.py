@@ -272,12 +272,14 @@ class Router:
 
     def cancel_task(self, ws: WorkspaceTables, task: Task, reason: str | None) -> None:
         with self._batch():
-            for reservation in self._task_reservations(ws, task, RS.PENDING):
-                self._end_reservation(ws, reservation, RS.CANCELED)
-                self.work.want_worker(ws, reservation.worker_sid)
+            pending = self._task_reservations(ws, task, RS.PENDING)
+            # the task is canceled before its offers end, so their events carry the canceled task
             lifecycle.move_task(task, CANCELED, ws.now())
             if reason is not None:
                 task.reason = reason
+            for reservation in pending:
+                self._end_reservation(ws, reservation, RS.CANCELED)
+                self.work.want_worker(ws, reservation.worker_sid)
             idx.sync_task(ws, ws.index, task)
             self._task_event(ws, task, "task.canceled",
                              f"Task canceled: {task.reason}" if task.reason else "Task canceled")
@@ -295,6 +297,10 @@ class Router:
                 for reservation in self._task_reservations(ws, task, RS.PENDING):
                     self._end_reservation(ws, reservation, RS.CANCELED)
             for reservation in self._task_reservations(ws, task, RS.ACCEPTED, RS.WRAPPING):
+                if not system:
+                    # [I] an API delete ends the work the worker holds: reservation.completed, as the
+                    # Worker SDK's specs expect ("should delete the task and receive the completed event")
+                    self._end_reservation(ws, reservation, RS.COMPLETED)
                 # [I] deleting an assigned task frees the worker's capacity
                 self._free_assigned(ws, reservation, task)
             # https://www.twilio.com/docs/taskrouter/api/event/reference: task.deleted is an API delete and

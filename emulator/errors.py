@@ -220,8 +220,6 @@ TOKEN_ROLE = "Access Token's TaskRouter role {role!r} is not one of worker, supe
 TOKEN_WORKSPACE_GONE = "Access Token's workspace {workspace_sid} does not exist in account {account_sid}"
 TOKEN_WORKER_GONE = "Access Token's worker {worker_sid} does not exist in workspace {workspace_sid}"
 TOKEN_OTHER_WORKSPACE = "Access Token grants workspace {granted}, not {requested}"
-TOKEN_SUPERSEDED = ("Access Token's session was closed by a newer one (closeExistingSessions): "
-                    "connect again with a new token")
 TOKEN_NO_WORKER = "Access Token names no worker: the event stream needs a worker_sid in its TaskRouter grant"
 ROLE_OTHER_WORKER = "A worker token may change only its own worker ({worker_sid}), not {target}"
 BRIDGE_BAD_BODY = "Invalid Event Bridge request: {reason}"

@@ -316,8 +316,12 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     while (first.connected or second.connected) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not first.connected and not second.connected
-    with pytest.raises(simple_websocket.ConnectionError):  # a replaced session needs a new token
-        _connect(url, first_token)
+    # a replaced client reconnecting with its token and the same option closes no other session
+    again = _connect(url, first_token, closeExistingSessions="true")
+    assert _frame(again)["event_type"] == "init"
+    time.sleep(0.3)
+    assert third.connected
+    again.close()
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Available"  # one session is left
     third.close()
     deadline = time.monotonic() + 1.0

@@ -81,8 +81,6 @@ class EventBridge:
             grant = self.grant(token)
             if grant.worker_sid is None:
                 raise errors.Forbidden(errors.TOKEN_NO_WORKER)
-            if self.hub.superseded(token):
-                raise errors.AccessTokenRefused(errors.TOKEN_SUPERSEDED)
         except errors.TwilioError as exc:
             return _error(exc)
         if "werkzeug.socket" not in request.environ:

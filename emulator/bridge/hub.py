@@ -80,11 +80,12 @@ class Hub:
     # --- sessions -----------------------------------------------------------------------------
     def add(self, session: "Session", *, close_others: bool = False) -> None:
         """Open ``session``; with ``close_others`` (the SDK's closeExistingSessions) the worker's other
-        sessions close, and their tokens open no new session. [I] A closed SDK reconnects with the
-        token it has, which would in turn close the newer session, and so on: the replaced client
-        needs a new token (``updateToken``) to come back."""
+        sessions close. [I] A closed SDK reconnects with the token it has and the same option, which
+        would close the newer session in turn, and so on; so a session opened with the token of a
+        session closed this way closes no other."""
         with self._lock:
             sessions = self._sessions.setdefault(session.key, [])
+            close_others = close_others and session.token not in self._superseded
             others = list(sessions) if close_others else []
             sessions.append(session)
             now = tokens.wall_clock()
@@ -94,10 +95,6 @@ class Hub:
                     self._superseded[other.token] = other.grant.expires
         for other in others:
             other.close(reason="closeExistingSessions")
-
-    def superseded(self, token: str) -> bool:
-        with self._lock:
-            return token in self._superseded
 
     def remove(self, session: "Session") -> bool:
         """Forget a session; True if it was its worker's last one."""

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 TASK_EVENTS = ("task.updated", "task.canceled", "task.completed", "task.wrapup")
 WORKER_EVENTS = ("worker.activity.update", "worker.attributes.update")
+TASK_HOLDERS = ("pending", "accepted", "wrapping", "completed")
+TRANSFER_EVENTS = ("task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
+                   "task.transfer-canceled", "task.transfer-completed")
 CHANNEL_EVENTS = ("worker.capacity.update", "worker.channel.availability.update")
 # The reservation events the SDK handles (reservation.failed needs calls; the engine places none).
 RESERVATION_EVENTS = ("reservation.created", "reservation.accepted", "reservation.rejected", "reservation.timeout",
@@ -51,9 +54,15 @@ def deliveries(ws: "Workspace", event: "Event") -> list[Delivery]:
         if task is None:
             return []
         text = frame(kind, shapes.task(ws, task))
-        # every worker holding a reservation on the task (the SDK skips tasks it does not hold)
-        workers = dict.fromkeys(r.worker_sid for r in queries.reservations(ws, task_sid=task.sid))
+        # every worker holding the task or offered it (not those whose offer ended unaccepted)
+        workers = dict.fromkeys(r.worker_sid for r in queries.reservations(ws, task_sid=task.sid)
+                                if r.reservation_status in TASK_HOLDERS)
         return [(ws.sid, worker_sid, text) for worker_sid in workers]
+    if kind in TRANSFER_EVENTS:
+        transfer = ws.transfers.get(str(event.data.get("TransferSid")))
+        if transfer is None:
+            return []
+        return [(ws.sid, transfer.initiating_worker_sid, frame(kind, shapes.transfer(transfer)))]
     if kind in WORKER_EVENTS:
         worker = ws.workers.get(event.resource_sid)
         return [(ws.sid, worker.sid, frame(kind, shapes.worker(ws, worker)))] if worker is not None else []

@@ -199,7 +199,7 @@ def test_clock_set_snapshot_and_reset_from_the_page(emulator, page, tmp_path):
 
     page.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
     page.find_element(By.ID, "snapshot-button").click()
-    _wait(page, lambda d: [p for p in tmp_path.glob("taskrouter-snapshot-*.json")])
+    _wait(page, lambda d: list(tmp_path.glob("taskrouter-snapshot-*.json")))
     [saved] = tmp_path.glob("taskrouter-snapshot-*.json")
     document = json.loads(saved.read_text())
     assert document["clock"]["now"].startswith("2026-03-02T10:30:00")

@@ -168,11 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", type=_log_level, default=logging.WARNING, metavar="LEVEL",
                        help="logging level (default WARNING); INFO or DEBUG also writes an access-log line per request")
     serve.add_argument("--access-log", action="store_true", help="an access-log line per request at any log level")
+    parity = commands.add_parser(
+        "parity", help="compare the emulator's response and callback shapes with recorded real ones",
+        description="Run the contract scenarios on the emulator and print, per operation and event type, whether "
+                    "its shape matches the one recorded from the real TaskRouter, and when that was recorded. "
+                    "Same as python -m emulator.contract parity.")
+    parity.add_argument("--fixtures", metavar="DIR", help="the recorded shapes (default: fixtures/contract)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "parity":
+        from .contract.cli import main as contract_main
+        return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"])
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     access_log = args.access_log or args.log_level <= logging.INFO
     if access_log:

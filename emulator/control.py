@@ -24,6 +24,7 @@ import contextlib
 import hmac
 import json
 import re
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -149,7 +150,15 @@ def _change(backend: Backend):
         journal.commit(seq)
 
 
-def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
+def _target() -> tuple[Backend, Any]:
+    """The backend and webhooks of the app serving this request (its ``config``)."""
+    config = current_app.config
+    return config["backend"], config["webhooks"]
+
+
+def control_blueprint() -> Blueprint:
+    """The control routes of every emulator app: each request acts on its own app's backend and
+    webhooks, so the process builds the blueprint once and every app shares it."""
     bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
     @bp.get("/health")
@@ -158,6 +167,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/reset")
     def reset():
+        backend, webhooks = _target()
         account_sid = request.values.get("AccountSid")
         if account_sid is not None and not is_sid(account_sid, "AC"):
             raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
@@ -170,10 +180,12 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.get("/clock")
     def get_clock():
+        backend = _target()[0]
         return _json(clock_state(backend))
 
     @bp.post("/clock/advance")
     def advance_clock():
+        backend = _target()[0]
         require_all_accounts("Moving the clock")
         raw = request.values.get("Seconds")
         if raw is None:
@@ -195,6 +207,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/clock")
     def set_clock():
+        backend = _target()[0]
         require_all_accounts("Setting the clock")
         now, mode = request.values.get("Now"), request.values.get("Mode")
         if mode is not None and mode not in MODES:
@@ -216,6 +229,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/snapshot")
     def take_snapshot():
+        backend, webhooks = _target()
         require_all_accounts("A snapshot")
         # The document is the whole state (clock, timers and inbox included); POST it back to
         # /_emulator/restore to return to this instant.
@@ -226,6 +240,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/restore")
     def restore_snapshot():
+        backend, webhooks = _target()
         require_all_accounts("A restore")
         try:
             document = request.get_json(silent=True)
@@ -246,6 +261,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.get("/webhooks")
     def list_webhooks():
+        webhooks = _target()[1]
         inbox = _inbox(webhooks)
         kind = request.args.get("Kind")
         if kind is not None and kind not in KINDS:
@@ -267,6 +283,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.delete("/webhooks")
     def clear_webhooks():
+        backend, webhooks = _target()
         scope = control_scope()
         inbox = _inbox(webhooks)
         with _change(backend):

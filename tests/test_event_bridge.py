@@ -391,8 +391,8 @@ def test_a_warm_transfer_to_a_worker(desk, outcome):
         assert holders == {desk.alice: "accepted", desk.bob: "accepted"}  # warm: both on it
     else:
         # Bob's offer ends, then Alice learns the transfer failed and gets her task back
-        assert bob.frames[-1]["event_type"] == f"reservation.{'rejected' if outcome == 'rejected' else 'canceled'}"
-        assert bob.frames[-1]["payload"]["task_transfer"]["transfer_status"] == status
+        [ended] = [f for f in bob.frames if f["event_type"] == f"reservation.{outcome}"]
+        assert ended["payload"]["task_transfer"]["transfer_status"] == status
         assert alice_types[-2:] == [f"task.transfer-{event}", "task.updated"]
         assert alice.frames[-1]["payload"]["assignment_status"] == "assigned"
         assert holders[desk.alice] == "accepted"
@@ -420,3 +420,15 @@ def test_a_cold_transfer_hands_the_task_over(desk):
                            token=desk.token(desk.bob))
     assert code == 501 and "TaskQueue" in body["message"]
     assert hub is not None
+
+
+def test_a_canceled_task_reaches_the_worker_it_was_offered_to(desk):
+    hub = desk.emu.app.config["event_bridge"].hub
+    alice = Recorder(desk.sid, desk.alice)
+    hub.add(alice)
+    desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
+    task = desk.ws.tasks.create(attributes="{}")
+    desk.ws.tasks(task.sid).update(assignment_status="canceled", reason="Time to go home")
+    assert [f["event_type"] for f in alice.frames][-2:] == ["reservation.canceled", "task.canceled"]
+    canceled = alice.frames[-2]["payload"]["task"]
+    assert (canceled["assignment_status"], canceled["reason"]) == ("canceled", "Time to go home")

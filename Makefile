@@ -1,6 +1,7 @@
 # make run   - start the emulator on http://127.0.0.1:$(PORT)
 # make lint  - ruff and mypy (any finding fails)
 # make test  - lint, then run the whole test suite
+# make node-deps - install the Worker SDK for its tests (npm ci in tests/node; skipped without Node)
 # make bench - run the benchmarks: one table against floors measured in the same run (never part of
 #              make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
@@ -9,7 +10,10 @@ PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
 
-.PHONY: run lint test bench clean
+.PHONY: run lint test bench clean node-deps
+
+NPM ?= npm
+NODE_STAMP := tests/node/node_modules/.installed
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +34,21 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: lint
+test: lint node-deps
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
 
+# The Worker SDK tests need Node; without it (or offline) they skip, saying why.
+node-deps:
+	@if command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "node/npm not found: the Worker SDK tests will be skipped"; fi
+
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && $(NPM) ci --no-audit --no-fund --loglevel=error || echo "npm ci failed: the Worker SDK tests will be skipped"
+	@if [ -d tests/node/node_modules/twilio-taskrouter ]; then touch $@; fi
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info tests/node/node_modules

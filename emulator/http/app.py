@@ -247,6 +247,8 @@ def _routes() -> tuple[Map, dict, dict]:
                                       methods=[op.method])
             from ..control import control_blueprint
             template.register_blueprint(control_blueprint())
+            from .. import bridge
+            bridge.add_routes(template)
             _ROUTES = (template.url_map, template.view_functions, template.blueprints)
         return _ROUTES
 
@@ -319,4 +321,6 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     app.register_error_handler(SchemaMismatch, _schema_mismatch)
     app.register_error_handler(Exception, _unexpected)
     app.after_request(_service_headers)
+    from .. import bridge
+    bridge.attach(app, backend, credentials, webhooks)
     return app

@@ -2,6 +2,7 @@
 # make lint  - ruff and mypy (any finding fails)
 # make test  - lint, then run the whole test suite
 # make node-deps - install the Worker SDK for its tests (npm ci in tests/node; skipped without Node)
+# make browser - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
 # make bench - run the benchmarks: one table against floors measured in the same run (never part of
 #              make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
 
-.PHONY: run lint test bench clean node-deps
+.PHONY: run lint test bench browser clean node-deps
 
 NPM ?= npm
 NODE_STAMP := tests/node/node_modules/.installed
@@ -30,11 +31,21 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed
 	$(VENV)/bin/taskrouter-emulator serve --port $(PORT) $(ARGS)
 
+# Debian's chromium and chromium-driver, installed when missing and we are root (the browser tests
+# skip, saying so, where they cannot be had).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
+			|| echo "could not install chromium: the dashboard's browser tests will skip"; \
+	else echo "no chromium: the dashboard's browser tests will skip (install: sudo apt-get install chromium chromium-driver)"; fi
+
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: lint node-deps
+test: lint node-deps browser
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test

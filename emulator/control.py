@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from . import __version__, errors, snapshot
+from . import __version__, dashboard, errors, snapshot
 from .clock import MODES
 from .engine.backend import Backend
 from .http.params import parse_date
@@ -249,6 +249,9 @@ def control_blueprint() -> Blueprint:
         if scope is not ALL_ACCOUNTS:
             records = [r for r in records if r.account_sid == scope]
         return _json({"webhooks": [r.to_dict() for r in records]})
+
+    # the dashboard's data routes: on this blueprint, so whatever guards the control API guards them
+    dashboard.register(bp, _target, clock_state, control_scope)
 
     @bp.delete("/webhooks")
     def clear_webhooks():

@@ -246,7 +246,9 @@ def _routes() -> tuple[Map, dict, dict]:
                 template.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=_make_view(op),
                                       methods=[op.method])
             from ..control import control_blueprint
+            from ..dashboard import page_blueprint
             template.register_blueprint(control_blueprint())
+            template.register_blueprint(page_blueprint())
             from .. import bridge
             bridge.add_routes(template)
             _ROUTES = (template.url_map, template.view_functions, template.blueprints)

@@ -19,7 +19,7 @@ from ..engine import queries
 from . import shapes
 
 if TYPE_CHECKING:
-    from ..engine.models import Event
+    from ..engine.state import Event
     from ..engine.workspace import Workspace
     from .session import Session
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from .. import errors
 from ..engine import queries
-from ..engine.models import Activity, Reservation, Task, TaskQueue, Worker, WorkerChannel
+from ..engine.state import Activity, Reservation, Task, TaskQueue, Worker, WorkerChannel
 from ..engine.workspace import Workspace
 from ..sids import is_sid
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from .. import errors
 from ..engine import events as ev
 from ..engine import queries, statistics
-from ..engine.models import RESERVATION_STATUSES, TASK_STATUSES
+from ..engine.state import RESERVATION_STATUSES, TASK_STATUSES
 from ..http.render import Renderer, iso
 from ..sids import is_sid
 

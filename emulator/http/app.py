@@ -31,12 +31,6 @@ from .registry import HANDLERS, Call, Reply
 from .render import Renderer
 
 log = logging.getLogger("emulator.http")
-CONTROL_PREFIX = "/_emulator"
-
-
-def is_control_path(path: str) -> bool:
-    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
-    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
 
 
 JSON = "application/json; charset=utf-8"
@@ -286,6 +280,8 @@ _SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twili
 
 
 def _service_headers(response: Response) -> Response:
+    from ..control import is_control_path  # imported here: the control API imports the app's neighbours
+
     headers = response.headers
     present = {key.lower() for key, _ in headers.items()}
     if "twilio-request-id" not in present:

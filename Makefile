@@ -1,13 +1,13 @@
 # make run   - start the emulator on http://127.0.0.1:$(PORT)
 # make lint  - ruff and mypy (any finding fails)
 # make test  - lint, then run the whole test suite
-# make bench - run the benchmarks (never part of make test; ROUTING_ARGS=--quick for a short routing run)
+# make bench - run the benchmarks: one table against floors measured in the same run (never part of
+#              make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
-ROUTING_ARGS ?=
 
 .PHONY: run lint test bench clean
 
@@ -35,8 +35,6 @@ test: lint
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
-	$(PY) benchmarks/statistics.py
-	$(PY) benchmarks/routing.py $(ROUTING_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -52,13 +52,26 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
-def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
-    """Build the workspace, route and accept ``tasks`` tasks; return the figures."""
+def current_rss_mb() -> float:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool = False) -> dict:
+    """Build the workspace, route and accept ``tasks`` tasks; return the figures.
+
+    With ``callbacks`` the workspace has an EventCallbackUrl and every event callback is
+    captured in a webhooks inbox, as the ``taskrouter`` fixture does."""
     from emulator.engine.backend import Backend
 
     before = rss_mb()
     backend = Backend(seed=7)
-    ws = backend.create_workspace(ACCOUNT, "Routing benchmark")
+    webhooks = None
+    if callbacks:
+        from emulator.webhooks import Webhooks
+        webhooks = Webhooks(backend)
+    ws = backend.create_workspace(ACCOUNT, "Routing benchmark",
+                                  event_callback_url="https://example.com/events" if callbacks else None)
     available = next(a.sid for a in ws.activities.values() if a.available)
     queues = [ws.create_task_queue(f"Skill {k}", target_workers=f"skills HAS 'skill{k}'") for k in range(SKILLS)]
     parked_queue = ws.create_task_queue("Parked", target_workers="skills HAS 'parked'")
@@ -88,8 +101,10 @@ def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
     # figures are the engine's cost and not the interpreter's scanning of the setup's objects.
     gc.collect()
     gc.freeze()
+    resident = current_rss_mb() if os.path.exists("/proc/self/statm") else 0.0
     accept = {"reservation_status": "accepted"}
     start = time.perf_counter()
+    cpu = time.process_time()
     created = [ws.create_task(attributes=json.dumps({"skill": f"skill{i % SKILLS}", "min_level": 0}),
                               workflow_sid=workflow.sid).sid for i in range(tasks)]
     done = 0
@@ -97,18 +112,25 @@ def measure(tasks: int, workers: int, parked: int, outside: int) -> dict:
         reservation = ws.reservations[offers.popleft()]
         router.update_reservation(ws, reservation, accept)
         ws.update_task(reservation.task_sid, assignment_status="completed")
+        if webhooks is not None:
+            webhooks.flush()
         done += 1
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     unfinished = sum(1 for sid in created if ws.tasks[sid].assignment_status != "completed")
     if done != tasks or unfinished:
         raise SystemExit(f"routing went wrong: {done} accepted, {unfinished} of {tasks} not completed")
     peak = rss_mb()
-    return {"tasks": tasks, "workers": workers, "parked": parked, "outside": outside,
-            "us_per_task": elapsed / tasks * 1e6, "seconds": elapsed, "peak_mb": peak, "growth_mb": peak - before}
+    # what the finished tasks keep (tasks, reservations, events, callbacks): resident memory now
+    # over resident memory before the first task, per task
+    retained = (current_rss_mb() - resident) if resident else 0.0
+    return {"tasks": tasks, "workers": workers, "parked": parked, "outside": outside, "callbacks": callbacks,
+            "us_per_task": elapsed / tasks * 1e6, "cpu_us_per_task": cpu / tasks * 1e6, "seconds": elapsed,
+            "peak_mb": peak, "growth_mb": peak - before, "kb_per_task": retained * 1024 / tasks}
 
 
-def run_child(tasks: int, workers: int, parked: int = 0, outside: int = 0) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", f"{tasks},{workers},{parked},{outside}"],
+def run_child(tasks: int, workers: int, parked: int = 0, outside: int = 0, callbacks: bool = False) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", f"{tasks},{workers},{parked},{outside},{int(callbacks)}"],
                          check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
                              p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -131,8 +153,9 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        tasks, workers, parked, outside = (int(x) for x in args.one.split(","))
-        print(json.dumps(measure(tasks, workers, parked, outside)))
+        parts = [int(x) for x in args.one.split(",")]
+        tasks, workers, parked, outside, callbacks = parts + [0] * (5 - len(parts))
+        print(json.dumps(measure(tasks, workers, parked, outside, bool(callbacks))))
         return
     sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     print(f"Routing engine: N tasks x M workers, {SKILLS} skill queues, accept and complete each task")

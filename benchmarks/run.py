@@ -1,11 +1,23 @@
-"""Benchmarks (``make bench``): request latency through the real twilio client, in-process (a
-mounted adapter, and the ``responses`` path of ``mock()``) and over loopback HTTP, each beside its
-floor (a bare Flask route reached the same way), measured in one run so the ratios hold on a noisy
-machine; the per-test cost of the pytest fixture (a TaskRouterEmulator made, mock() entered,
-reset, left and closed) beside a bare Flask app with a bare responses mock; server start-up time
-and idle memory.
+"""Benchmarks (``make bench``): one table of the emulator's figures, each beside a floor measured in
+the same run, wall time and CPU time side by side (the machine is shared, so CPU time is the
+steadier of the two).
 
-Usage: python benchmarks/run.py [--requests N]
+Floors:
+- in-process: a bare Flask app (one route answering a fixed body) reached the same way: a
+  ``requests`` adapter mounted on the twilio client's session (``client()``), and a bare
+  ``responses`` mock calling it (``mock()``); the per-test fixture beside a bare Flask app made and a
+  bare ``responses`` mock started and stopped;
+- over HTTP: the same bare Flask app behind the same server class, and Prism (Twilio's recommended
+  mock server, ``@stoplight/prism-cli`` through ``npx``) serving the project's copy of the OpenAPI
+  description, when ``npx`` is available (``--no-prism`` skips it);
+- routing, memory and statistics have no floor: they are shown against their own smaller size
+  (growth) or as they are.
+
+Every latency is the median over rounds of per-call means, emulator and floor interleaved round by
+round. CPU time is the whole process's (client and in-thread server); for Prism its processes' CPU
+time is added. Routing and statistics run in fresh interpreters (``routing.py``, ``statistics.py``).
+
+Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism]
 """
 
 from __future__ import annotations
@@ -14,93 +26,211 @@ import argparse
 import json
 import logging
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
-import requests
-import responses
-from flask import Flask
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
 
-from emulator import TaskRouterEmulator
-from emulator.engine.backend import Backend
-from emulator.http import create_app
-from emulator.mock import EmulatorMock, InProcessAdapter
-from emulator.server import Server
+import requests  # noqa: E402
+import responses  # noqa: E402
+from flask import Flask  # noqa: E402
+from twilio.http.http_client import TwilioHttpClient  # noqa: E402
+from twilio.rest import Client  # noqa: E402
+from werkzeug.test import Client as WerkzeugClient  # noqa: E402
+
+from emulator import TaskRouterEmulator  # noqa: E402
+from emulator.mock import InProcessAdapter  # noqa: E402
+from emulator.server import Server  # noqa: E402
 
 ACCOUNT = "AC" + "a" * 32
+FLOOR_SID = "WS" + "0" * 32
+SPEC = HERE.parent / "emulator" / "openapi" / "twilio_taskrouter_v1.json"
+PRISM = "@stoplight/prism-cli@5"
+THREADS = 8
 
 
+# --- floors -----------------------------------------------------------------------------------
 def floor_app() -> Flask:
     """The cheapest route the same path can reach: the floor under every figure."""
     app = Flask("floor")
-    body = json.dumps({"sid": "WS" + "0" * 32})
+    body = json.dumps({"sid": FLOOR_SID})
 
     @app.route("/v1/Workspaces/<sid>", methods=["GET", "POST"])
     def fetch(sid):
         return app.response_class(body, content_type="application/json")
 
+    @app.route("/v1/Workspaces/<sid>/Workers", methods=["POST"])
+    def create(sid):
+        return app.response_class(body, status=201, content_type="application/json")
+
     return app
 
 
-def per_call(fn, n: int) -> float:
-    fn()  # warm
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - start) / n
+def floor_responses(app) -> responses.RequestsMock:
+    """A bare ``responses`` mock handing TaskRouter URLs to ``app`` (the floor of ``mock()``)."""
+    rsps = responses.RequestsMock(assert_all_requests_are_fired=False)
+    client = WerkzeugClient(app)
+
+    def callback(request):
+        url = requests.utils.urlparse(request.url)
+        answer = client.open(url.path, query_string=url.query, method=request.method,
+                             headers=dict(request.headers), data=request.body or b"")
+        return answer.status_code, dict(answer.headers), answer.get_data()
+
+    for method in ("GET", "POST"):
+        rsps.add_callback(method, re.compile(r"https://taskrouter\.twilio\.com/.*"), callback=callback,
+                          content_type=None)
+    return rsps
 
 
-def in_process_client(app) -> Client:
+def mounted_client(app) -> Client:
     http_client = TwilioHttpClient()
     http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
     return Client(ACCOUNT, "token", http_client=http_client)
 
 
-def latency(n: int) -> list[tuple[str, float, float | None]]:
-    rows = []
-    emulator_client = in_process_client(create_app(Backend(seed=1)))
-    floor_client = in_process_client(floor_app())
-    ws = emulator_client.taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
-    ctx = emulator_client.taskrouter.v1.workspaces(ws.sid)
-    floor_ctx = floor_client.taskrouter.v1.workspaces("WS" + "0" * 32)
-    counter = iter(range(10 ** 9))
-    rows.append(("in-process fetch workspace", per_call(ctx.fetch, n), per_call(floor_ctx.fetch, n)))
-    rows.append(("in-process create worker",
-                 per_call(lambda: ctx.workers.create(friendly_name=f"w{next(counter)}"), n),
-                 per_call(lambda: floor_ctx.update(friendly_name="x"), n)))
-    # mock(): a plain Client, intercepted by responses; the floor goes through the same EmulatorMock.
-    with TaskRouterEmulator(seed=1) as emu, emu.mock():
-        client = Client(ACCOUNT, "token")
-        ws = client.taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
-        ctx = client.taskrouter.v1.workspaces(ws.sid)
-        fetch = per_call(ctx.fetch, n)
-        create = per_call(lambda: ctx.workers.create(friendly_name=f"w{next(counter)}"), n)
-    with EmulatorMock(floor_app()):
-        floor_ctx = Client(ACCOUNT, "token").taskrouter.v1.workspaces("WS" + "0" * 32)
-        rows.append(("mock() fetch workspace", fetch, per_call(floor_ctx.fetch, n)))
-        rows.append(("mock() create worker", create, per_call(lambda: floor_ctx.update(friendly_name="x"), n)))
-    with Server(create_app(Backend(seed=1)), "127.0.0.1", 0) as server, Server(floor_app(), "127.0.0.1", 0) as floor:
-        http_client = Client(ACCOUNT, "token")
-        http_client.taskrouter.base_url = server.url
-        floor_http = Client(ACCOUNT, "token")
-        floor_http.taskrouter.base_url = floor.url
-        ws = http_client.taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
-        ctx = http_client.taskrouter.v1.workspaces(ws.sid)
-        floor_ctx = floor_http.taskrouter.v1.workspaces("WS" + "0" * 32)
-        rows.append(("loopback fetch workspace", per_call(ctx.fetch, n), per_call(floor_ctx.fetch, n)))
-        rows.append(("loopback create worker",
-                     per_call(lambda: ctx.workers.create(friendly_name=f"w{next(counter)}"), n),
-                     per_call(lambda: floor_ctx.update(friendly_name="x"), n)))
-    return rows
+def http_client(base_url: str) -> Client:
+    client = Client(ACCOUNT, "token")
+    client.region = client.edge = None
+    client.taskrouter.base_url = base_url
+    return client
 
 
-def fixture_cost(n: int) -> list[tuple[str, float, float | None]]:
-    """What the ``taskrouter`` fixture costs a test: construct, enter mock(), reset, leave, close;
-    beside the floor of a bare Flask app and a bare responses mock started and stopped."""
+# --- timing -----------------------------------------------------------------------------------
+class Cpu:
+    """CPU seconds of this process, plus those of an external process tree (Prism) when given."""
 
+    def __init__(self, pid: int | None = None) -> None:
+        self.pid = pid
+
+    def __call__(self) -> float:
+        return time.process_time() + (tree_cpu(self.pid) if self.pid else 0.0)
+
+
+def tree_cpu(root: int) -> float:
+    """User+system CPU seconds of ``root`` and its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def interleaved(pairs, n: int, rounds: int) -> list[tuple[float, float]]:
+    """Per call (wall, CPU) medians for each ``(fn, cpu_clock)`` of ``pairs``, run round-robin."""
+    for fn, _ in pairs:
+        fn()  # warm
+    samples: list[list[tuple[float, float]]] = [[] for _ in pairs]
+    for _ in range(rounds):
+        for i, (fn, clock) in enumerate(pairs):
+            wall, cpu = time.perf_counter(), clock()
+            for _ in range(n):
+                fn()
+            samples[i].append(((time.perf_counter() - wall) / n, (clock() - cpu) / n))
+    return [(median([w for w, _ in s]), median([c for _, c in s])) for s in samples]
+
+
+def median(values: list[float]) -> float:
+    # (statistics.median: this folder's statistics.py shadows the standard module)
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def throughput(make_call, seconds_each: int, clock) -> tuple[float, float]:
+    """Requests per second from THREADS threads, each with its own client, and CPU seconds per request."""
+    calls = [make_call() for _ in range(THREADS)]
+    for call in calls:
+        call()
+    n = max(20, seconds_each)
+    barrier = threading.Barrier(THREADS + 1)
+
+    def worker(call) -> None:
+        barrier.wait()
+        for _ in range(n):
+            call()
+
+    threads = [threading.Thread(target=worker, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    wall, cpu = time.perf_counter(), clock()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    elapsed, used = time.perf_counter() - wall, clock() - cpu
+    return THREADS * n / elapsed, used / (THREADS * n)
+
+
+# --- Prism ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Prism:
+    """``prism mock`` of the project's OpenAPI description on a free port, or None without npx."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(["npx", "--yes", PRISM, "mock", "-h", "127.0.0.1", "-p", str(self.port),
+                                      str(SPEC)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 180  # the first run downloads Prism
+        while True:
+            try:
+                requests.get(f"{self.url}/v1/Workspaces/{FLOOR_SID}", auth=(ACCOUNT, "token"), timeout=2)
+                return
+            except requests.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("Prism did not start") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+
+
+# --- the measurements -------------------------------------------------------------------------
+Row = tuple  # (measure, unit, wall, cpu, floor name, floor wall, floor cpu, aim)
+
+
+def ms_row(name: str, figures: tuple[float, float], floor_name: str, floor: tuple[float, float] | None,
+           aim: str) -> Row:
+    """A latency row: seconds measured, milliseconds shown."""
+    return (name, "ms", figures[0] * 1e3, figures[1] * 1e3, floor_name,
+            floor[0] * 1e3 if floor else None, floor[1] * 1e3 if floor else None, aim)
+
+
+def fixture_rows(n: int, rounds: int) -> list[Row]:
     def emulator_fixture() -> None:
         emu = TaskRouterEmulator(start="2026-01-01T00:00:00Z", seed="bench")
         with emu.mock():
@@ -112,30 +242,151 @@ def fixture_cost(n: int) -> list[tuple[str, float, float | None]]:
         with responses.RequestsMock(assert_all_requests_are_fired=False):
             pass
 
-    emu = TaskRouterEmulator(seed="bench")
+    emu, floor = interleaved([(emulator_fixture, time.process_time), (floor_fixture, time.process_time)], n, rounds)
+    return [ms_row("fixture per test (create, mock(), reset, close)", emu, "bare Flask + responses", floor,
+                   "<= 1.5")]
 
-    def reset_only() -> None:
-        emu.reset()
 
-    def mock_only() -> None:
-        with emu.mock():
-            pass
+def in_process_rows(n: int, rounds: int) -> list[Row]:
+    rows: list[Row] = []
+    clock = time.process_time
+    counter = iter(range(10 ** 9))
+    emu = TaskRouterEmulator(seed=1)
+    client = emu.client()
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
+    mounted = client.taskrouter.v1.workspaces(ws.sid)
+    floor_mounted = mounted_client(floor_app()).taskrouter.v1.workspaces(FLOOR_SID)
+    floor_rsps = floor_responses(floor_app())
+    plain = Client(ACCOUNT, "token").taskrouter.v1.workspaces
+    mock = emu.mock()
 
-    rows = [("fixture: create+mock+reset+close", per_call(emulator_fixture, n), per_call(floor_fixture, n))]
-    rows.append(("  of which create_app()", per_call(lambda: create_app(Backend()), n), per_call(floor_app, n)))
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        bare = per_call(lambda: rsps.stop(allow_assert=False) or rsps.start(), n * 10)
-    rows.append(("  of which mock() enter+exit", per_call(mock_only, n * 10), bare))
-    rows.append(("  of which reset()", per_call(reset_only, n * 10), None))
+    # each mock is started around a batch of n calls (entering it is the fixture's cost, not a call's)
+    def batch(fn, start, stop):
+        def run():
+            start()
+            try:
+                for _ in range(n):
+                    fn()
+            finally:
+                stop()
+        return run
+
+    def mock_pair(emu_call, floor_call):
+        a, b = interleaved([(batch(emu_call, mock.__enter__, lambda: mock.__exit__(None, None, None)), clock),
+                            (batch(floor_call, floor_rsps.start, lambda: floor_rsps.stop(allow_assert=False)),
+                             clock)], 1, rounds)
+        return (a[0] / n, a[1] / n), (b[0] / n, b[1] / n)
+
+    fetch = interleaved([(mounted.fetch, clock), (floor_mounted.fetch, clock)], n, rounds)
+    rows.append(ms_row("in-process fetch, client()", fetch[0], "bare Flask, mounted adapter", fetch[1], "<= 1.1"))
+    emu_fetch, floor_fetch = mock_pair(lambda: plain(ws.sid).fetch(), lambda: plain(FLOOR_SID).fetch())
+    rows.append(ms_row("in-process fetch, mock()", emu_fetch, "bare Flask behind responses", floor_fetch, "<= 1.1"))
+    create = interleaved([(lambda: mounted.workers.create(friendly_name=f"w{next(counter)}"), clock),
+                          (lambda: floor_mounted.workers.create(friendly_name="x"), clock)], n, rounds)
+    rows.append(ms_row("in-process create worker, client()", create[0], "bare Flask, mounted adapter", create[1],
+                       "<= 1.2"))
+    emu_create, floor_create = mock_pair(lambda: plain(ws.sid).workers.create(friendly_name=f"w{next(counter)}"),
+                                         lambda: plain(FLOOR_SID).workers.create(friendly_name="x"))
+    rows.append(ms_row("in-process create worker, mock()", emu_create, "bare Flask behind responses", floor_create,
+                       "<= 1.2"))
     emu.close()
     return rows
 
 
-def startup() -> tuple[float, float]:
+def http_rows(n: int, rounds: int, use_prism: bool) -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    notes: list[str] = []
+    clock = time.process_time
+    counter = iter(range(10 ** 9))
+    emu = TaskRouterEmulator(seed=1)
+    prism = None
+    if use_prism:
+        if shutil.which("npx") is None:
+            notes.append("Prism: skipped (npx not found)")
+        else:
+            try:
+                prism = Prism()
+            except (RuntimeError, OSError) as exc:
+                notes.append(f"Prism: skipped ({exc})")
+    try:
+        with Server(emu.app, "127.0.0.1", 0) as server, Server(floor_app(), "127.0.0.1", 0) as floor:
+            ws = http_client(server.url).taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
+            emu_ws = http_client(server.url).taskrouter.v1.workspaces(ws.sid)
+            floor_ws = http_client(floor.url).taskrouter.v1.workspaces(FLOOR_SID)
+            pairs = [(emu_ws.fetch, clock), (floor_ws.fetch, clock)]
+            creates = [(lambda: emu_ws.workers.create(friendly_name=f"w{next(counter)}"), clock),
+                       (lambda: floor_ws.workers.create(friendly_name="x"), clock)]
+            if prism is not None:
+                prism_ws = http_client(prism.url).taskrouter.v1.workspaces(FLOOR_SID)
+                prism_clock = Cpu(prism.proc.pid)
+                pairs.append((prism_ws.fetch, prism_clock))
+                creates.append((lambda: prism_ws.workers.create(friendly_name="x"), prism_clock))
+            fetch = interleaved(pairs, n, rounds)
+            create = interleaved(creates, n, rounds)
+            for name, figures, aim in (("HTTP fetch workspace", fetch, "<= 0.7 Prism"),
+                                       ("HTTP create worker", create, "<= 0.7 Prism")):
+                rows.append(ms_row(name, figures[0], "bare Flask, same server", figures[1], ""))
+                if prism is not None:
+                    rows.append(ms_row(name, figures[0], "Prism", figures[2], aim))
+
+            def fetcher(url, sid):
+                return lambda: http_client(url).taskrouter.v1.workspaces(sid).fetch
+
+            per_thread = max(20, n // 2)
+            emu_rate = throughput(fetcher(server.url, ws.sid), per_thread, clock)
+            floor_rate = throughput(fetcher(floor.url, FLOOR_SID), per_thread, clock)
+            name = f"{THREADS}-thread fetch throughput (CPU: ms/req)"
+            rows.append((name, "req/s", emu_rate[0], emu_rate[1] * 1e3, "bare Flask, same server", floor_rate[0],
+                         floor_rate[1] * 1e3, ""))
+            if prism is not None:
+                prism_rate = throughput(fetcher(prism.url, FLOOR_SID), per_thread, Cpu(prism.proc.pid))
+                rows.append((name, "req/s", emu_rate[0], emu_rate[1] * 1e3, "Prism", prism_rate[0],
+                             prism_rate[1] * 1e3, ">= 1.5 Prism"))
+    finally:
+        if prism is not None:
+            prism.stop()
+        emu.close()
+    return rows, notes
+
+
+def child(script: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, str(HERE / script), *args], check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                             p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p)})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def routing_rows(quick: bool) -> list[Row]:
+    small = min((child("routing.py", "--one", "1000,100") for _ in range(2)), key=lambda r: r["cpu_us_per_task"])
+    big_size = "10000,1000" if quick else "100000,1000"
+    big = child("routing.py", "--one", big_size)
+    callbacks = child("routing.py", "--one", "10000,100,0,0,1")
+
+    label = f"{big['tasks']:,}x{big['workers']:,}"
+    return [
+        ("routing per task, 1,000x100", "us", small["us_per_task"], small["cpu_us_per_task"], "", None, None,
+         "<= 100"),
+        (f"routing per task, {label}", "us", big["us_per_task"], big["cpu_us_per_task"], "1,000x100 (growth)",
+         small["us_per_task"], small["cpu_us_per_task"], "<= 100; growth <= 1.2"),
+        (f"memory per finished task, {label}", "KB", big["kb_per_task"], None, "", None, None, "<= 4"),
+        ("memory per finished task, callbacks captured, 10,000x100", "KB", callbacks["kb_per_task"], None, "", None,
+         None, "<= 4"),
+        (f"routing peak RSS, {label}", "MB", big["peak_mb"], None, "", None, None, ""),
+    ]
+
+
+def statistics_rows(quick: bool) -> list[Row]:
+    args = ["--json"] + (["--history", "5000", "--backlog", "2000"] if quick else [])
+    r = child("statistics.py", *args)
+    return [(f"statistics, first query on {r['events']:,} events", "ms", r["first_ms"], r["first_cpu_ms"],
+             "(a later query)", r["later_ms"], None, "<= 100")]
+
+
+def startup_row() -> Row:
     """Seconds from spawning ``python -m emulator serve`` to a healthy answer, and its idle RSS in MiB."""
-    port = 18787
+    port = free_port()
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port), "--log-level", "WARNING"],
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -150,26 +401,62 @@ def startup() -> tuple[float, float]:
         time.sleep(0.5)
         with open(f"/proc/{proc.pid}/status", encoding="ascii") as fh:
             rss_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-        return elapsed, rss_kb / 1024
+        return ("server start-up; idle RSS (MB) as floor", "ms", elapsed * 1e3, None, "(idle RSS, MB)", rss_kb / 1024,
+                None, "")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
+# --- the table --------------------------------------------------------------------------------
+def print_table(rows: list[Row]) -> None:
+    header = ("measure", "unit", "emulator", "CPU", "floor", "floor", "CPU", "ratio", "CPU ratio", "aim")
+    lines = [header]
+    for name, unit, wall, cpu, floor_name, floor_wall, floor_cpu, aim in rows:
+        ratio = f"{wall / floor_wall:.2f}" if floor_wall and not floor_name.startswith("(") else ""
+        cpu_ratio = f"{cpu / floor_cpu:.2f}" if cpu and floor_cpu else ""
+        lines.append((name, unit, _num(wall), _num(cpu), floor_name, _num(floor_wall), _num(floor_cpu), ratio,
+                      cpu_ratio, aim))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for i, line in enumerate(lines):
+        cells = [c.ljust(w) if j in (0, 1, 4, 9) else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths, strict=True))]
+        print(" | ".join(cells).rstrip())
+        if i == 0:
+            print("-+-".join("-" * w for w in widths))
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=300, help="calls per measurement (default 300)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls, smaller routing and statistics sizes")
+    parser.add_argument("--requests", type=int, default=None, help="calls per round (default 100; quick 30)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per measure (default 7; quick 3)")
+    parser.add_argument("--no-prism", action="store_true", help="do not start Prism")
     args = parser.parse_args()
+    n = args.requests or (30 if args.quick else 100)
+    rounds = args.rounds or (3 if args.quick else 7)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines in the figures
-    print(f"{'measure':34} {'emulator':>12} {'floor':>12} {'ratio':>7}")
-    for name, value, floor in latency(args.requests) + fixture_cost(max(20, args.requests // 10)):
-        if floor is None:
-            print(f"{name:34} {value * 1e3:10.3f}ms")
-        else:
-            print(f"{name:34} {value * 1e3:10.3f}ms {floor * 1e3:10.3f}ms {value / floor:7.2f}")
+    started = time.perf_counter()
+    rows: list[Row] = []
+    rows += fixture_rows(max(20, n // 2), rounds)
+    rows += in_process_rows(n, rounds)
+    http, notes = http_rows(n, rounds, not args.no_prism)
+    rows += http
+    rows += routing_rows(args.quick)
+    rows += statistics_rows(args.quick)
     if os.path.exists("/proc/self/status"):
-        seconds, mib = startup()
-        print(f"server start-up {seconds:.3f} s, idle RSS {mib:.1f} MiB")
+        rows.append(startup_row())
+    print(f"TaskRouter emulator benchmarks ({'quick' if args.quick else 'full'}: {n} calls x {rounds} rounds; "
+          f"medians; ratio = emulator / floor, wall and CPU; throughput ratio = emulator / floor req/s)")
+    print_table(rows)
+    for note in notes:
+        print(note)
+    print(f"({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

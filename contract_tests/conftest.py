@@ -1,50 +1,63 @@
-"""The ``target`` these scenarios run against: the emulator (default), or the real TaskRouter.
+"""The contract suite: scenarios that hold on the emulator and on the real TaskRouter.
 
-Live runs are opt-in: set ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN`` and
-``TASKROUTER_CONTRACT_LIVE=1``. A live run works in one workspace of its own, named uniquely,
-and always deletes it afterwards. Scenarios assert only what holds on both targets.
+They use the plugin's two-target fixtures (``taskrouter_target``, ``taskrouter_workspace``,
+``taskrouter_client``), so the same tests run on the emulator by default and, with
+``--taskrouter-target=live``, ``TASKROUTER_LIVE=1`` and Twilio credentials in the environment,
+against the real service: one uniquely named workspace per run, always deleted, and what each
+test creates deleted after it. They assert only what both answer the same way.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import uuid
 from dataclasses import dataclass
 
 import pytest
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
-from emulator.engine.backend import Backend
-from emulator.http import create_app
-from emulator.mock import InProcessAdapter
 
-LIVE = (os.environ.get("TASKROUTER_CONTRACT_LIVE") == "1" and bool(os.environ.get("TWILIO_ACCOUNT_SID"))
-        and bool(os.environ.get("TWILIO_AUTH_TOKEN")))
+def pytest_collection_modifyitems(items):
+    # on the emulator, every response is also checked against the official schema
+    for item in items:
+        if item.path.parent.name == "contract_tests":
+            item.add_marker(pytest.mark.taskrouter(strict_schema=True))
+
+
+def activity_sid(ws, name: str) -> str:
+    return next(a.sid for a in ws.activities.list() if a.friendly_name == name)
 
 
 @dataclass
-class Target:
-    name: str
-    client: Client
+class Desk:
+    """A queue and a workflow of their own, and one Available worker, keyed by a unique skill so
+    that nothing else in the workspace takes part."""
+
+    skill: str
+    queue: object
+    workflow: object
+    worker: object
+
+    def task(self, ws, **attributes):
+        return ws.tasks.create(workflow_sid=self.workflow.sid,
+                               attributes=json.dumps({"skill": self.skill, **attributes}))
 
 
-@pytest.fixture(scope="session")
-def target() -> Target:
-    if LIVE:
-        return Target("twilio", Client(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"]))
-    app = create_app(Backend(), strict_schema=True)
-    http_client = TwilioHttpClient()
-    http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
-    return Target("emulator", Client("AC" + "c" * 32, "token", http_client=http_client))
+@pytest.fixture
+def desk(taskrouter_workspace) -> Desk:
+    ws = taskrouter_workspace
+    skill = "s" + uuid.uuid4().hex[:10]
+    queue = ws.task_queues.create(friendly_name=f"queue-{skill}", target_workers=f"skills HAS '{skill}'")
+    config = {"task_routing": {"filters": [{"filter_friendly_name": "skill", "expression": f"skill == '{skill}'",
+                                            "targets": [{"queue": queue.sid}]}]}}
+    workflow = ws.workflows.create(friendly_name=f"workflow-{skill}", configuration=json.dumps(config),
+                                   task_reservation_timeout=120)
+    worker = ws.workers.create(friendly_name=f"agent-{skill}", attributes=json.dumps({"skills": [skill]}),
+                               activity_sid=activity_sid(ws, "Available"))
+    return Desk(skill, queue, workflow, worker)
 
 
-@pytest.fixture(scope="session")
-def run_workspace(target: Target):
-    """One workspace for the whole run (FIFO template), deleted at the end whatever happens."""
-    name = f"contract-{uuid.uuid4().hex[:12]}"
-    instance = target.client.taskrouter.v1.workspaces.create(friendly_name=name, template="FIFO")
-    try:
-        yield target.client.taskrouter.v1.workspaces(instance.sid), instance
-    finally:
-        target.client.taskrouter.v1.workspaces(instance.sid).delete()
+def raw(target, url: str, method: str = "GET", **params):
+    """The decoded JSON body and status of a request, as the service sent them."""
+    response = target.client.request(method, url, params=params if method == "GET" else None,
+                                     data=params if method != "GET" else None)
+    return response.status_code, (json.loads(response.text) if response.text else None)

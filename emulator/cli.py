@@ -20,6 +20,7 @@ from .facade import DEFAULT_ACCOUNT_SID
 from .http import Credentials, create_app
 from .server import DEFAULT_HOST, DEFAULT_PORT, READ_TIMEOUT, Server
 from .webhooks import Webhooks
+from .webhooks.delivery import BACKLOG, DESTINATION_BACKLOG, WORKERS, WORKERS_PER_DESTINATION
 
 
 # --- option checks: a bad value stops the start with a message and exit code 2 (argparse) -----
@@ -144,17 +145,37 @@ def build_parser() -> argparse.ArgumentParser:
                             "atomically every --state-interval seconds and on shutdown (SIGINT or SIGTERM)")
     serve.add_argument("--state-interval", type=_seconds(0), default=30.0, metavar="SECONDS",
                        help="real seconds between saves of --state-file (default 30; 0: only on shutdown)")
+    serve.add_argument("--callback-workers", type=_count(1), default=WORKERS, metavar="N",
+                       help=f"real HTTP callbacks delivered at once, overall (default {WORKERS})")
+    serve.add_argument("--callback-workers-per-host", type=_count(1), default=WORKERS_PER_DESTINATION, metavar="N",
+                       help="... and to one receiver (scheme, host and port), so a slow receiver holds up only its "
+                            f"own callbacks (default {WORKERS_PER_DESTINATION}); one task's callbacks stay in order")
+    serve.add_argument("--callback-backlog", type=_count(1), default=BACKLOG, metavar="N",
+                       help=f"callbacks that may wait for delivery, overall (default {BACKLOG})")
+    serve.add_argument("--callback-backlog-per-host", type=_count(1), default=DESTINATION_BACKLOG, metavar="N",
+                       help=f"... and for one receiver (default {DESTINATION_BACKLOG}). A callback past either "
+                            "limit is not sent: it stays in the inbox with the reason, and an assignment callback "
+                            "counts as unanswered (fallback URL, then the reservation is canceled)")
     serve.add_argument("--read-timeout", type=_seconds(0, inclusive=False), default=READ_TIMEOUT, metavar="SECONDS",
                        help="seconds a client may stay silent mid-request or idle on a kept-alive connection "
                             f"(default {READ_TIMEOUT:g})")
     serve.add_argument("--log-level", type=_log_level, default=logging.WARNING, metavar="LEVEL",
                        help="logging level (default WARNING); INFO or DEBUG also writes an access-log line per request")
     serve.add_argument("--access-log", action="store_true", help="an access-log line per request at any log level")
+    parity = commands.add_parser(
+        "parity", help="compare the emulator's response and callback shapes with recorded real ones",
+        description="Run the contract scenarios on the emulator and print, per operation and event type, whether "
+                    "its shape matches the one recorded from the real TaskRouter, and when that was recorded. "
+                    "Same as python -m emulator.contract parity.")
+    parity.add_argument("--fixtures", metavar="DIR", help="the recorded shapes (default: fixtures/contract)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "parity":
+        from .contract.cli import main as contract_main
+        return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"])
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     access_log = args.access_log or args.log_level <= logging.INFO
     if access_log:
@@ -176,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         credentials = Credentials(auth_token=args.auth_token, admin_token=args.admin_token)
-    webhooks = Webhooks(backend, default_delivery=args.webhooks)
+    limits = {"workers": args.callback_workers, "per_destination": args.callback_workers_per_host,
+              "backlog": args.callback_backlog, "destination_backlog": args.callback_backlog_per_host}
+    webhooks = Webhooks(backend, default_delivery=args.webhooks, limits=limits)
     app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
                      webhooks=webhooks)
     state_file = None
@@ -222,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         clock.stop()
-        webhooks.close()
+        webhooks.close(timeout=0.5)  # a hanging receiver must not hold up the exit
         if state_file is not None:
             state_file.stop()
     return 0

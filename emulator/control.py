@@ -23,8 +23,9 @@ import base64
 import hmac
 import json
 import re
+from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from . import __version__, errors, snapshot
 from .clock import MODES
@@ -129,7 +130,15 @@ def _scoped_account(account_sid: str | None) -> str | None:
     return scope
 
 
-def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
+def _target() -> tuple[Backend, Any]:
+    """The backend and webhooks of the app serving this request (its ``config``)."""
+    config = current_app.config
+    return config["backend"], config["webhooks"]
+
+
+def control_blueprint() -> Blueprint:
+    """The control routes of every emulator app: each request acts on its own app's backend and
+    webhooks, so the process builds the blueprint once and every app shares it."""
     bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
     @bp.get("/health")
@@ -138,6 +147,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/reset")
     def reset():
+        backend, webhooks = _target()
         account_sid = request.values.get("AccountSid")
         if account_sid is not None and not is_sid(account_sid, "AC"):
             raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
@@ -149,10 +159,12 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.get("/clock")
     def get_clock():
+        backend = _target()[0]
         return _json(clock_state(backend))
 
     @bp.post("/clock/advance")
     def advance_clock():
+        backend = _target()[0]
         require_all_accounts("Moving the clock")
         raw = request.values.get("Seconds")
         if raw is None:
@@ -173,6 +185,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/clock")
     def set_clock():
+        backend = _target()[0]
         require_all_accounts("Setting the clock")
         now, mode = request.values.get("Now"), request.values.get("Mode")
         if mode is not None and mode not in MODES:
@@ -192,6 +205,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/snapshot")
     def take_snapshot():
+        backend, webhooks = _target()
         require_all_accounts("A snapshot")
         # The document is the whole state (clock, timers and inbox included); POST it back to
         # /_emulator/restore to return to this instant.
@@ -199,6 +213,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.post("/restore")
     def restore_snapshot():
+        backend, webhooks = _target()
         require_all_accounts("A restore")
         try:
             document = request.get_json(silent=True)
@@ -215,6 +230,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.get("/webhooks")
     def list_webhooks():
+        webhooks = _target()[1]
         inbox = _inbox(webhooks)
         kind = request.args.get("Kind")
         if kind is not None and kind not in KINDS:
@@ -236,6 +252,7 @@ def control_blueprint(backend: Backend, webhooks=None) -> Blueprint:
 
     @bp.delete("/webhooks")
     def clear_webhooks():
+        webhooks = _target()[1]
         scope = control_scope()
         if scope is ALL_ACCOUNTS:
             _inbox(webhooks).clear()

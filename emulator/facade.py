@@ -18,7 +18,7 @@ from .blueprints import LoadResult, load_blueprint
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
 from .engine.backend import Backend
 from .http import Credentials, create_app
-from .mock import EmulatorMock, InProcessAdapter
+from .mock import EmulatorMock, InProcessAdapter, skip_environment
 from .server import DEFAULT_HOST, Server
 from .webhooks import Inbox, WebhookRecord, Webhooks
 
@@ -202,6 +202,7 @@ class TaskRouterEmulator:
         http_client.session.mount("https://taskrouter.", InProcessAdapter(self.app, also))
         if public_url:
             http_client.session.mount(public_url.rstrip("/"), InProcessAdapter(self.app, also))
+        skip_environment(http_client.session, also)
         return Client(account_sid, auth_token or self.token_for(account_sid), http_client=http_client,
                       **client_kwargs)
 

@@ -11,15 +11,23 @@ to whatever ``HTTPAdapter.send`` was in place when the mock started: the real ne
 
 Twilio's asynchronous client (``AsyncTwilioHttpClient``, aiohttp) does not use ``requests``; while
 the mock is active its ``request`` coroutine is routed in-process the same way for TaskRouter
-hosts and left alone for every other URL.
+hosts and left alone for every other URL. Its module (and aiohttp with it) is not imported for
+that: the routing is put in place when the application imports it, if it ever does.
+
+``requests`` looks up proxy settings in the environment for every call; a URL that never leaves
+the process needs none, so while a mock is active (and on ``client()``'s session) intercepted
+URLs skip that lookup. Every other URL keeps it.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.abc
 import inspect
 import re
+import sys
 import threading
+import types
 from collections.abc import Callable
 from contextlib import ContextDecorator
 from typing import Any, Literal
@@ -28,6 +36,7 @@ from urllib.parse import urlsplit
 import requests
 import responses
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -42,6 +51,72 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 def is_taskrouter_url(url: str) -> bool:
     """Whether ``url`` is on a TaskRouter host (the global one or a region/edge variant)."""
     return bool(TASKROUTER_URL.match(url))
+
+
+class _EnvironmentBypass:
+    """``requests.Session.merge_environment_settings`` without the environment for URLs served
+    in-process (the proxy lookup scans ``os.environ`` on every call), the original for the rest.
+
+    Installed on ``requests.Session`` while at least one mock is active (counted, so nested and
+    concurrent mocks share it), or on one session (``client()``) for its lifetime."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._original: Any = None
+        self.prefixes: dict[str, int] = {}  # further in-process URL prefixes (public_url), counted
+
+    def intercepted(self, url: str) -> bool:
+        return is_taskrouter_url(url) or (bool(self.prefixes) and url.startswith(tuple(self.prefixes)))
+
+    def acquire(self, prefix: str | None) -> None:
+        with self._lock:
+            if prefix:
+                self.prefixes[prefix] = self.prefixes.get(prefix, 0) + 1
+            self._users += 1
+            if self._users == 1:
+                self._original = requests.Session.__dict__["merge_environment_settings"]
+                requests.Session.merge_environment_settings = bypass_environment(self._original,  # type: ignore
+                                                                                 self.intercepted)
+
+    def release(self, prefix: str | None) -> None:
+        with self._lock:
+            if prefix:
+                self.prefixes[prefix] -= 1
+                if not self.prefixes[prefix]:
+                    del self.prefixes[prefix]
+            self._users -= 1
+            if self._users == 0:
+                requests.Session.merge_environment_settings = self._original  # type: ignore[method-assign]
+                self._original = None
+
+
+def bypass_environment(original, intercepted: Callable[[str], bool]):
+    """A ``merge_environment_settings`` that skips the environment (proxies, CA bundle) for URLs
+    ``intercepted`` says are served in-process and calls ``original`` for every other one."""
+
+    def merge_environment_settings(session, url, proxies, stream, verify, cert):
+        if url is None or not intercepted(url):
+            return original(session, url, proxies, stream, verify, cert)
+        return {"proxies": merge_setting(proxies, session.proxies), "stream": merge_setting(stream, session.stream),
+                "verify": merge_setting(verify, session.verify), "cert": merge_setting(cert, session.cert)}
+
+    return merge_environment_settings
+
+
+_BYPASS = _EnvironmentBypass()
+_SESSION_MERGE = requests.Session.merge_environment_settings
+
+
+def skip_environment(session: requests.Session, also: tuple[str, ...] = ()) -> None:
+    """Let ``session`` skip the environment lookup for TaskRouter URLs and the ``also`` prefixes
+    (what its ``InProcessAdapter`` serves); its other URLs keep it."""
+
+    def intercepted(url: str) -> bool:
+        return is_taskrouter_url(url) or (bool(also) and url.startswith(also))
+
+    session.merge_environment_settings = types.MethodType(  # type: ignore[method-assign]
+        bypass_environment(_SESSION_MERGE, intercepted), session)
 
 
 def call_app(app, method: str, url: str, headers, body: bytes | str | None) -> tuple[int, list, bytes]:
@@ -173,16 +248,23 @@ class EmulatorMock(ContextDecorator):
         except BaseException:
             self._unregister(rsps, routes, owned)
             raise
+        prefix = self._public_prefix()
+        _BYPASS.acquire(prefix)
         with self._lock:
-            self._stack.append((rsps, routes, owned, async_patch))
+            self._stack.append((rsps, routes, owned, async_patch, prefix))
         return self
 
     def __exit__(self, *exc) -> Literal[False]:
         with self._lock:
-            rsps, routes, owned, async_patch = self._stack.pop()
+            rsps, routes, owned, async_patch, prefix = self._stack.pop()
+        _BYPASS.release(prefix)
         async_patch.stop()
         self._unregister(rsps, routes, owned)
         return False
+
+    def _public_prefix(self) -> str | None:
+        public_url = self.app.config.get("public_url")
+        return public_url.rstrip("/") if public_url else None
 
     @staticmethod
     def _unregister(rsps, routes, owned: bool) -> None:
@@ -208,9 +290,15 @@ class EmulatorMock(ContextDecorator):
         return super().__call__(func)
 
 
+ASYNC_CLIENT_MODULE = "twilio.http.async_http_client"
+
+
 class _AsyncClientPatch:
     """Route ``AsyncTwilioHttpClient.request`` for TaskRouter hosts to the app (no aiohttp I/O);
-    other URLs go to the method that was in place before."""
+    other URLs go to the method that was in place before.
+
+    When twilio's asynchronous client module is not imported yet, the routing waits for it
+    (``_AsyncImportHook``), so a test that never uses it never pays for importing aiohttp."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -218,9 +306,15 @@ class _AsyncClientPatch:
         self._previous = None
 
     def start(self) -> None:
-        try:
-            from twilio.http.async_http_client import AsyncTwilioHttpClient
-        except ImportError:  # twilio or aiohttp not installed: nothing to route
+        module = sys.modules.get(ASYNC_CLIENT_MODULE)
+        if module is None:
+            _ASYNC_HOOK.wait(self)
+        else:
+            self.apply(module)
+
+    def apply(self, module) -> None:
+        AsyncTwilioHttpClient = getattr(module, "AsyncTwilioHttpClient", None)
+        if AsyncTwilioHttpClient is None:
             return
         self._cls = AsyncTwilioHttpClient
         self._previous = previous = AsyncTwilioHttpClient.__dict__["request"]
@@ -243,6 +337,58 @@ class _AsyncClientPatch:
         AsyncTwilioHttpClient.request = request
 
     def stop(self) -> None:
+        _ASYNC_HOOK.forget(self)
         if self._cls is not None:
             self._cls.request = self._previous
             self._cls = None
+
+
+class _AsyncImportHook(importlib.abc.MetaPathFinder):
+    """Applies the waiting ``_AsyncClientPatch``es, in the order they started, right after twilio's
+    asynchronous client module is imported. In ``sys.meta_path`` only while some are waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._waiting: list[_AsyncClientPatch] = []
+
+    def wait(self, patch: _AsyncClientPatch) -> None:
+        with self._lock:
+            self._waiting.append(patch)
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+
+    def forget(self, patch: _AsyncClientPatch) -> None:
+        with self._lock:
+            if patch in self._waiting:
+                self._waiting.remove(patch)
+            if not self._waiting and self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != ASYNC_CLIENT_MODULE:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_route(module) -> None:
+            exec_module(module)
+            with self._lock:
+                waiting, self._waiting = self._waiting, []
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)
+            for patch in waiting:
+                patch.apply(module)
+
+        spec.loader.exec_module = exec_then_route
+        return spec
+
+
+_ASYNC_HOOK = _AsyncImportHook()

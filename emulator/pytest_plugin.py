@@ -10,6 +10,23 @@ Fixtures
                            before each test.
     ``taskrouter_blueprint`` the ``LoadResult`` of the blueprint loaded for this test.
 
+Both targets (``--taskrouter-target=emulator|live``, default emulator; see "Live runs" below)
+    ``taskrouter_client``  on the emulator as above; live, a client of the real TaskRouter.
+    ``taskrouter_target``  an ``emulator.contract.Target``: ``client``, ``live``, ``create_workspace()``,
+                           ``wait_for(fetch, until, within)``, ``wait_for_callback(event_type, within,
+                           **fields)``, ``pass_time(seconds)``; the same meaning on both targets.
+    ``taskrouter_workspace`` a workspace context (FIFO template; ``.instance`` is its resource):
+                           a fresh one per test on the emulator, one uniquely named workspace per
+                           run live, always deleted at the end.
+    ``@pytest.mark.taskrouter_emulator_only(reason)``: a test that can only run on the emulator
+    (it moves the clock by hours, reads the inbox...); reported as skipped live, as are tests using
+    ``taskrouter``, ``taskrouter_server`` or ``taskrouter_blueprint``.
+
+Live runs: ``--taskrouter-target=live`` (or ini ``taskrouter_target``) is refused at start-up with
+a usage error unless ``TASKROUTER_LIVE=1`` and credentials (``TWILIO_ACCOUNT_SID`` with
+``TWILIO_AUTH_TOKEN``, or ``TWILIO_API_KEY`` + ``TWILIO_API_SECRET``) are in the environment.
+What a test creates through ``taskrouter_client`` / ``taskrouter_target`` is deleted after it.
+
 Blueprints: ``@pytest.mark.taskrouter_blueprint("helpdesk")`` (a bundled name, a path, or a dict),
 or ``@pytest.mark.parametrize("taskrouter", ["helpdesk", "contact_centre"], indirect=True)``
 (also for ``taskrouter_server``), loads the blueprint before the test.
@@ -34,6 +51,9 @@ from .clock import MODES, parse_instant
 DEFAULT_START = "2026-01-01T00:00:00Z"
 DEFAULT_CLOCK = "manual"
 OVERRIDES = ("seed", "start", "clock", "strict_schema")
+TARGETS = ("emulator", "live")
+# Fixtures that are the emulator itself: a test using one cannot run against the real service.
+EMULATOR_FIXTURES = ("taskrouter", "taskrouter_server", "taskrouter_blueprint")
 _BLUEPRINT_KEY = pytest.StashKey[dict]()
 _NOTHING = object()
 
@@ -48,6 +68,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seed for SIDs in every taskrouter fixture (default: each test's node id)")
     group.addoption("--taskrouter-strict-schema", dest="taskrouter_strict_schema", action="store_true",
                     default=None, help="validate every emulator response against the official schema")
+    group.addoption("--taskrouter-target", dest="taskrouter_target", choices=TARGETS, default=None,
+                    help="what the taskrouter_client/taskrouter_target fixtures reach: the emulator (default) or "
+                         "live, the real TaskRouter (needs TASKROUTER_LIVE=1 and credentials in the environment)")
+    group.addoption("--taskrouter-shapes", dest="taskrouter_shapes", choices=("record", "compare"), default=None,
+                    help="record (live): write the shape of every response and callback each test using "
+                         "taskrouter_target received; compare (emulator): fail a test whose shapes differ from them")
+    group.addoption("--taskrouter-shapes-dir", dest="taskrouter_shapes_dir", metavar="DIR", default=None,
+                    help="where --taskrouter-shapes keeps them (default: fixtures/contract under the rootdir)")
+    parser.addini("taskrouter_target", "emulator (default) or live", default=None)
     parser.addini("taskrouter_start", f"virtual start instant of the taskrouter fixtures (default {DEFAULT_START})",
                   default=None)
     parser.addini("taskrouter_clock", "clock mode of the taskrouter fixtures: manual or real", default=None)
@@ -63,7 +92,49 @@ def pytest_configure(config: pytest.Config) -> None:
                    "into the taskrouter fixtures before the test")
     config.addinivalue_line(
         "markers", "taskrouter(seed=, start=, clock=, strict_schema=): settings of this test's TaskRouter emulator")
+    config.addinivalue_line(
+        "markers", "taskrouter_emulator_only(reason): a test that runs only on the emulator; skipped when "
+                   "--taskrouter-target=live")
     settings(config)  # a bad option is a usage error at start-up, not a failure in every test
+    if target(config) == "live":
+        from .contract.targets import LiveRefused, LiveSettings
+        try:
+            LiveSettings.from_environment()
+        except LiveRefused as exc:
+            raise pytest.UsageError(f"--taskrouter-target=live refused: {exc}") from None
+    wanted = {"record": "live", "compare": "emulator"}.get(config.getoption("taskrouter_shapes") or "")
+    if wanted is not None and target(config) != wanted:
+        raise pytest.UsageError(f"--taskrouter-shapes={config.getoption('taskrouter_shapes')} needs "
+                                f"--taskrouter-target={wanted}")
+
+
+def _shapes_dir(config: pytest.Config):
+    from pathlib import Path
+
+    given = config.getoption("taskrouter_shapes_dir")
+    return Path(given) if given else Path(config.rootpath) / "fixtures" / "contract"
+
+
+def target(config: pytest.Config) -> str:
+    """``emulator`` or ``live``: command line, then ini, then the emulator."""
+    value = config.getoption("taskrouter_target") or config.getini("taskrouter_target") or "emulator"
+    if value not in TARGETS:
+        raise pytest.UsageError(f"taskrouter_target: must be one of {', '.join(TARGETS)}, not {value!r}")
+    return value
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    if target(config) != "live":
+        return
+    for item in items:
+        marker = item.get_closest_marker("taskrouter_emulator_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"emulator only{': ' + reason if reason else ''}"))
+            continue
+        used = [name for name in EMULATOR_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if used:
+            item.add_marker(pytest.mark.skip(reason=f"emulator only: uses the {used[0]} fixture"))
 
 
 def settings(config: pytest.Config) -> dict:
@@ -92,6 +163,8 @@ def settings(config: pytest.Config) -> dict:
 def pytest_report_header(config: pytest.Config) -> str:
     s = settings(config)
     seed = s["seed"] if s["seed"] is not None else "per test (node id)"
+    if target(config) == "live":
+        return "taskrouter-emulator: target=live (the real TaskRouter; one workspace per run, deleted at the end)"
     return f"taskrouter-emulator: clock={s['clock']} start={s['start']} seed={seed} strict_schema={s['strict_schema']}"
 
 
@@ -152,9 +225,84 @@ def taskrouter(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def taskrouter_client(taskrouter):
-    """A ``twilio.rest.Client`` for the ``taskrouter`` emulator's default account."""
-    return taskrouter.client()
+def taskrouter_client(request: pytest.FixtureRequest):
+    """A ``twilio.rest.Client`` for the ``taskrouter`` emulator's default account; with
+    ``--taskrouter-target=live``, a client of the real TaskRouter (what the test creates with it
+    is deleted afterwards)."""
+    return request.getfixturevalue("taskrouter_target").client
+
+
+@pytest.fixture(scope="session")
+def _taskrouter_live_target():
+    from .contract.targets import LiveSettings, LiveTarget
+
+    live = LiveTarget(LiveSettings.from_environment())
+    try:
+        yield live
+    finally:
+        live.close()
+
+
+@pytest.fixture
+def taskrouter_target(request: pytest.FixtureRequest):
+    """The target of this run, with helpers that mean the same on the emulator and live:
+    ``client``, ``live``, ``wait_for(fetch, until, within=30)`` (the virtual clock moves on the
+    emulator; bounded polling live), ``wait_for_callback(event_type, within=30, **fields)``,
+    ``pass_time(seconds)``, ``create_workspace()``. Live, what the test creates is deleted after it.
+    With ``--taskrouter-shapes``, the shapes of what the test received are recorded or compared."""
+    from .contract.targets import EmulatorTarget
+
+    live = target(request.config) == "live"
+    if live:
+        chosen = request.getfixturevalue("_taskrouter_live_target")
+        chosen.on_unavailable = pytest.skip  # a callback wait without a callback URL skips the test
+    else:
+        # responses are watched only when their shapes are compared
+        chosen = EmulatorTarget(request.getfixturevalue("taskrouter"),
+                                watch=bool(request.config.getoption("taskrouter_shapes")))
+    created, callbacks = len(chosen.recorder.created), len(chosen.callbacks())
+    chosen.recorder.reset_shapes()
+    try:
+        yield chosen
+        mode = request.config.getoption("taskrouter_shapes")
+        if mode:
+            from .contract.per_test import finish
+            differences = finish(chosen, mode, _shapes_dir(request.config), request.node.nodeid, callbacks)
+            if differences:
+                pytest.fail("the shapes differ from those recorded from the real TaskRouter:\n" + differences,
+                            pytrace=False)
+    finally:
+        if live:
+            problems = chosen.cleanup(created)
+            if problems:
+                import warnings
+                warnings.warn("taskrouter live clean-up: " + "; ".join(problems), stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def _taskrouter_live_workspace(_taskrouter_live_target):
+    live = _taskrouter_live_target
+    # the run's set-up, not part of the test that happens to come first: neither recorded nor
+    # remembered for that test's clean-up; it is deleted here, at the end of the run
+    with live.recorder.pause():
+        context, instance = live.create_workspace()
+    context.instance = instance
+    try:
+        yield context
+    finally:
+        context.delete()
+
+
+@pytest.fixture
+def taskrouter_workspace(request: pytest.FixtureRequest, taskrouter_target):
+    """A workspace (FIFO template, event callbacks to the target's receiver; ``.instance`` is the
+    resource): fresh per test on the emulator, one per run live (uniquely named, always deleted)."""
+    if taskrouter_target.live:
+        return request.getfixturevalue("_taskrouter_live_workspace")
+    with taskrouter_target.recorder.pause():  # as live, where it is made once for the run
+        context, instance = taskrouter_target.create_workspace()
+    context.instance = instance
+    return context
 
 
 @pytest.fixture(scope="session")
@@ -190,8 +338,9 @@ def taskrouter_blueprint(request: pytest.FixtureRequest):
     """The ``LoadResult`` (``workspace_sid``, ``queues``, ``workers``, ...) of the blueprint loaded
     for this test by ``@pytest.mark.taskrouter_blueprint`` or an indirect parameter: into
     ``taskrouter``, or into ``taskrouter_server`` when the test uses only the server."""
-    fixture = "taskrouter_server" if ("taskrouter_server" in request.fixturenames
-                                      and "taskrouter" not in request.fixturenames) else "taskrouter"
+    names = request.fixturenames
+    fixture = "taskrouter_server" if ("taskrouter_server" in names and "taskrouter" not in names
+                                      and "taskrouter_client" not in names) else "taskrouter"
     request.getfixturevalue(fixture)
     result = request.node.stash.get(_BLUEPRINT_KEY, {}).get(fixture)
     if result is None:

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 
-import jsonschema
-
 HTTP_METHODS = ("get", "post", "delete")
 
 
@@ -133,6 +131,8 @@ def validator(operation_id: str, status: int | None = None, exact: bool = True):
     schema = response_schema(operation_id, status, exact)
     if schema is None:
         return None
+    import jsonschema  # only when responses are validated (strict mode): it is slow to import
+
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 

@@ -151,6 +151,19 @@ def test_strict_schema_is_an_option_that_can_change(emu):
         assert lax.strict_schema is False
 
 
+def test_emulators_share_routes_but_not_state_or_additions(emu):
+    with TaskRouterEmulator(seed=2) as other:
+        emu.app.add_url_rule("/extra", "extra", lambda: "added")  # a route of one app only
+        ws = emu.client().taskrouter.v1.workspaces.create(friendly_name="Mine")
+        assert emu.app.test_client().get("/extra").text == "added"
+        assert other.app.test_client().get("/extra").status_code == 404
+        assert [w.sid for w in emu.client().taskrouter.v1.workspaces.list()] == [ws.sid]
+        assert other.client().taskrouter.v1.workspaces.list() == []
+        assert other.app.test_client().get("/_emulator/health").status_code == 200
+    with TaskRouterEmulator() as later:  # made after the addition: the shared table is untouched
+        assert later.app.test_client().get("/extra").status_code == 404
+
+
 def test_serve_gives_a_real_server_sharing_the_state(emu):
     in_process = emu.client().taskrouter.v1.workspaces.create(friendly_name="Shared")
     server = emu.serve()

@@ -211,3 +211,58 @@ def test_an_async_test_function_can_be_decorated(emu):
     sid = asyncio.run(scenario())
     assert re.fullmatch(r"WS[0-9a-f]{32}", sid)
     assert AsyncTwilioHttpClient.request.__module__ == "twilio.http.async_http_client"
+
+
+LATE_ASYNC_IMPORT = r"""
+import asyncio, sys
+from twilio.rest import Client
+from emulator import TaskRouterEmulator
+
+ACCOUNT = "AC" + "a" * 32
+outer, inner = TaskRouterEmulator(seed=1), TaskRouterEmulator(seed=2)
+with outer.mock():
+    with inner.mock():
+        assert "aiohttp" not in sys.modules, "mock() imported aiohttp"
+        from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+        async def create(name):
+            client = Client(ACCOUNT, "token", http_client=AsyncTwilioHttpClient())
+            try:
+                return (await client.taskrouter.v1.workspaces.create_async(friendly_name=name)).sid
+            finally:
+                await client.http_client.close()
+
+        asyncio.run(create("inner"))
+    asyncio.run(create("outer"))
+assert AsyncTwilioHttpClient.request.__module__ == "twilio.http.async_http_client"
+names = lambda emu: [ws.friendly_name for ws in emu.client().taskrouter.v1.workspaces.list()]
+print(names(outer), names(inner))
+"""
+
+
+def test_the_async_client_imported_inside_mock_is_routed_and_aiohttp_waits_for_it():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LATE_ASYNC_IMPORT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['outer']", "['inner']"]
+
+
+def test_intercepted_urls_skip_the_proxy_lookup_and_other_urls_keep_it(emu, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    def proxies(session, url):
+        return session.merge_environment_settings(url, {}, None, None, None)["proxies"]
+
+    with emu.mock():
+        assert proxies(requests.Session(), "https://taskrouter.twilio.com/v1/Workspaces") == {}
+        assert proxies(requests.Session(), "https://api.example.com/x") == {"https": "http://proxy.invalid:3128"}
+        ws = Client(ACCOUNT, "token").taskrouter.v1.workspaces.create(friendly_name="Proxied")
+    session = emu.client().http_client.session
+    assert proxies(session, "https://taskrouter.ie1.twilio.com/v1/Workspaces") == {}
+    assert proxies(session, "https://taskrouter.example.com/v1") == {"https": "http://proxy.invalid:3128"}
+    assert proxies(requests.Session(), "https://taskrouter.twilio.com/v1") == {"https": "http://proxy.invalid:3128"}
+    assert ws.sid.startswith("WS")

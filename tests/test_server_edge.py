@@ -113,6 +113,17 @@ def test_keep_alive_serves_several_requests_on_one_connection(server):
             assert headers.get("connection") != "close"
 
 
+def test_expect_100_continue_is_answered_before_the_body_is_sent(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        stream = sock.makefile("rb")
+        head = _post("/v1/Workspaces", b"Content-Length: 14\r\nExpect: 100-continue\r\n", b"")
+        sock.sendall(head)
+        assert stream.readline().startswith(b"HTTP/1.1 100")  # read before any body byte went out
+        assert stream.readline() == b"\r\n"
+        sock.sendall(b"FriendlyName=e")
+        assert stream.readline().startswith(b"HTTP/1.1 201")
+
+
 def test_the_real_client_reuses_its_connection(server):
     client = Client(ACCOUNT_SID, "token")
     client.taskrouter.base_url = server.url

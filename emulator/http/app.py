@@ -12,11 +12,13 @@ import base64
 import itertools
 import json
 import logging
+import os
+import threading
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Rule
+from werkzeug.routing import Map, Rule
 
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
@@ -112,6 +114,7 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Expose-Headers": "ETag",
 }
+_CORS_ITEMS = tuple(CORS_HEADERS.items())
 
 
 class ApiResponse(Response):
@@ -161,7 +164,135 @@ class _LazyBuildRule(Rule):
 
 
 class _App(Flask):
+    """An emulator's Flask app. The URL map and the view table do not depend on the emulator (each
+    view finds its backend in ``app.config``), so every app of the process shares one, built the
+    first time; an app that gets routes of its own (``add_url_rule``) first takes a private copy."""
+
     url_rule_class = _LazyBuildRule
+    _shared = False
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, provide_automatic_options=None, **options):
+        if self._shared:
+            self.url_map = _copy_map(self.url_map)
+            self.view_functions = dict(self.view_functions)
+            self._shared = False
+        return super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **options)
+
+
+def _copy_map(source: Map) -> Map:
+    copy = Map([rule.empty() for rule in source.iter_rules()], merge_slashes=source.merge_slashes,
+               strict_slashes=source.strict_slashes)
+    copy.converters = dict(source.converters)
+    return copy
+
+
+def _make_view(op: spec.Operation):
+    handler = HANDLERS.get(op.operation_id)
+
+    def view(**path_values: str) -> Response:
+        config = current_app.config
+        account_sid = config["credentials"].account_for(request.headers.get("Authorization"))
+        if handler is None:
+            raise errors.NotImplementedByEmulator(
+                f"{op.operation_id} ({op.method} {op.path}) is not served by this version of the emulator")
+        try:
+            params.check_path(op, path_values)
+        except errors.NotFound:
+            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
+        params.check_encoding(request.query_string,
+                              request.get_data(cache=True) if request.mimetype == FORM else None)
+        values = params.parse(op, request.args, request.form, request.headers)
+        backend = config["backend"]
+        call = Call(op.operation_id, backend, account_sid, values, path_values,
+                    Renderer(config["public_url"] or request.host_url), request.path, request.args, request.form)
+        with backend.lock:
+            reply: Reply = handler(call)
+        webhooks = config["webhooks"]
+        if webhooks is not None:
+            # callbacks go out after the lock is released, before the API call returns
+            webhooks.flush()
+        if config["strict_schema"]:
+            problems = spec.validation_errors(op.operation_id, reply.body, reply.status)
+            if problems:
+                raise SchemaMismatch(f"{op.operation_id} rendered a body the official schema rejects: "
+                                     + "; ".join(problems[:5]))
+        return _json(reply.body, reply.status, reply.headers)
+
+    view.__name__ = op.operation_id
+    return view
+
+
+_ROOT_PATH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Given, not searched for: Flask looks for it through the import system on every app (never used here).
+_INSTANCE_PATH = os.path.join(_ROOT_PATH, "instance")
+_ROUTES_LOCK = threading.Lock()
+_ROUTES: tuple[Map, dict, dict] | None = None
+
+
+def _new_app() -> _App:
+    return _App("emulator", root_path=_ROOT_PATH, instance_path=_INSTANCE_PATH, static_folder=None)
+
+
+def _routes() -> tuple[Map, dict, dict]:
+    """The URL map, view functions and blueprints every emulator app shares, built once per process."""
+    global _ROUTES
+    with _ROUTES_LOCK:
+        if _ROUTES is None:
+            template = _new_app()
+            # No redirects for "//" or a trailing slash: an unknown path is a Twilio-shaped 404.
+            template.url_map.merge_slashes = False
+            template.url_map.strict_slashes = False
+            for op in spec.operations().values():
+                template.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=_make_view(op),
+                                      methods=[op.method])
+            from ..control import control_blueprint
+            template.register_blueprint(control_blueprint())
+            _ROUTES = (template.url_map, template.view_functions, template.blueprints)
+        return _ROUTES
+
+
+def _twilio_error(exc: errors.TwilioError):
+    return error_response(exc)
+
+
+def _http_error(exc: HTTPException):
+    if isinstance(exc, MethodNotAllowed):
+        return error_response(errors.MethodNotAllowed(
+            errors.METHOD_NOT_ALLOWED.format(method=request.method, path=request.path)))
+    if isinstance(exc, NotFound):
+        return error_response(errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)))
+    return error_response(errors.TwilioError(exc.description or exc.name, status=exc.code or 400,
+                                             code=20000 + (exc.code or 400)))
+
+
+def _schema_mismatch(exc: SchemaMismatch):
+    log.error("%s", exc)
+    return error_response(errors.TwilioError(str(exc), status=500, code=20500))
+
+
+def _unexpected(exc: Exception):
+    # Never a traceback to the client: an emulator bug still answers in Twilio's shape.
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    return error_response(errors.TwilioError(f"Internal emulator error: {type(exc).__name__}", status=500,
+                                             code=20500))
+
+
+# Headers the real service sends on every answer (recorded real traffic).
+_SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twilio.com"))
+
+
+def _service_headers(response: Response) -> Response:
+    headers = response.headers
+    present = {key.lower() for key, _ in headers.items()}
+    if "twilio-request-id" not in present:
+        # A counter, not the SID source: reads must not shift the SIDs a seeded run produces.
+        headers.add("Twilio-Request-Id", "RQ%032x" % next(current_app.config["request_ids"]))
+    added = _SERVICE_HEADERS if is_control_path(request.path) else _SERVICE_HEADERS + _CORS_ITEMS
+    # (no CORS on the control API: a web page must not read or drive it)
+    for key, value in added:
+        if key.lower() not in present:
+            headers.add(key, value)
+    return response
 
 
 def create_app(backend: Backend, *, credentials: Credentials | None = None, public_url: str | None = None,
@@ -170,97 +301,22 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
 
     ``webhooks`` (an ``emulator.webhooks.Webhooks`` of this backend) sends the callbacks: it is
     flushed after every API request, outside the engine lock, and signs with these credentials."""
-    app = _App("emulator")
-    app.config["backend"] = backend
-    app.config["strict_schema"] = strict_schema
-    app.config["public_url"] = public_url
+    url_map, views, blueprints = _routes()
+    app = _new_app()
+    app.url_map = url_map
+    app.view_functions = views
+    app.blueprints = dict(blueprints)
+    app._shared = True
     credentials = credentials or Credentials()
-    request_ids = itertools.count(1)
-    app.config["credentials"] = credentials
-    app.config["webhooks"] = webhooks
+    app.config.update(backend=backend, strict_schema=strict_schema, public_url=public_url, credentials=credentials,
+                      webhooks=webhooks, request_ids=itertools.count(1), version=__version__)
     if webhooks is not None and webhooks.auth_token_for is None:
         webhooks.auth_token_for = credentials.auth_token_for
-
-    def make_view(op: spec.Operation):
-        handler = HANDLERS.get(op.operation_id)
-
-        def view(**path_values):
-            account_sid = credentials.account_for(request.headers.get("Authorization"))
-            if handler is None:
-                raise errors.NotImplementedByEmulator(
-                    f"{op.operation_id} ({op.method} {op.path}) is not served by this version of the emulator")
-            try:
-                params.check_path(op, path_values)
-            except errors.NotFound:
-                raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
-            params.check_encoding(request.query_string,
-                                  request.get_data(cache=True) if request.mimetype == FORM else None)
-            values = params.parse(op, request.args, request.form, request.headers)
-            call = Call(op.operation_id, backend, account_sid, values, path_values,
-                        Renderer(public_url or request.host_url), request.path, request.args, request.form)
-            with backend.lock:
-                reply: Reply = handler(call)
-            if webhooks is not None:
-                # callbacks go out after the lock is released, before the API call returns
-                webhooks.flush()
-            if app.config["strict_schema"]:
-                problems = spec.validation_errors(op.operation_id, reply.body, reply.status)
-                if problems:
-                    raise SchemaMismatch(f"{op.operation_id} rendered a body the official schema rejects: "
-                                         + "; ".join(problems[:5]))
-            return _json(reply.body, reply.status, reply.headers)
-
-        view.__name__ = op.operation_id
-        return view
-
-    # No redirects for "//" or a trailing slash: an unknown path is a Twilio-shaped 404.
-    app.url_map.merge_slashes = False
-    app.url_map.strict_slashes = False
-    for op in spec.operations().values():
-        app.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=make_view(op), methods=[op.method])
-
-    from ..control import control_blueprint, guard_control_api
-    app.register_blueprint(control_blueprint(backend, webhooks))
+    from ..control import guard_control_api
     guard_control_api(app, credentials)
-
-    @app.errorhandler(errors.TwilioError)
-    def twilio_error(exc: errors.TwilioError):
-        return error_response(exc)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        if isinstance(exc, MethodNotAllowed):
-            return error_response(errors.MethodNotAllowed(
-                errors.METHOD_NOT_ALLOWED.format(method=request.method, path=request.path)))
-        if isinstance(exc, NotFound):
-            return error_response(errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)))
-        return error_response(errors.TwilioError(exc.description or exc.name, status=exc.code or 400,
-                                                 code=20000 + (exc.code or 400)))
-
-    @app.errorhandler(SchemaMismatch)
-    def schema_mismatch(exc: SchemaMismatch):
-        log.error("%s", exc)
-        return error_response(errors.TwilioError(str(exc), status=500, code=20500))
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        # Never a traceback to the client: an emulator bug still answers in Twilio's shape.
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(errors.TwilioError(f"Internal emulator error: {type(exc).__name__}", status=500,
-                                                 code=20500))
-
-    @app.after_request
-    def service_headers(response: Response) -> Response:
-        # Headers the real service sends on every answer (recorded real traffic).
-        # A counter, not the SID source: reads must not shift the SIDs a seeded run produces.
-        response.headers.setdefault("Twilio-Request-Id", "RQ%032x" % next(request_ids))
-        response.headers.setdefault("X-Home-Region", "us1")
-        response.headers.setdefault("X-API-Domain", "taskrouter.twilio.com")
-        if not is_control_path(request.path):
-            # no CORS on the control API: a web page must not read or drive it
-            for name, value in CORS_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
-
-    app.config["version"] = __version__
+    app.register_error_handler(errors.TwilioError, _twilio_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SchemaMismatch, _schema_mismatch)
+    app.register_error_handler(Exception, _unexpected)
+    app.after_request(_service_headers)
     return app

@@ -17,11 +17,15 @@ emulator's own in-process interception) cannot swallow the emulator's outbound c
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
+import logging
 import socket
 import ssl
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,3 +271,166 @@ class RealHTTP(Transport):
             return Result(status=answer.status, headers=dict(answer.getheaders()), body=body, failure=failure)
         finally:
             conn.close()
+
+
+# --- concurrency: who waits for whom -------------------------------------------------------------
+WORKERS = 32  # deliveries in progress at once, overall
+WORKERS_PER_DESTINATION = 4  # ... and to one receiver (scheme, host and port)
+BACKLOG = 10_000  # callbacks waiting for a worker, overall
+DESTINATION_BACKLOG = 1_000  # ... and for one receiver
+
+
+def destination(url: str) -> str:
+    """The receiver a URL names, as concurrency is counted: scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:
+        return url
+
+
+class Dispatcher:
+    """Runs ``deliver(item)`` on a pool of threads, at most ``workers`` at once and at most
+    ``per_destination`` for one receiver, so a slow, hanging or dead receiver holds up only its
+    own callbacks. Items for one receiver go in ``per_destination`` lanes, each delivered in
+    order one at a time; items with the same ``lane`` name (one task's callbacks) share a lane,
+    so they reach the receiver in the order they were sent. Lanes with waiting work are served
+    in turn. What waits is bounded: ``submit`` refuses an item (and says why) when its receiver
+    already has ``destination_backlog`` waiting or ``backlog`` wait overall.
+
+    Threads start as work arrives and are daemons: ``close`` does not wait for a delivery that
+    hangs (a receiver that never answers holds a thread until its read timeout, no longer).
+    """
+
+    def __init__(self, deliver: Callable[[Any], None], *, workers: int = WORKERS,
+                 per_destination: int = WORKERS_PER_DESTINATION, backlog: int = BACKLOG,
+                 destination_backlog: int = DESTINATION_BACKLOG, name: str = "taskrouter-emulator-webhooks") -> None:
+        if min(workers, per_destination, backlog, destination_backlog) < 1:
+            raise ValueError("delivery limits must be at least 1")
+        self._deliver = deliver
+        self.workers = workers
+        self.per_destination = per_destination
+        self.backlog = backlog
+        self.destination_backlog = destination_backlog
+        self._name = name
+        self._lock = threading.Condition()
+        self._waiting: dict[tuple[str, int], deque] = {}  # per lane: (receiver, lane number)
+        self._busy: set[tuple[str, int]] = set()  # lanes with a delivery in progress
+        self._ready: deque[tuple[str, int]] = deque()  # lanes with waiting work and none in progress
+        self._per_receiver: dict[str, int] = {}  # items waiting per receiver
+        self._queued = 0
+        self._running = 0
+        self._threads: list[threading.Thread] = []
+        self._idle_threads = 0
+        self._closed = False
+
+    @property
+    def unfinished(self) -> int:
+        """Items waiting or being delivered."""
+        with self._lock:
+            return self._queued + self._running
+
+    def submit(self, receiver: str, item, lane: str = "") -> str | None:
+        """Queue ``item`` for ``receiver`` in the lane named ``lane``; None, or why it was refused."""
+        with self._lock:
+            if self._closed:
+                return "not delivered: the emulator is shutting down"
+            waiting_here = self._per_receiver.get(receiver, 0)
+            if waiting_here >= self.destination_backlog:
+                return (f"not delivered: {waiting_here} callbacks to {receiver} were already waiting "
+                        f"(the limit for one receiver); it answers too slowly")
+            if self._queued >= self.backlog:
+                return f"not delivered: {self._queued} callbacks were already waiting (the delivery backlog limit)"
+            digest = hashlib.blake2s(lane.encode("utf-8", "replace"), digest_size=4).digest()
+            key = (receiver, int.from_bytes(digest, "big") % self.per_destination)
+            self._waiting.setdefault(key, deque()).append(item)
+            self._per_receiver[receiver] = waiting_here + 1
+            self._queued += 1
+            self._make_ready(key)
+            self._spawn_if_needed()
+            return None
+
+    def _make_ready(self, key: tuple[str, int]) -> None:
+        if self._waiting.get(key) and key not in self._busy and key not in self._ready:
+            self._ready.append(key)
+            self._lock.notify()
+
+    def _spawn_if_needed(self) -> None:
+        # every lane ready for work should have a thread to take it, up to the overall limit
+        if len(self._ready) > self._idle_threads and len(self._threads) < self.workers:
+            thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads) + 1}", daemon=True)
+            self._threads.append(thread)
+            self._idle_threads += 1  # counted from now, so the next submit does not start another
+            thread.start()
+
+    def _work(self) -> None:
+        with self._lock:
+            while True:
+                while not self._ready and not self._closed:
+                    self._lock.wait()
+                self._idle_threads -= 1
+                if self._closed:
+                    return
+                key = self._ready.popleft()
+                item = self._waiting[key].popleft()
+                self._queued -= 1
+                self._per_receiver[key[0]] -= 1
+                if not self._per_receiver[key[0]]:
+                    del self._per_receiver[key[0]]
+                self._running += 1
+                self._busy.add(key)
+                self._spawn_if_needed()
+                self._lock.release()
+                try:
+                    self._deliver(item)
+                except Exception:  # the deliver function handles its own failures; the pool must live on
+                    logging.getLogger("emulator.webhooks").exception("delivery failed")
+                finally:
+                    self._lock.acquire()
+                    self._running -= 1
+                    self._busy.discard(key)
+                    self._idle_threads += 1
+                    if self._waiting.get(key):
+                        self._make_ready(key)
+                    else:
+                        self._waiting.pop(key, None)
+                    self._lock.notify_all()
+
+    def discard(self, predicate: Callable[[Any], bool] = lambda item: True) -> list:
+        """Take every waiting item ``predicate`` selects out of the queues and return them."""
+        taken: list = []
+        with self._lock:
+            for key, waiting in list(self._waiting.items()):
+                kept: deque = deque()
+                for item in waiting:
+                    if predicate(item):
+                        taken.append(item)
+                        self._per_receiver[key[0]] -= 1
+                    else:
+                        kept.append(item)
+                self._waiting[key] = kept
+            self._per_receiver = {r: n for r, n in self._per_receiver.items() if n > 0}
+            self._queued -= len(taken)
+            self._ready = deque(k for k in self._ready if self._waiting.get(k))
+            self._lock.notify_all()
+        return taken
+
+    def close(self, timeout: float = 1.0) -> list:
+        """Stop: return what still waited; wait up to ``timeout`` seconds for deliveries in progress."""
+        taken = self.discard()
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return taken
+
+    def reopen(self) -> None:
+        """Accept work again after ``close`` (threads start afresh as work arrives)."""
+        with self._lock:
+            if self._closed:
+                self._closed = False
+                self._threads = [t for t in self._threads if t.is_alive()]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -31,7 +30,7 @@ from .. import errors, spec
 from ..engine import events as ev
 from ..engine.models import Event
 from . import assignment
-from .delivery import WSGI, Capture, Handler, RealHTTP, Result, Timeouts, Transport, without_fragment
+from .delivery import WSGI, Capture, Dispatcher, Handler, RealHTTP, Result, Timeouts, Transport, destination, without_fragment
 from .inbox import ASSIGNMENT, EVENT, FALLBACK_ASSIGNMENT, Inbox, WebhookRecord
 from .signing import SIGNATURE_HEADER, signature
 
@@ -62,12 +61,14 @@ class Webhooks:
     ``default_delivery`` is ``"capture"`` (record only; the test fixture's choice) or ``"http"``
     (real HTTP POSTs; the server's). ``auth_token_for(account_sid)`` gives the token that signs
     an account's callbacks (the HTTP app wires its credentials in). ``assignment_timeout`` is
-    how long an assignment callback may take to answer (5 s on the real service).
+    how long an assignment callback may take to answer (5 s on the real service). ``limits``
+    bound real HTTP delivery (``delivery.Dispatcher``): ``workers``, ``per_destination``,
+    ``backlog``, ``destination_backlog``.
     """
 
     def __init__(self, backend, *, default_delivery: str = "capture",
                  auth_token_for: Callable[[str], str | None] | None = None,
-                 assignment_timeout: float = assignment.ANSWER_TIMEOUT) -> None:
+                 assignment_timeout: float = assignment.ANSWER_TIMEOUT, limits: dict | None = None) -> None:
         self.backend = backend
         self.inbox = Inbox()
         self.auth_token_for = auth_token_for
@@ -79,8 +80,7 @@ class Webhooks:
         self._ids = itertools.count(1)
         self._epoch = 0  # bumped by reset and restore: answers still in flight then are not applied
         self._flush_lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._pool = Dispatcher(self._run, **(limits or {}))
         self._update_op = spec.operations()["UpdateTaskReservation"]
         backend.subscribe(self._on_event)
         backend.clock.on_settle(self.flush)
@@ -132,6 +132,7 @@ class Webhooks:
                 self._ids = itertools.count(1)
                 return
             self._outbox = deque(r for r in self._outbox if r.account_sid != account_sid)
+            self._discard_queued(lambda record: record.account_sid == account_sid)
             self.inbox.replace([r for r in self.inbox if r.account_sid != account_sid])
 
     # --- checkpoints ---------------------------------------------------------------------------
@@ -219,8 +220,7 @@ class Webhooks:
                 record = self._outbox.popleft()
             transport = self._transport_for(record)
             if transport.asynchronous:
-                self._start_thread()
-                self._queue.put((record, transport, self._epoch))
+                self._submit(record, transport, self._epoch)
                 continue
             self._deliver(record, transport)
 
@@ -236,14 +236,20 @@ class Webhooks:
         deadline = self.assignment_timeout if record.kind != EVENT else None
         return Timeouts.for_url(record.url, deadline)
 
-    def _deliver(self, record: WebhookRecord, transport: Transport, epoch: int | None = None) -> None:
+    def _deliver(self, record: WebhookRecord, transport: Transport, epoch: int | None = None,
+                 undelivered: str | None = None) -> None:
+        """Deliver ``record`` (or, with ``undelivered``, record why it was not sent) and apply an
+        assignment callback's answer under the engine lock."""
         fields: dict = {"delivery": transport.name}
         try:
-            try:
-                result = transport.deliver(record, self._timeouts(record))
-            except Exception as exc:  # a transport bug must not lose the record
-                log.exception("delivering webhook %s failed", record.id)
-                result = Result(attempts=1, error=f"{type(exc).__name__}: {exc}")
+            if undelivered is not None:
+                result = Result(attempts=0, error=undelivered)
+            else:
+                try:
+                    result = transport.deliver(record, self._timeouts(record))
+                except Exception as exc:  # a transport bug must not lose the record
+                    log.exception("delivering webhook %s failed", record.id)
+                    result = Result(attempts=1, error=f"{type(exc).__name__}: {exc}")
             fields.update(attempts=result.attempts, response=result.response(), error=result.error)
             if record.kind != EVENT:
                 if isinstance(transport, Capture):
@@ -298,54 +304,46 @@ class Webhooks:
         self.inbox.add(fallback)
         self._outbox.append(fallback)
 
-    # --- the delivery thread (real HTTP) ------------------------------------------------------------
-    def _start_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._thread = threading.Thread(target=self._run, name="taskrouter-emulator-webhooks", daemon=True)
-        self._thread.start()
+    # --- the delivery pool (real HTTP) ------------------------------------------------------------
+    def _submit(self, record: WebhookRecord, transport: Transport, epoch: int) -> None:
+        # one task's callbacks share a lane, so they reach the receiver in order
+        lane = record.task_sid or record.params.get("WorkerSid") or record.workspace_sid
+        refused = self._pool.submit(destination(record.url), (record, transport, epoch), lane=lane)
+        if refused is not None:
+            # Kept in the inbox with the reason; an assignment callback that cannot be sent is an
+            # assignment callback that got no answer (the fallback URL, then cancelation).
+            log.warning("webhook %s to %s %s", record.id, record.url, refused)
+            self._deliver(record, transport, epoch, undelivered=refused)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                record, transport, epoch = item
-                self._deliver(record, transport, epoch)
-                self.flush()  # what the answer caused
-            finally:
-                self._queue.task_done()
+    def _run(self, item) -> None:
+        record, transport, epoch = item
+        self._deliver(record, transport, epoch)
+        self.flush()  # what the answer caused
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait (real seconds) until every queued callback, including real HTTP deliveries on the
-        delivery thread, has been delivered and its answer applied. Raises ``TimeoutError``."""
+        delivery threads, has been delivered and its answer applied. Raises ``TimeoutError``."""
         deadline = time.monotonic() + timeout
         while True:
             self.flush()
             with self.backend.lock:
-                idle = not self._outbox and self._queue.unfinished_tasks == 0
+                idle = not self._outbox and self._pool.unfinished == 0
             if idle:
                 return
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"webhooks still being delivered after {timeout}s")
             time.sleep(0.01)
 
-    def _discard_queued(self) -> None:
-        """Drop what waits for the delivery thread (its records stay in the inbox, undelivered)."""
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not None:
-                self.inbox.finish(item[0], error="not delivered: the emulator was reset or closed")
-            self._queue.task_done()
+    def _discard_queued(self, predicate=lambda record: True, reason: str = "the emulator was reset or closed") -> None:
+        """Drop what waits for a delivery thread (its records stay in the inbox, undelivered)."""
+        for record, _, _ in self._pool.discard(lambda item: predicate(item[0])):
+            self.inbox.finish(record, error=f"not delivered: {reason}")
 
-    def close(self) -> None:
-        """Stop the delivery thread: what waits for it is dropped, the delivery in progress ends."""
-        self._discard_queued()
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join(timeout=20)
-        self._thread = None
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the delivery threads: what waits is dropped (kept in the inbox with the reason);
+        deliveries in progress get ``timeout`` seconds, then are abandoned and their answers ignored."""
+        with self.backend.lock:
+            self._epoch += 1
+        for record, _, _ in self._pool.close(timeout):
+            self.inbox.finish(record, error="not delivered: the emulator stopped")
+        self._pool.reopen()

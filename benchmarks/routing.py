@@ -63,6 +63,7 @@ def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool
     With ``callbacks`` the workspace has an EventCallbackUrl and every event callback is
     captured in a webhooks inbox, as the ``taskrouter`` fixture does."""
     from emulator.engine.backend import Backend
+    from emulator.engine.updates import ReservationUpdate
 
     before = rss_mb()
     backend = Backend(seed=7)
@@ -96,13 +97,12 @@ def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool
             offers.append(event.resource_sid)
 
     backend.subscribe(on_event)
-    router = backend.router
     # What setup built (workers, parked tasks) stays out of the cyclic collector's way, so the
     # figures are the engine's cost and not the interpreter's scanning of the setup's objects.
     gc.collect()
     gc.freeze()
     resident = current_rss_mb() if os.path.exists("/proc/self/statm") else 0.0
-    accept = {"reservation_status": "accepted"}
+    accept = ReservationUpdate(reservation_status="accepted")
     start = time.perf_counter()
     cpu = time.process_time()
     created = [ws.create_task(attributes=json.dumps({"skill": f"skill{i % SKILLS}", "min_level": 0}),
@@ -110,7 +110,7 @@ def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool
     done = 0
     while offers:
         reservation = ws.reservations[offers.popleft()]
-        router.update_reservation(ws, reservation, accept)
+        ws.update_reservation(reservation, accept)
         ws.update_task(reservation.task_sid, assignment_status="completed")
         if webhooks is not None:
             webhooks.flush()

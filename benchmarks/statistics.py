@@ -26,10 +26,12 @@ from twilio.rest import Client
 from emulator.clock import MANUAL, Clock
 from emulator.engine import statistics as stats
 from emulator.engine.backend import Backend
+from emulator.engine.updates import ReservationUpdate
 from emulator.http import create_app
 from emulator.mock import InProcessAdapter
 
 ACCOUNT = "AC" + "a" * 32
+ACCEPT = ReservationUpdate(reservation_status="accepted")
 QUEUES = 10
 
 
@@ -43,7 +45,6 @@ def build(history: int, backlog: int, workers: int):
                                            for i, q in enumerate(queues)],
                                "default_filter": {"queue": queues[0].sid}}}
     wf = ws.create_workflow("Main", json.dumps(config))
-    router = backend.router
 
     def attrs(i: int) -> str:
         return json.dumps({"skills": [f"q{i % QUEUES}"]})
@@ -57,7 +58,7 @@ def build(history: int, backlog: int, workers: int):
         reservation = next((r for r in ws.reservations.values()
                             if r.task_sid == task.sid and r.reservation_status == "pending"), None)
         if reservation is not None:
-            router.update_reservation(ws, reservation, {"reservation_status": "accepted"})
+            ws.update_reservation(reservation, ACCEPT)
             clock.advance(15)
             ws.update_task(task.sid, assignment_status="completed")
         else:
@@ -75,7 +76,7 @@ def build(history: int, backlog: int, workers: int):
             reservation = next((r for r in ws.reservations.values()
                                 if r.worker_sid == worker.sid and r.reservation_status == "pending"), None)
             if reservation is not None:
-                router.update_reservation(ws, reservation, {"reservation_status": "accepted"})
+                ws.update_reservation(reservation, ACCEPT)
         clock.advance(1)
     return backend, ws, queues, wf, more
 

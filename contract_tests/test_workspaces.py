@@ -32,9 +32,6 @@ def test_templates(taskrouter_target, template, queues, workflows):
     ws, _ = taskrouter_target.create_workspace(template=template)
     assert [q.friendly_name for q in ws.task_queues.list()] == queues
     assert [w.friendly_name for w in ws.workflows.list()] == workflows
-    if template == "FIFO":
-        [queue] = ws.task_queues.list()
-        assert queue.target_workers == "1==1"
     updated = ws.update(prioritize_queue_order="LIFO", multi_task_enabled=False)
     assert updated.prioritize_queue_order == "LIFO" and updated.multi_task_enabled is False
 
@@ -57,7 +54,7 @@ def test_task_channels_are_created_updated_and_deleted(taskrouter_workspace):
     email = ws.task_channels.create(friendly_name="Email", unique_name="email_contract")
     assert (email.friendly_name, email.unique_name) == ("Email", "email_contract")
     assert ws.task_channels(email.sid).update(friendly_name="E-mail").friendly_name == "E-mail"
-    assert ws.task_channels("email_contract").fetch().sid == email.sid  # unique name works as a SID
+    assert ws.task_channels(email.sid).fetch().unique_name == "email_contract"
     with pytest.raises(TwilioRestException) as duplicate:
         ws.task_channels.create(friendly_name="Email again", unique_name="email_contract")
     assert duplicate.value.status == 400

@@ -7,7 +7,10 @@ Every timestamp, ``age``, timeout and statistic reads this clock. Two modes:
 - ``real``: time follows the wall clock from the instant the mode was entered; a background thread
   fires timers as they fall due.
 
-Timers are data (a due time and an action) so a test can move time by hours in microseconds.
+Timers are data: ``(due, kind, workspace, subject)``, e.g. ``(10:02, "reservation-timeout",
+"WS..", "WR..")``. Nothing on the heap is code; the clock hands each due timer to one dispatcher
+(the engine's table from kind to handler), so the pending timers can be saved and restored as plain
+data, and a test can move time by hours in microseconds.
 """
 
 from __future__ import annotations
@@ -47,25 +50,39 @@ def parse_instant(text: str) -> datetime:
     return utc(datetime.fromisoformat(value))
 
 
-@dataclass(order=True)
+@dataclass(order=True, slots=True)
 class Timer:
-    """An action due at ``due``; ``cancel()`` keeps it from firing."""
+    """``kind`` of thing due at ``due`` for ``subject`` in ``workspace``; ``cancel()`` keeps it
+    from firing. Ties in ``due`` fire in scheduling order (``seq``)."""
 
     due: datetime
     seq: int
-    action: Callable[[], None] = field(compare=False)
-    name: str = field(default="", compare=False)
+    kind: str = field(compare=False)
+    workspace: str = field(compare=False)
+    subject: str = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} {self.subject}"
 
     def cancel(self) -> None:
         self.cancelled = True
+
+
+Dispatcher = Callable[[Timer], None]
+
+
+def _nothing(timer: Timer) -> None:
+    log.warning("timer %s fired with no dispatcher", timer.name)
 
 
 class Clock:
     """Virtual time with a timer heap. Thread-safe."""
 
     def __init__(self, mode: str = MANUAL, start: datetime | str | None = None,
-                 wall: Callable[[], float] = time.time, lock: threading.RLock | None = None) -> None:
+                 wall: Callable[[], float] = time.time, lock: threading.RLock | None = None,
+                 dispatch: Dispatcher | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"clock mode must be one of {MODES}, not {mode!r}")
         self._wall = wall  # the only place the wall clock is read
@@ -74,6 +91,7 @@ class Clock:
         self._lock = lock if lock is not None else threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._timers: list[Timer] = []
+        self._dispatch: Dispatcher = dispatch or _nothing
         self._compact_at = COMPACT_MINIMUM
         self._seq = itertools.count()
         if start is None:
@@ -110,19 +128,24 @@ class Clock:
         return int(now.timestamp() * 1000)
 
     # --- timers ---------------------------------------------------------------------------
-    def call_at(self, due: datetime, action: Callable[[], None], name: str = "") -> Timer:
-        """Schedule ``action`` at the virtual instant ``due``."""
+    def set_dispatch(self, dispatch: Dispatcher) -> None:
+        """Who is handed each timer as it falls due (the engine's table from kind to handler)."""
         with self._lock:
-            timer = Timer(utc(due), next(self._seq), action, name)
+            self._dispatch = dispatch
+
+    def call_at(self, due: datetime, kind: str, workspace: str = "", subject: str = "") -> Timer:
+        """Schedule ``kind`` for ``subject`` at the virtual instant ``due``."""
+        with self._lock:
+            timer = Timer(utc(due), next(self._seq), kind, workspace, subject)
             heapq.heappush(self._timers, timer)
             if len(self._timers) >= self._compact_at:
                 self._compact()
             self._wake.notify_all()
             return timer
 
-    def call_later(self, seconds: float, action: Callable[[], None], name: str = "") -> Timer:
-        """Schedule ``action`` ``seconds`` from now."""
-        return self.call_at(self.now() + timedelta(seconds=seconds), action, name)
+    def call_later(self, seconds: float, kind: str, workspace: str = "", subject: str = "") -> Timer:
+        """Schedule ``kind`` for ``subject`` ``seconds`` from now."""
+        return self.call_at(self.now() + timedelta(seconds=seconds), kind, workspace, subject)
 
     def pending(self) -> list[Timer]:
         """The timers not yet fired nor cancelled, in due order."""
@@ -149,6 +172,16 @@ class Clock:
             self._timers = [timer for timer in timers if not timer.cancelled]
             heapq.heapify(self._timers)
             self._seq = itertools.count(max((t.seq for t in self._timers), default=-1) + 1)
+            self._move_to(utc(instant))
+            self._wake.notify_all()
+
+    def rewind(self, instant: datetime) -> None:
+        """Drop every timer and stand at ``instant``, which may be earlier than now (restoring a
+        checkpoint, which then schedules its own timers)."""
+        with self._lock:
+            self._timers = []
+            self._seq = itertools.count()
+            self._compact_at = COMPACT_MINIMUM
             self._move_to(utc(instant))
             self._wake.notify_all()
 
@@ -248,7 +281,7 @@ class Clock:
                 return False
             if timer.due > self.now():
                 self._move_to(timer.due)
-            timer.action()
+            self._dispatch(timer)
             return True
 
     def _start_thread(self) -> None:
@@ -272,7 +305,7 @@ class Clock:
                     self._wake.wait(timeout=min(wait, 1.0) if wait is not None else 1.0)
                     continue
                 try:
-                    timer.action()
+                    self._dispatch(timer)
                 except Exception:  # a failing timer must not stop the clock
                     log.exception("timer %s failed", timer.name)
             self._settle()

@@ -27,12 +27,19 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from . import __version__, errors, snapshot
-from .clock import MODES
+from . import __version__, dashboard, errors, snapshot
+from .clock import MODES, parse_instant
 from .engine.backend import Backend
-from .http.params import parse_date
 from .sids import is_sid
 from .webhooks.inbox import KINDS
+
+
+def _instant(name: str, raw: str):
+    try:
+        return parse_instant(raw)
+    except (ValueError, OverflowError):
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+            name=name, reason=f"'{raw}' is not an ISO 8601 date-time such as 2026-01-01T00:00:00Z")) from None
 
 
 def _json(body, status: int = 200) -> Response:
@@ -45,16 +52,20 @@ def clock_state(backend: Backend) -> dict:
             "now_ms": backend.clock.now_ms(), "mode": backend.clock.mode}
 
 
+CONTROL_PREFIX = "/_emulator"
 ADMIN_USER = "admin"
 ALL_ACCOUNTS = None  # the scope of the admin token and of the open (lenient) control API
 OPEN_PATHS = frozenset({"/_emulator/health"})
 
 
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
 def guard_control_api(app: Flask, credentials) -> None:
     """Check every request under ``/_emulator`` before its view runs: its ``Host`` (when served
     over a socket) and its credentials (strict mode). The scope granted is ``control_scope()``."""
-    from .http.app import is_control_path
-
     @app.before_request
     def check_control_access():
         if not is_control_path(request.path):
@@ -190,7 +201,7 @@ def control_blueprint() -> Blueprint:
         now, mode = request.values.get("Now"), request.values.get("Mode")
         if mode is not None and mode not in MODES:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be manual or real"))
-        instant = parse_date("Now", now) if now is not None else None
+        instant = _instant("Now", now) if now is not None else None
         if instant is not None and instant < backend.clock.now():
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Now", reason="the clock cannot go backwards"))
         if instant is not None:
@@ -249,6 +260,9 @@ def control_blueprint() -> Blueprint:
         if scope is not ALL_ACCOUNTS:
             records = [r for r in records if r.account_sid == scope]
         return _json({"webhooks": [r.to_dict() for r in records]})
+
+    # the dashboard's data routes: on this blueprint, so whatever guards the control API guards them
+    dashboard.register(bp, _target, clock_state, control_scope)
 
     @bp.delete("/webhooks")
     def clear_webhooks():

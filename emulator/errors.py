@@ -108,6 +108,14 @@ class NotImplementedByEmulator(TwilioError):
     status, code = 501, 20501
 
 
+class AccessTokenRefused(TwilioError):
+    """401: an Access Token (Worker SDK) that is malformed, wrongly signed, expired, not yet valid
+    or issued by an unknown API key. Codes 20101 (invalid), 20104 (expired), 20105 (not yet valid):
+    https://www.twilio.com/docs/api/errors/20101"""
+
+    status, code = 401, 20101
+
+
 class ExpressionError(InvalidParameter):
     """400 / 20001: an expression (TargetWorkers, workflow filter, list filter) does not parse.
 
@@ -197,3 +205,25 @@ SPLIT_BY_WAIT_TIME_INVALID = ("Invalid SplitByWaitTime: '{value}' must be a comm
                               "numbers of seconds, such as 20,60")
 # "If the number of TaskQueueSIDs in the request body is less than 1 or exceeds 50, an HTTP 400 error is returned"
 BULK_QUEUE_COUNT = "Invalid QueueSids: between 1 and {maximum} TaskQueue SIDs are required, {count} given"
+
+# Access Tokens and the Event Bridge of the Worker SDK [I]; the SDK shows ``message`` to its caller.
+TOKEN_MISSING = "Access Token is missing"
+TOKEN_INVALID = "Invalid Access Token"
+TOKEN_UNKNOWN_KEY = "Invalid Access Token issuer: API key {key_sid} is not known to this emulator"
+TOKEN_WRONG_ACCOUNT = "Invalid Access Token subject: API key {key_sid} does not belong to account {account_sid}"
+TOKEN_SIGNATURE = "Invalid Access Token signature"
+TOKEN_EXPIRED = "Access Token expired or expiration date invalid"
+TOKEN_NOT_YET_VALID = "Access Token not yet valid"
+TOKEN_NO_GRANT = "Access Token has no TaskRouter grant"
+TOKEN_BAD_GRANT = "Access Token's TaskRouter grant has an invalid {name}"
+TOKEN_ROLE = "Access Token's TaskRouter role {role!r} is not one of worker, supervisor, admin"
+TOKEN_WORKSPACE_GONE = "Access Token's workspace {workspace_sid} does not exist in account {account_sid}"
+TOKEN_WORKER_GONE = "Access Token's worker {worker_sid} does not exist in workspace {workspace_sid}"
+TOKEN_OTHER_WORKSPACE = "Access Token grants workspace {granted}, not {requested}"
+TOKEN_NO_WORKER = "Access Token names no worker: the event stream needs a worker_sid in its TaskRouter grant"
+ROLE_OTHER_WORKER = "A worker token may change only its own worker ({worker_sid}), not {target}"
+BRIDGE_BAD_BODY = "Invalid Event Bridge request: {reason}"
+BRIDGE_NO_ROUTE = "The requested resource {url} was not found"
+BRIDGE_NEEDS_SERVER = "The Event Bridge websocket needs the emulator's HTTP server (emu.serve())"
+TRANSFERS_NOT_BUILT = ("Task transfers are not supported by this version of the emulator "
+                       "({method} {url})")

@@ -211,6 +211,45 @@ class TaskRouterEmulator:
         token = self.credentials.tokens.get(account_sid, self.credentials.auth_token)
         return token if token is not None else DEFAULT_AUTH_TOKEN
 
+    # --- Worker SDK --------------------------------------------------------------------------
+    def add_api_key(self, sid: str | None = None, secret: str | None = None,
+                    account_sid: str | None = None) -> tuple[str, str]:
+        """Register an API key (``SK…`` and its secret) of ``account_sid`` (default
+        ``self.account_sid``) and return ``(sid, secret)``; new ones are drawn when not given.
+        Access Tokens signed with it are accepted by the Event Bridge, and the key authenticates
+        REST calls as its account (like ``--credentials`` ``api_keys``)."""
+        import secrets
+
+        sid = sid or "SK" + secrets.token_hex(16)
+        secret = secret or secrets.token_urlsafe(24)
+        self.credentials.api_keys[sid] = (secret, account_sid or self.account_sid)
+        return sid, secret
+
+    def worker_token(self, worker_sid: str | None, workspace_sid: str | None = None, *, ttl: int = 3600,
+                     role: str = "worker", identity: str | None = None, account_sid: str | None = None,
+                     api_key: str | None = None) -> str:
+        """An Access Token for the Worker SDK, as twilio-python's ``AccessToken`` +
+        ``TaskRouterGrant`` mint it: HS256, signed with an API key of the account (the first one
+        registered for it, ``api_key`` to choose, or a new one), ``ttl`` seconds of the machine's
+        clock. ``workspace_sid`` defaults to the worker's; ``role`` is ``worker``, ``supervisor``
+        or ``admin`` (an admin token names no worker)."""
+        from .bridge import tokens
+
+        account_sid = account_sid or self.account_sid
+        if workspace_sid is None:
+            if worker_sid is None:
+                raise ValueError("worker_token needs a workspace_sid when it names no worker")
+            with self.backend.lock:
+                workspace_sid = next((ws.sid for ws in self.backend.workspaces(account_sid).values()
+                                      if worker_sid in ws.workers), None)
+            if workspace_sid is None:
+                raise ValueError(f"no workspace of account {account_sid} has worker {worker_sid}")
+        if api_key is None:
+            api_key = next((sid for sid, (_, owner) in self.credentials.api_keys.items() if owner == account_sid),
+                           None) or self.add_api_key(account_sid=account_sid)[0]
+        secret, owner = self.credentials.api_keys[api_key]
+        return tokens.mint(owner, api_key, secret, workspace_sid, worker_sid, role=role, ttl=ttl, identity=identity)
+
     def serve(self, port: int = 0, host: str = DEFAULT_HOST, *, log_requests: bool = False) -> "EmulatorServer":
         """Start a real HTTP server for this emulator in a background thread and return it.
 

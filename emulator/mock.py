@@ -30,6 +30,7 @@ import threading
 import types
 from collections.abc import Callable
 from contextlib import ContextDecorator
+from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -187,12 +188,11 @@ def _body(body: Any) -> bytes | str | None:
     return body if body is None or isinstance(body, (bytes, str)) else b"".join(body)
 
 
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return _PHRASES.get(status, "")
 
 
 class EmulatorMock(ContextDecorator):

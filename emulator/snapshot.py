@@ -396,7 +396,7 @@ def restore(backend, document: Any, webhooks=None) -> None:
 
 def _check_timer(timer: Any) -> None:
     if (not isinstance(timer, Timer) or not isinstance(timer.due, datetime) or timer.due.tzinfo is None
-            or not isinstance(timer.seq, int) or not callable(timer.action) or not isinstance(timer.name, str)
+            or not isinstance(timer.seq, int) or not isinstance(timer.kind, str) or not isinstance(timer.subject, str)
             or not isinstance(timer.cancelled, bool)):
         raise SnapshotError("malformed snapshot: a timer is not a due instant, a sequence number and an action")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -25,6 +24,24 @@ def clock():
     clock = Clock(MANUAL, start=START)
     yield clock
     clock.stop()
+
+
+def recorder(clock: Clock, reactions: dict | None = None) -> list:
+    """Make ``clock`` hand its timers to a recorder: each fired timer appends ``(subject, now)``
+    (``(thread name, now)`` with ``thread=True``), then runs ``reactions[subject]`` if any."""
+    fired: list = []
+    reactions = reactions or {}
+
+    def dispatch(timer):
+        if timer.kind == "boom":
+            raise RuntimeError("timer failure")
+        who = threading.current_thread().name if timer.kind == "thread" else timer.subject
+        fired.append((who, clock.now()))
+        if timer.subject in reactions:
+            reactions[timer.subject]()
+
+    clock.set_dispatch(dispatch)
+    return fired
 
 
 def wait_for(predicate, timeout: float = 2.0) -> bool:
@@ -73,34 +90,28 @@ def test_bad_modes_are_refused(clock):
 
 
 def test_timers_fire_in_due_order_each_at_its_own_time(clock):
-    fired = []
-
-    def record(name):
-        return lambda: fired.append((name, clock.now()))
-
-    clock.call_later(30, record("c"))
-    clock.call_later(10, record("a"))
-    clock.call_at(at(20), record("b1"))
-    clock.call_at(at(20), record("b2"))  # same due time: scheduling order
-    clock.call_later(100, record("late"), name="late")
+    fired = recorder(clock)
+    clock.call_later(30, "test", "WS", "c")
+    clock.call_later(10, "test", "WS", "a")
+    clock.call_at(at(20), "test", "WS", "b1")
+    clock.call_at(at(20), "test", "WS", "b2")  # same due time: scheduling order
+    clock.call_later(100, "test", "WS", "late")
     clock.advance(29)
     assert fired == [("a", at(10)), ("b1", at(20)), ("b2", at(20))]
     assert clock.now() == at(29)
     clock.advance(1)  # due exactly at the new instant: fires
     assert fired[-1] == ("c", at(30))
-    assert [t.name for t in clock.pending()] == ["late"]
+    assert [(t.kind, t.workspace, t.subject) for t in clock.pending()] == [("test", "WS", "late")]
     assert clock.pending()[0].due == at(100)
 
 
 def test_timers_scheduled_by_a_timer_fire_in_the_same_advance(clock):
-    fired = []
-
     def first():
-        fired.append(("first", clock.now()))
-        clock.call_later(5, lambda: fired.append(("inside", clock.now())))
-        clock.call_later(50, lambda: fired.append(("outside", clock.now())))
+        clock.call_later(5, "test", "WS", "inside")
+        clock.call_later(50, "test", "WS", "outside")
 
-    clock.call_later(10, first)
+    fired = recorder(clock, {"first": first})
+    clock.call_later(10, "test", "WS", "first")
     clock.advance(20)
     assert fired == [("first", at(10)), ("inside", at(15))]
     assert clock.now() == at(20)
@@ -109,27 +120,27 @@ def test_timers_scheduled_by_a_timer_fire_in_the_same_advance(clock):
 
 
 def test_cancelled_timers_do_not_fire(clock):
-    fired = []
-    keep = clock.call_later(5, lambda: fired.append("keep"), name="keep")
-    drop = clock.call_later(3, lambda: fired.append("drop"), name="drop")
+    fired = recorder(clock)
+    keep = clock.call_later(5, "test", "WS", "keep")
+    drop = clock.call_later(3, "test", "WS", "drop")
     drop.cancel()
-    assert [t.name for t in clock.pending()] == ["keep"]
+    assert [t.subject for t in clock.pending()] == ["keep"]
     clock.advance(10)
-    assert fired == ["keep"]
+    assert [who for who, _ in fired] == ["keep"]
     assert clock.pending() == []
     keep.cancel()  # cancelling a fired timer is harmless
-    clock.call_later(1, lambda: fired.append("cleared"))
+    clock.call_later(1, "test", "WS", "cleared")
     clock.clear()
     assert clock.pending() == []
     clock.advance(5)
-    assert fired == ["keep"]
+    assert [who for who, _ in fired] == ["keep"]
 
 
 def test_set_fires_timers_on_the_way(clock):
-    fired = []
-    clock.call_at(at(3600), lambda: fired.append(clock.now()))
+    fired = recorder(clock)
+    clock.call_at(at(3600), "test", "WS", "x")
     clock.set("2026-01-01T02:00:00Z")
-    assert fired == [at(3600)]
+    assert fired == [("x", at(3600))]
 
 
 def test_parse_instant_accepts_offsets_and_fractions():
@@ -161,9 +172,9 @@ def test_real_mode_follows_the_wall_clock_from_the_switch():
 
 
 def test_real_mode_fires_timers_from_the_background_thread(clock):
-    fired = []
+    fired = recorder(clock)
     clock.set_mode(REAL)
-    clock.call_later(0.05, lambda: fired.append((threading.current_thread().name, clock.now())))
+    clock.call_later(0.05, "thread")
     assert wait_for(lambda: fired)
     name, when = fired[0]
     assert name == "taskrouter-emulator-clock"
@@ -173,16 +184,12 @@ def test_real_mode_fires_timers_from_the_background_thread(clock):
 
 
 def test_real_mode_survives_a_failing_timer(clock):
-    fired = []
+    fired = recorder(clock)
     clock.set_mode(REAL)
-
-    def boom():
-        raise RuntimeError("timer failure")
-
-    clock.call_later(0.01, boom)
-    clock.call_later(0.03, lambda: fired.append("after"))
+    clock.call_later(0.01, "boom")
+    clock.call_later(0.03, "test", "WS", "after")
     assert wait_for(lambda: fired)
-    assert fired == ["after"]
+    assert [who for who, _ in fired] == ["after"]
 
 
 def test_stop_ends_the_background_thread():
@@ -192,8 +199,8 @@ def test_stop_ends_the_background_thread():
     thread = clock._thread
     clock.stop()
     assert not thread.is_alive()
-    fired = []
-    clock.call_later(0.01, lambda: fired.append(1))
+    fired = recorder(clock)
+    clock.call_later(0.01, "test", "WS", "late")
     time.sleep(0.1)
     assert fired == []  # nothing fires timers any more
     assert clock.now() > T0  # but the clock still answers
@@ -311,10 +318,11 @@ def test_control_api_needs_credentials_in_strict_mode_and_stays_off_v1(emu):
 
 def test_cancelled_timers_do_not_pile_up_and_live_ones_still_fire_in_order():
     clock = Clock(MANUAL, start="2026-01-01T00:00:00Z")
-    fired = []
+    fired: list = []
+    clock.set_dispatch(lambda timer: fired.append(int(timer.subject)))
     keep = []
     for n in range(20_000):
-        timer = clock.call_later(10 + n % 50, functools.partial(fired.append, n))
+        timer = clock.call_later(10 + n % 50, "test", "WS", str(n))
         if n % 1000 == 0:
             keep.append(n)
         else:

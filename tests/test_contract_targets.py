@@ -290,3 +290,20 @@ def test_recording_shapes_needs_the_live_target(pytester, clean_environment, arg
     pytester.makepyfile(test_shaped=SHAPED)
     result = run(pytester, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR and message in result.stderr.str()
+
+
+@pytest.mark.parametrize("scenario", ["setup", "routing", "families"])
+def test_record_writes_what_the_service_answered_and_leaves_nothing_behind(tmp_path, scenario):
+    from emulator import TaskRouterEmulator
+    from emulator.contract import record_live, run_on_emulator
+
+    # the emulator stands in for the real service: record_live talks to https://taskrouter.twilio.com
+    with TaskRouterEmulator(credentials={SID: TOKEN}) as stand_in, stand_in.mock():
+        written = record_live(LiveSettings(SID, SID, TOKEN), tmp_path, [scenario])
+        assert stand_in.client(SID).taskrouter.v1.workspaces.list() == []
+    recorded = store.load(tmp_path)[scenario]
+    assert {p.stem for p in written} == set(recorded)
+    assert recorded["CreateWorker.201"].source == "recorded live by python -m emulator.contract record"
+    # without a callback URL no callbacks were recorded; the emulator's run of the same scenario matches
+    comparison = store.compare(scenario, recorded, run_on_emulator(scenario), [])
+    assert comparison.results and not comparison.failures, comparison.report()

@@ -8,6 +8,9 @@ import random
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+from emulator.engine import lifecycle
+from emulator.engine.routing.index import build_index
+
 
 def activity(ws, name):
     return next(a.sid for a in ws.activities.list() if a.friendly_name == name)
@@ -393,7 +396,8 @@ def test_random_operations_keep_invariants(emu, client):
         except TwilioRestException as exc:
             assert exc.status in (400, 404, 410), (op, exc)
         check_invariants(engine_ws)
-        check_index(emu.backend.router, engine_ws)
+        check_index(engine_ws)
+        check_timers(emu.clock, engine_ws)
     # the run did exercise the lifecycles (finished tasks may since have been deleted; events stay)
     done = {e.event_type for e in engine_ws.events.values()}
     assert {"reservation.accepted", "task.completed", "task.canceled"} <= done
@@ -423,6 +427,24 @@ def check_invariants(ws):
             assert "pending" not in statuses
 
 
+def check_timers(clock, ws):
+    """The workspace's timer registry is exactly its live entries on the clock, each about
+    something that exists, and every task has the timers its status calls for."""
+    pending = {id(t) for t in clock.pending() if t.workspace == ws.sid}
+    assert {id(t) for t in ws.timers.entries.values()} == pending
+    for (kind, subject), timer in ws.timers.entries.items():
+        assert (timer.kind, timer.subject) == (kind, subject) and not timer.cancelled
+        assert subject in (ws.reservations if kind == lifecycle.RESERVATION else ws.tasks), (kind, subject)
+    for task in ws.tasks.values():
+        kinds = {kind for kind, subject in ws.timers.entries if subject == task.sid}
+        if task.assignment_status in ("pending", "reserved"):
+            assert lifecycle.TTL in kinds, task.sid
+        elif task.assignment_status in ("completed", "canceled"):
+            assert kinds == {lifecycle.DELETION}, (task.sid, kinds)
+    for r in ws.reservations.values():
+        assert ((lifecycle.RESERVATION, r.sid) in ws.timers.entries) == (r.reservation_status == "pending"), r.sid
+
+
 def _grandfathered(ws, worker, channel):
     """Capacity lowered under existing work: no new pending reservation may be over the limit."""
     pending = [r for r in ws.reservations.values() if r.worker_sid == worker.sid and r.reservation_status == "pending"
@@ -440,12 +462,10 @@ def _sets(table: dict) -> dict:
     return {k: set(v) for k, v in table.items() if v}
 
 
-def check_index(router, ws):
+def check_index(ws):
     """The incrementally maintained routing index equals one rebuilt from the workspace."""
-    kept = router.index(ws)
-    fresh = router._build_index(ws)
-    router._indexes[ws] = kept
-    router._last_index = None
+    kept = ws.index
+    fresh = build_index(ws)
     assert _sets(kept.members) == _sets(fresh.members)
     assert _sets(kept.queues_of) == _sets(fresh.queues_of)
     assert _sets(kept.available) == _sets(fresh.available)

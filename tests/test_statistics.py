@@ -28,6 +28,7 @@ import pytest
 from conftest import ACCOUNT_SID
 from twilio.base.exceptions import TwilioRestException
 
+from emulator.engine import history as hist
 from emulator.engine import statistics as stats
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -425,7 +426,7 @@ def test_durations_round_the_average_half_up(values, expected):
 
 
 def test_timeline_stints_are_clipped_to_the_window():
-    timeline = stats.Timeline([0.0, 10.0, 30.0, 50.0], ["A", "B", "A", None])
+    timeline = hist.Timeline([0.0, 10.0, 30.0, 50.0], ["A", "B", "A", None])
     assert list(timeline.stints(5.0, 100.0)) == [("A", 5.0), ("B", 20.0), ("A", 20.0)]
     assert list(timeline.stints(12.0, 20.0)) == [("B", 8.0)]
     assert list(timeline.stints(60.0, 100.0)) == []
@@ -434,8 +435,8 @@ def test_timeline_stints_are_clipped_to_the_window():
 def test_the_event_log_is_digested_once(run, emu, monkeypatch):
     run.w.cumulative_statistics().fetch()
     digested = []
-    original = stats.History.digest
-    monkeypatch.setattr(stats.History, "digest", lambda self, event: (digested.append(event.event_type),
+    original = hist.History.digest
+    monkeypatch.setattr(hist.History, "digest", lambda self, event: (digested.append(event.event_type),
                                                                       original(self, event)))
     run.w.cumulative_statistics().fetch()
     assert digested == []  # nothing new since the last query
@@ -447,13 +448,13 @@ def test_the_event_log_is_digested_once(run, emu, monkeypatch):
 
 def naive_real_time(ws, match) -> dict:
     """What the real-time figures must be, by walking every task."""
-    active = [t for t in ws.tasks.values() if t.assignment_status in stats.ACTIVE and match(t)]
-    waiting = [t for t in active if t.assignment_status in stats.WAITING]
+    active = [t for t in ws.tasks.values() if t.assignment_status in hist.ACTIVE and match(t)]
+    waiting = [t for t in active if t.assignment_status in hist.WAITING]
     oldest = min(waiting, key=lambda t: t.date_created, default=None)
     by_priority = {}
     for t in active:
         by_priority[str(t.priority)] = by_priority.get(str(t.priority), 0) + 1
-    return {"tasks_by_status": {s: sum(1 for t in active if t.assignment_status == s) for s in stats.ACTIVE},
+    return {"tasks_by_status": {s: sum(1 for t in active if t.assignment_status == s) for s in hist.ACTIVE},
             "tasks_by_priority": by_priority, "longest_task_waiting_sid": oldest.sid if oldest else None}
 
 

@@ -16,7 +16,7 @@ import pytest
 from test_routing import activity, make_workspace, queue_workflow, reservations, worker, workflow
 from twilio.base.exceptions import TwilioRestException
 
-import emulator.engine.router as router_module
+from emulator.engine import lifecycle
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_workflow_update_reevaluates_pending_tasks_only_when_asked(ws, re_evalua
 # --- limits and clean-up ------------------------------------------------------------------------------------
 def test_reservation_attempts_count_transitions_not_offers(ws, monkeypatch):
     """Canceled after MAX pending->reserved transitions; an offer to two workers counts once."""
-    monkeypatch.setattr(router_module, "MAX_RESERVATION_ATTEMPTS", 3)
+    monkeypatch.setattr(lifecycle, "MAX_RESERVATION_ATTEMPTS", 3)
     queue = ws.task_queues.create(friendly_name="Multi", max_reserved_workers=2, target_workers="team == 'M'")
     wf = workflow(ws, {"filters": [], "default_filter": {"queue": queue.sid}})
     for i in range(6):
@@ -258,7 +258,7 @@ def test_reservation_attempts_count_transitions_not_offers(ws, monkeypatch):
         for offer in offers:
             ws.tasks(task.sid).reservations(offer.sid).update(reservation_status="rejected")
     canceled = ws.tasks(task.sid).fetch()
-    assert (canceled.assignment_status, canceled.reason) == ("canceled", router_module.ATTEMPTS_REASON)
+    assert (canceled.assignment_status, canceled.reason) == ("canceled", lifecycle.ATTEMPTS_REASON)
     assert len(reservations(ws, task.sid, status="rejected")) == 6
 
 

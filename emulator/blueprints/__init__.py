@@ -236,7 +236,7 @@ def _build(backend, account_sid: str, data: dict) -> LoadResult:
     except BaseException:
         # Never half a workspace: take it away again (normally unreachable, as the dry run
         # on a scratch backend has already met every error).
-        backend.router.forget_workspace(ws)
+        backend.forget_workspace(ws)
         backend.accounts.get(account_sid, {}).pop(ws.sid, None)
         raise
 

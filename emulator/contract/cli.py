@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("parity", help="run the scenarios on the emulator and report, per operation and event "
                                        "type, whether its shape matches the recorded one")
     record = commands.add_parser("record", help="run the scenarios against the real TaskRouter and write the "
-                                                "shapes (needs TASKROUTER_LIVE=1 and credentials)")
+                                                "shapes (needs TASKROUTER_LIVE=1 and credentials; callbacks are "
+                                                "recorded when TASKROUTER_LIVE_CALLBACK_URL is set, otherwise the "
+                                                "scenarios send them to http://example.com)")
     record.add_argument("--scenario", action="append", choices=list(scenarios.SCENARIOS),
                         help="only this scenario (repeatable; default all)")
     commands.add_parser("seed", help="rewrite the seed fixtures from fixtures/contract/recordings")

@@ -1,7 +1,9 @@
 """The emulator's state: accounts, their workspaces, the clock, the SID source and one lock.
 
 State is partitioned by AccountSid (like moto's per-account backends): another account's
-workspace is simply not found.
+workspace is simply not found. The backend assembles the engine: it hands every workspace one
+``Context`` (clock, SID source, event sink, the router's work queue) and gives the clock the one
+dispatcher of timers.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .. import errors
-from ..clock import MANUAL, Clock
+from ..clock import MANUAL, Clock, Timer
 from ..sids import SidSource
 from . import validation as v
-from .models import Event
+from .context import Context, WorkQueue
 from .router import Router
+from .state import Event
+from .tables import WorkspaceTables
 from .workspace import QUEUE_ORDERS, TEMPLATES, Workspace
 
-EventListener = Callable[[Workspace, Event], None]
+EventListener = Callable[[WorkspaceTables, Event], None]
 
 
 class Backend:
@@ -29,17 +33,28 @@ class Backend:
         self.clock = clock if clock is not None else Clock(MANUAL, lock=self.lock)
         self.sids = SidSource(seed)
         self.accounts: dict[str, OrderedDict[str, Workspace]] = {}
-        self.router = Router(self)
+        self._by_sid: dict[str, Workspace] = {}  # every workspace by SID (what a timer names)
+        self.router = Router(WorkQueue(), self.workspace_alive)
+        self.ctx = Context(self.clock, self.sids, self.publish, self.router, self.router.work)
         self._listeners: list[EventListener] = []
+        self.clock.set_dispatch(self._fire)
 
     # --- events -------------------------------------------------------------------------------
     def subscribe(self, listener: EventListener) -> None:
         """Call ``listener(workspace, event)`` for every event, in order (webhooks hang here)."""
         self._listeners.append(listener)
 
-    def publish(self, workspace: Workspace, event: Event) -> None:
+    def publish(self, workspace: WorkspaceTables, event: Event) -> None:
         for listener in self._listeners:
             listener(workspace, event)
+
+    # --- timers -------------------------------------------------------------------------------
+    def _fire(self, timer: Timer) -> None:
+        """A timer fell due: its workspace's registry hands it to the router (a timer of a
+        workspace since deleted, or one cancelled or replaced, does nothing)."""
+        ws = self._by_sid.get(timer.workspace)
+        if ws is not None and ws.timers.take(timer):
+            self.router.on_timer(ws, timer.kind, timer.subject)
 
     # --- workspaces ---------------------------------------------------------------------------
     def workspaces(self, account_sid: str) -> OrderedDict[str, Workspace]:
@@ -51,8 +66,11 @@ class Backend:
             raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{sid}"))
         return workspace
 
-    def workspace_alive(self, workspace: Workspace) -> bool:
-        return self.workspaces(workspace.account_sid).get(workspace.sid) is workspace
+    def find_workspace(self, sid: str) -> Workspace | None:
+        return self._by_sid.get(sid)
+
+    def workspace_alive(self, workspace: WorkspaceTables) -> bool:
+        return self._by_sid.get(workspace.sid) is workspace
 
     def create_workspace(self, account_sid: str, friendly_name: str, *, event_callback_url: str | None = None,
                          events_filter: str | None = None, multi_task_enabled: bool | None = None,
@@ -64,20 +82,31 @@ class Backend:
         if prioritize_queue_order is not None and prioritize_queue_order not in QUEUE_ORDERS:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="PrioritizeQueueOrder", reason="must be FIFO or LIFO"))
-        workspace = Workspace(self, self.sids.sid("WS"), account_sid, friendly_name,
+        workspace = Workspace(self.ctx, self.sids.sid("WS"), account_sid, friendly_name,
                               event_callback_url=event_callback_url or None, events_filter=events_filter or None,
                               multi_task_enabled=True if multi_task_enabled is None else multi_task_enabled,
                               prioritize_queue_order=prioritize_queue_order or "FIFO")
-        self.accounts.setdefault(account_sid, OrderedDict())[workspace.sid] = workspace
+        self.add_workspace(workspace)
         workspace.record("workspace.created", f"Workspace {friendly_name} created", "workspace", workspace.sid, "", {})
         workspace.populate_defaults(template)
         return workspace
 
+    def add_workspace(self, workspace: Workspace) -> None:
+        self.accounts.setdefault(workspace.account_sid, OrderedDict())[workspace.sid] = workspace
+        self._by_sid[workspace.sid] = workspace
+
     def delete_workspace(self, account_sid: str, sid: str) -> None:
         workspace = self.get_workspace(account_sid, sid)
         workspace.record("workspace.deleted", f"Workspace {workspace.friendly_name} deleted", "workspace", sid, None, {})
-        self.router.forget_workspace(workspace)
+        self.forget_workspace(workspace)
         del self.accounts[account_sid][sid]
+
+    def forget_workspace(self, workspace: WorkspaceTables) -> None:
+        """Take a workspace out of the engine: its timers are cancelled, its queued work dropped."""
+        workspace.timers.cancel_all()
+        workspace.drop_derived()
+        if self._by_sid.get(workspace.sid) is workspace:
+            del self._by_sid[workspace.sid]
 
     # --- control ------------------------------------------------------------------------------
     def reset(self, account_sid: str | None = None) -> None:
@@ -86,8 +115,10 @@ class Backend:
             if account_sid is None:
                 for workspaces in self.accounts.values():
                     for workspace in workspaces.values():
-                        self.router.forget_workspace(workspace)
+                        self.forget_workspace(workspace)
                 self.accounts.clear()
+                self._by_sid.clear()
+                self.router.work.clear()
             else:
                 for workspace in self.accounts.pop(account_sid, OrderedDict()).values():
-                    self.router.forget_workspace(workspace)
+                    self.forget_workspace(workspace)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .models import Activity, Event, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
+from .state import Activity, Event, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from .tables import WorkspaceTables
 
 # How long the Events resource keeps an event (https://www.twilio.com/docs/taskrouter/api/event).
 RETENTION_DAYS = 30
@@ -70,7 +70,7 @@ def form_value(value) -> str:
     return str(value)
 
 
-def task_fields(ws: "Workspace", task: Task) -> dict:
+def task_fields(ws: WorkspaceTables, task: Task) -> dict:
     channel = ws.task_channels.get(task.task_channel_sid)
     return {
         "TaskSid": task.sid,
@@ -86,7 +86,7 @@ def task_fields(ws: "Workspace", task: Task) -> dict:
     }
 
 
-def worker_fields(ws: "Workspace", worker: Worker) -> dict:
+def worker_fields(ws: WorkspaceTables, worker: Worker) -> dict:
     activity = ws.activities.get(worker.activity_sid)
     return {
         "WorkerSid": worker.sid,
@@ -99,7 +99,7 @@ def worker_fields(ws: "Workspace", worker: Worker) -> dict:
     }
 
 
-def worker_channel_fields(ws: "Workspace", worker: Worker, channel: WorkerChannel, previous_capacity: int) -> dict:
+def worker_channel_fields(ws: WorkspaceTables, worker: Worker, channel: WorkerChannel, previous_capacity: int) -> dict:
     task_channel = ws.task_channels.get(channel.task_channel_sid)
     return {
         **worker_fields(ws, worker),

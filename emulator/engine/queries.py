@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from .. import errors
 from . import events as ev
 from .expressions import parse as parse_expression
-from .models import Event, Task, TaskQueue, Worker
+from .state import Event, Task, TaskQueue, Worker
 from .workspace import Workspace
 
 EVENTS_DEFAULT_MINUTES = 15
@@ -203,8 +203,6 @@ def reservations(ws: Workspace, *, task_sid: str | None = None, worker_sid: str 
     """A task's (or else a worker's) reservations in creation order, with ``ReservationStatus``
     and, for a task's, ``WorkerSid`` filters. Read from the router's index: the cost follows the
     task's or worker's own reservations, not the workspace's."""
-    router = ws.backend.router
-    found = router.task_reservations(ws, task_sid) if task_sid is not None else \
-        router.worker_reservations(ws, worker_sid or "")
+    found = ws.task_reservations(task_sid) if task_sid is not None else ws.worker_reservations(worker_sid or "")
     return [r for r in found if (status is None or r.reservation_status == status)
             and (worker_sid is None or r.worker_sid == worker_sid)]

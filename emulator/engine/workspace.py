@@ -1,46 +1,36 @@
-"""A Workspace and everything inside it: the business rules of TaskRouter's REST resources.
+"""A Workspace, the aggregate: its records, routing index, timers and event log
+(``tables.WorkspaceTables``), and the rules of its REST resources.
 
-Each public method is one API action (create / update / delete of a resource, or a query) and
-raises the service's errors from ``emulator.errors``. Methods run under the backend lock; they
-either change state completely or raise before changing anything (validate first, then apply).
+The configuration resources (the workspace itself, Activities, TaskChannels, TaskQueues,
+Workflows) are here; Workers live in ``workers.py`` and Tasks in ``tasks.py``. Each public method
+is one API action (create / update / delete of a resource, or a query) and raises the service's
+errors from ``emulator.errors``. Methods run under the backend lock; they either change state
+completely or raise before changing anything (validate first, then apply). What a change means
+for routing is the router's: the workspace tells it through ``ctx.routing``.
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Iterable
-from datetime import datetime, timedelta
-from functools import partial
-from typing import TYPE_CHECKING
 
 from .. import errors
-from ..sids import is_sid
 from . import events as ev
 from . import validation as v
 from .expressions import parse as parse_expression
-from .models import (
+from .state import (
     ACTIVE_TASK_STATUSES,
-    ASSIGNED,
-    CANCELED,
-    COMPLETED,
     PENDING,
     RESERVED,
-    WRAPPING,
     Activity,
-    Event,
     Reservation,
-    Task,
     TaskChannel,
     TaskQueue,
-    Worker,
-    WorkerChannel,
     Workflow,
 )
+from .tasks import TaskResources
+from .updates import ReservationUpdate
+from .workers import WorkerResources
 from .workflow_config import WorkflowConfiguration
-
-if TYPE_CHECKING:
-    from .backend import Backend
 
 # Workspace creation defaults (https://www.twilio.com/docs/taskrouter/api/activity: "TaskRouter
 # pre-populates new Workspaces with Offline, Unavailable and Available"; the order is the one a
@@ -55,104 +45,24 @@ QUEUE_ORDERS = ("FIFO", "LIFO")
 FIFO_QUEUE_NAME = "Sample Queue"
 FIFO_WORKFLOW_NAME = "Default Fifo Workflow"
 
-TASK_TIMEOUT_DEFAULT = 86_400
-TASK_TIMEOUT_MAX = 1_209_600
-PRIORITY_MAX = 2_147_483_647
 RESERVATION_TIMEOUT_DEFAULT = 120
 RESERVATION_TIMEOUT_MAX = 86_400
 MAX_RESERVED_WORKERS_MAX = 50
-# [I] no documented upper bound for a worker channel's capacity; 50 matches the console's limit.
-CHANNEL_CAPACITY_MAX = 50
-# Finished tasks disappear "five minutes" after they end (https://www.twilio.com/docs/taskrouter/lifecycle-task-state).
-FINISHED_TASK_RETENTION = 300
 
 
-class Workspace:
+class Workspace(TaskResources, WorkerResources):
     """One Workspace with its Activities, TaskChannels, TaskQueues, Workers, Workflows, Tasks,
     Reservations and Events."""
 
-    def __init__(self, backend: "Backend", sid: str, account_sid: str, friendly_name: str, *,
-                 event_callback_url: str | None = None, events_filter: str | None = None,
-                 multi_task_enabled: bool = True, prioritize_queue_order: str = "FIFO") -> None:
-        self.backend = backend
-        now = backend.clock.now()
-        self.sid = sid
-        self.account_sid = account_sid
-        self.friendly_name = friendly_name
-        self.event_callback_url = event_callback_url
-        self.events_filter = events_filter
-        self.multi_task_enabled = multi_task_enabled
-        self.prioritize_queue_order = prioritize_queue_order
-        self.date_created = now
-        self.date_updated = now
-        self.default_activity_sid: str = ""
-        self.timeout_activity_sid: str = ""
-        self.activities: OrderedDict[str, Activity] = OrderedDict()
-        self.task_channels: OrderedDict[str, TaskChannel] = OrderedDict()
-        self.task_queues: OrderedDict[str, TaskQueue] = OrderedDict()
-        self.workers: OrderedDict[str, Worker] = OrderedDict()
-        self.workflows: OrderedDict[str, Workflow] = OrderedDict()
-        self.tasks: OrderedDict[str, Task] = OrderedDict()
-        self.reservations: OrderedDict[str, Reservation] = OrderedDict()
-        self.events: OrderedDict[str, Event] = OrderedDict()
-        # parsed TargetWorkers of each queue and parsed configuration of each workflow
-        self.queue_expressions: dict = {}
-        self.workflow_configurations: dict[str, WorkflowConfiguration] = {}
-        self._deletion_timers: dict = {}
+    # --- reservations ------------------------------------------------------------------------
+    def update_reservation(self, reservation: Reservation, update: ReservationUpdate) -> None:
+        """A ``ReservationStatus`` / ``Instruction`` update (from the REST API or an assignment
+        callback's answer)."""
+        self.ctx.routing.update_reservation(self, reservation, update)
 
-    # --- helpers ----------------------------------------------------------------------------
-    @property
-    def clock(self):
-        return self.backend.clock
-
-    def now(self) -> datetime:
-        return self.backend.clock.now()
-
-    def new_sid(self, prefix: str) -> str:
-        return self.backend.sids.sid(prefix)
-
-    def task_age(self, task: Task) -> int:
-        return max(0, int((self.now() - task.date_created).total_seconds()))
-
-    def channel_available_capacity_percentage(self, channel: WorkerChannel) -> int:
-        """``floor((1 - busy / configured_capacity) * 100)`` where busy counts pending, accepted
-        and wrapping reservations (https://www.twilio.com/docs/taskrouter/multitasking)."""
-        if channel.configured_capacity <= 0:
-            return 0
-        busy = self.channel_load(channel)
-        return max(0, (100 * (channel.configured_capacity - busy)) // channel.configured_capacity)
-
-    def channel_load(self, channel: WorkerChannel) -> int:
-        # the router indexes each worker's live reservations
-        return self.backend.router.channel_load(self, channel)
-
-    def record(self, event_type: str, description: str, resource_type: str, resource_sid: str,
-               resource_path: str | None, data: dict) -> Event:
-        """Log an event in the Events resource and hand it to the backend's outbox."""
-        event = Event(
-            sid=self.new_sid("EV"), account_sid=self.account_sid, workspace_sid=self.sid,
-            event_type=event_type, description=description, resource_type=resource_type,
-            resource_sid=resource_sid, resource_path=resource_path,
-            actor_type="workspace", actor_sid=self.sid, actor_path="",
-            event_date=self.now(),
-            data={"WorkspaceSid": self.sid, "WorkspaceName": self.friendly_name, **data})
-        self.events[event.sid] = event
-        self.backend.publish(self, event)
-        return event
-
-    def _name_taken(self, items: Iterable, name: str, attr: str = "friendly_name", *, casefold: bool,
-                    exclude=None) -> bool:
-        key = name.casefold() if casefold else name
-        for item in items:
-            if item is exclude:
-                continue
-            other = getattr(item, attr)
-            if (other.casefold() if casefold else other) == key:
-                return True
-        return False
-
-    def _taken_message(self, template: str, name: str) -> str:
-        return template.format(name=name, workspace_sid=self.sid, account_sid=self.account_sid)
+    def cancel_reservation(self, reservation: Reservation) -> None:
+        """Cancel a pending reservation (its assignment callback and fallback both failed)."""
+        self.ctx.routing.cancel_reservation(self, reservation)
 
     # --- workspace ----------------------------------------------------------------------------
     def populate_defaults(self, template: str) -> None:
@@ -201,19 +111,11 @@ class Workspace:
                     {})
         if multi_task_enabled is not None:
             # capacity rules changed for every worker: some may take more work now
-            self.backend.router.invalidate(self)
+            self.invalidate_index()
             for worker in list(self.workers.values()):
-                self.backend.router.worker_changed(self, worker)
+                self.ctx.routing.worker_changed(self, worker)
 
     # --- activities ---------------------------------------------------------------------------
-    def activity_param(self, sid: str, name: str) -> Activity:
-        """The activity named by a parameter, or 400 (a SID parameter that names nothing)."""
-        activity = self.activities.get(sid)
-        if activity is None:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name=name, reason=f"Activity {sid} does not exist in workspace {self.sid}"))
-        return activity
-
     def get_activity(self, sid: str) -> Activity:
         return self._get(self.activities, sid)
 
@@ -243,14 +145,14 @@ class Workspace:
             if self._name_taken(self.activities.values(), friendly_name, casefold=True, exclude=activity):
                 raise errors.InvalidParameter(self._taken_message(errors.ACTIVITY_NAME_TAKEN, friendly_name))
             activity.friendly_name = friendly_name
-            self.backend.router.invalidate(self)  # TargetWorkers may read activity_name
+            self.invalidate_index()  # TargetWorkers may read activity_name
         activity.date_updated = self.now()
         self.record("activity.updated", f"Activity {activity.friendly_name} updated", "activity", activity.sid,
                     f"Activities/{activity.sid}", ev.activity_fields(activity))
         if friendly_name is not None:
             # its workers may now match queues (activity_name == '...') they did not before
             for worker in [w for w in self.workers.values() if w.activity_sid == activity.sid]:
-                self.backend.router.worker_changed(self, worker)
+                self.ctx.routing.worker_changed(self, worker)
         return activity
 
     def delete_activity(self, sid: str) -> None:
@@ -273,23 +175,6 @@ class Workspace:
                     ev.activity_fields(activity))
 
     # --- task channels ------------------------------------------------------------------------
-    def get_task_channel(self, sid_or_name: str) -> TaskChannel:
-        """By SID or unique name (the API accepts both)."""
-        channel = self.task_channels.get(sid_or_name)
-        if channel is None:
-            channel = next((c for c in self.task_channels.values() if c.unique_name == sid_or_name), None)
-        if channel is None:
-            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
-                path=f"/v1/Workspaces/{self.sid}/TaskChannels/{sid_or_name}"))
-        return channel
-
-    def task_channel_param(self, sid_or_name: str, name: str = "TaskChannel") -> TaskChannel:
-        try:
-            return self.get_task_channel(sid_or_name)
-        except errors.NotFound:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name=name, reason=f"TaskChannel {sid_or_name} does not exist in workspace {self.sid}")) from None
-
     def create_task_channel(self, friendly_name: str, unique_name: str, channel_optimized_routing: bool | None,
                             *, emit: bool = True) -> TaskChannel:
         v.friendly_name(friendly_name)
@@ -304,7 +189,7 @@ class Workspace:
         self.task_channels[channel.sid] = channel
         for worker in self.workers.values():
             self._add_worker_channel(worker, channel)
-        self.backend.router.invalidate(self)
+        self.invalidate_index()
         if emit:
             self.record("task-channel.created", f"TaskChannel {unique_name} created", "taskchannel", channel.sid,
                         f"TaskChannels/{channel.sid}", ev.task_channel_fields(channel))
@@ -333,7 +218,7 @@ class Workspace:
         del self.task_channels[channel.sid]
         for worker in self.workers.values():
             worker.channels.pop(channel.sid, None)
-        self.backend.router.invalidate(self)
+        self.invalidate_index()
         self.record("task-channel.deleted", f"TaskChannel {channel.unique_name} deleted", "taskchannel",
                     channel.sid, None, ev.task_channel_fields(channel))
 
@@ -372,7 +257,7 @@ class Workspace:
                           reservation_activity_sid, assignment_activity_sid, now, now)
         self.task_queues[queue.sid] = queue
         self.queue_expressions[queue.sid] = expression
-        self.backend.router.queue_changed(self, queue)
+        self.ctx.routing.queue_changed(self, queue)
         self.record("task-queue.created", f"TaskQueue {friendly_name} created", "taskqueue", queue.sid,
                     f"TaskQueues/{queue.sid}", {**ev.task_queue_fields(queue),
                                                 "OperatingUnitSid": ev.OPERATING_UNIT_SID})
@@ -407,7 +292,7 @@ class Workspace:
                         "taskqueue", queue.sid, f"TaskQueues/{queue.sid}",
                         {"TaskQueueSid": queue.sid, "TaskQueueTargetExpression": queue.target_workers})
         if expression is not None or max_reserved_workers is not None or task_order is not None:
-            self.backend.router.queue_changed(self, queue)
+            self.ctx.routing.queue_changed(self, queue)
         return queue
 
     def delete_task_queue(self, sid: str) -> None:
@@ -423,171 +308,9 @@ class Workspace:
                 sid=sid, reason=f"Workflow {using[0]} routes to it"))
         del self.task_queues[sid]
         self.queue_expressions.pop(sid, None)
-        self.backend.router.queue_removed(self, sid)
+        self.ctx.routing.queue_removed(self, sid)
         self.record("task-queue.deleted", f"TaskQueue {queue.friendly_name} deleted", "taskqueue", sid, None,
                     ev.task_queue_fields(queue))
-
-    def queue_matches_worker(self, queue: TaskQueue, worker: Worker) -> bool:
-        """Whether ``worker`` belongs to ``queue`` (its TargetWorkers matches the worker's attributes)."""
-        return bool(self.queue_expressions[queue.sid].evaluate(self.worker_document(worker)))
-
-    def worker_document(self, worker: Worker) -> dict:
-        """What a worker-attribute expression sees: the attributes plus the worker fields the
-        list filter ``TargetWorkersExpression`` may use (https://www.twilio.com/docs/taskrouter/api/worker)."""
-        activity = self.activities.get(worker.activity_sid)
-        doc = dict(worker.attributes_data)
-        doc.setdefault("sid", worker.sid)
-        doc.setdefault("friendly_name", worker.friendly_name)
-        doc.setdefault("activity_sid", worker.activity_sid)
-        doc.setdefault("activity_name", activity.friendly_name if activity else None)
-        return doc
-
-    # --- workers ------------------------------------------------------------------------------
-    def get_worker(self, sid: str) -> Worker:
-        return self._get(self.workers, sid)
-
-    def create_worker(self, friendly_name: str, *, activity_sid: str | None = None,
-                      attributes: str | None = None) -> Worker:
-        v.friendly_name(friendly_name)
-        # "Friendly names are case insensitive, and unique within the TaskRouter Workspace"
-        # (https://www.twilio.com/docs/taskrouter/api/worker).
-        if self._name_taken(self.workers.values(), friendly_name, casefold=True):
-            raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
-        text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
-        activity = self.activity_param(activity_sid, "ActivitySid") if activity_sid else \
-            self.activities[self.default_activity_sid]
-        now = self.now()
-        worker = Worker(self.new_sid("WK"), self.account_sid, self.sid, friendly_name, text, data, activity.sid,
-                        now, now, now)
-        for channel in self.task_channels.values():
-            self._add_worker_channel(worker, channel)
-        self.workers[worker.sid] = worker
-        self.record("worker.created", f"Worker {friendly_name} created", "worker", worker.sid,
-                    f"Workers/{worker.sid}", ev.worker_fields(self, worker))
-        self.backend.router.worker_changed(self, worker)
-        return worker
-
-    def _add_worker_channel(self, worker: Worker, channel: TaskChannel) -> None:
-        now = self.now()
-        # [I] the default configured capacity of a new worker channel is not documented; 1.
-        worker.channels[channel.sid] = WorkerChannel(self.new_sid("WC"), self.account_sid, self.sid, worker.sid,
-                                                     channel.sid, 1, True, 0, now, now)
-
-    def check_version(self, resource, if_match: str | None, kind: str) -> None:
-        """``If-Match`` against the resource's ``ETag`` (https://www.twilio.com/docs/usage/mutation-and-conflict-resolution)."""
-        if if_match is None:
-            return
-        given = if_match.strip()
-        if given.startswith("W/"):
-            given = given[2:]
-        given = given.strip('"')
-        if given != "*" and given != str(resource.version):
-            raise errors.PreconditionFailed(errors.TASK_ETAG_MISMATCH.format(
-                given=if_match, current=resource.version, task_sid=resource.sid).replace("Task", kind, 1))
-
-    def update_worker(self, sid: str, *, activity_sid=None, attributes=None, friendly_name=None,
-                      reject_pending_reservations=None, if_match=None) -> Worker:
-        worker = self.get_worker(sid)
-        self.check_version(worker, if_match, "Worker")
-        activity = self.activity_param(activity_sid, "ActivitySid") if activity_sid is not None else None
-        parsed = v.json_object("Attributes", attributes) if attributes is not None else None
-        if friendly_name is not None:
-            v.friendly_name(friendly_name)
-            if self._name_taken(self.workers.values(), friendly_name, casefold=True, exclude=worker):
-                raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
-        if reject_pending_reservations and (activity is None or activity.available):
-            # "only valid when the new activity is unavailable" (https://www.twilio.com/docs/taskrouter/api/worker)
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name="RejectPendingReservations", reason="can only be used when changing to an unavailable Activity"))
-        now = self.now()
-        changed = False
-        if friendly_name is not None and friendly_name != worker.friendly_name:
-            worker.friendly_name = friendly_name
-            changed = True
-        if parsed is not None:
-            worker.attributes, worker.attributes_data = parsed
-            worker.version += 1
-            worker.date_updated = now
-            changed = False
-            self.record("worker.attributes.update", f"Worker {worker.friendly_name} attributes updated", "worker",
-                        worker.sid, f"Workers/{worker.sid}", ev.worker_fields(self, worker))
-        if activity is not None and activity.sid != worker.activity_sid:
-            if reject_pending_reservations:
-                self.backend.router.reject_pending_reservations(self, worker, activity.sid)
-            self.set_worker_activity(worker, activity.sid)
-        elif changed:
-            worker.version += 1
-            worker.date_updated = now
-        if parsed is not None or friendly_name is not None:
-            # new attributes (or name) may put the worker in other queues
-            self.backend.router.worker_changed(self, worker)
-        return worker
-
-    def set_worker_activity(self, worker: Worker, activity_sid: str) -> None:
-        """Move a worker to another activity and log ``worker.activity.update`` with the previous-activity
-        extras of the Events reference."""
-        previous = self.activities.get(worker.activity_sid)
-        now = self.now()
-        elapsed = now - worker.date_status_changed
-        worker.activity_sid = activity_sid
-        worker.date_status_changed = now
-        worker.date_updated = now
-        worker.version += 1
-        activity = self.activities[activity_sid]
-        ms = int(elapsed.total_seconds() * 1000)
-        self.record("worker.activity.update", f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity",
-                    "worker", worker.sid, f"Workers/{worker.sid}", {
-                        **ev.worker_fields(self, worker),
-                        "WorkerTimeInPreviousActivity": ms // 1000,
-                        "WorkerTimeInPreviousActivityMs": ms,
-                        "WorkerPreviousActivitySid": previous.sid if previous else None,
-                        "WorkerPreviousActivityName": previous.friendly_name if previous else None,
-                    })
-        self.backend.router.worker_changed(self, worker)
-
-    def delete_worker(self, sid: str, if_match: str | None = None) -> None:
-        worker = self.get_worker(sid)
-        self.check_version(worker, if_match, "Worker")
-        # [I] undocumented: deletion is allowed; the worker's pending reservations are canceled.
-        self.backend.router.worker_removed(self, worker)
-        del self.workers[sid]
-        self.record("worker.deleted", f"Worker {worker.friendly_name} deleted", "worker", sid, None,
-                    ev.worker_fields(self, worker))
-
-    def worker_available(self, worker: Worker) -> bool:
-        activity = self.activities.get(worker.activity_sid)
-        return bool(activity and activity.available)
-
-    # --- worker channels ------------------------------------------------------------------------
-    def get_worker_channel(self, worker: Worker, sid_or_name: str) -> WorkerChannel:
-        """By WorkerChannel SID, TaskChannel SID or TaskChannel unique name."""
-        for channel in worker.channels.values():
-            task_channel = self.task_channels.get(channel.task_channel_sid)
-            if sid_or_name in (channel.sid, channel.task_channel_sid) or (
-                    task_channel is not None and task_channel.unique_name == sid_or_name):
-                return channel
-        raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
-            path=f"/v1/Workspaces/{self.sid}/Workers/{worker.sid}/Channels/{sid_or_name}"))
-
-    def update_worker_channel(self, worker: Worker, sid_or_name: str, *, capacity=None, available=None) -> WorkerChannel:
-        channel = self.get_worker_channel(worker, sid_or_name)
-        if capacity is not None:
-            v.integer_range("Capacity", capacity, 0, CHANNEL_CAPACITY_MAX)
-        now = self.now()
-        previous = channel.configured_capacity
-        if capacity is not None:
-            channel.configured_capacity = capacity
-            channel.date_updated = now
-            self.record("worker.capacity.update", f"Worker {worker.friendly_name} capacity updated", "worker",
-                        worker.sid, f"Workers/{worker.sid}", ev.worker_channel_fields(self, worker, channel, previous))
-        if available is not None:
-            channel.available = available
-            channel.date_updated = now
-            self.record("worker.channel.availability.update",
-                        f"Worker {worker.friendly_name} channel availability updated", "worker", worker.sid,
-                        f"Workers/{worker.sid}", ev.worker_channel_fields(self, worker, channel, previous))
-        self.backend.router.worker_changed(self, worker)
-        return channel
 
     # --- workflows ----------------------------------------------------------------------------
     def get_workflow(self, sid: str) -> Workflow:
@@ -633,7 +356,7 @@ class Workspace:
         self.record("workflow.updated", f"Workflow {workflow.friendly_name} updated", "workflow", sid,
                     f"Workflows/{sid}", ev.workflow_fields(workflow))
         if re_evaluate_tasks:
-            self.backend.router.reevaluate_workflow(self, workflow)
+            self.ctx.routing.reevaluate_workflow(self, workflow)
         return workflow
 
     def delete_workflow(self, sid: str) -> None:
@@ -646,186 +369,4 @@ class Workspace:
         self.workflow_configurations.pop(sid, None)
         self.record("workflow.deleted", f"Workflow {workflow.friendly_name} deleted", "workflow", sid, None,
                     ev.workflow_fields(workflow))
-
-    # --- tasks --------------------------------------------------------------------------------
-    def get_task(self, sid: str) -> Task:
-        return self._get(self.tasks, sid)
-
-    def create_task(self, *, attributes=None, priority=None, timeout=None, task_channel=None, workflow_sid=None,
-                    virtual_start_time=None, routing_target=None, ignore_capacity=None,
-                    task_queue_sid=None) -> Task:
-        text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
-        if priority is not None:
-            v.integer_range("Priority", priority, 0, PRIORITY_MAX)
-        if timeout is not None:
-            v.integer_range("Timeout", timeout, 1, TASK_TIMEOUT_MAX)
-        channel = self.task_channel_param(task_channel or "default")
-        now = self.now()
-        if virtual_start_time is not None:
-            self._check_virtual_start_time(virtual_start_time, now)
-        target = self._routing_target(routing_target) if routing_target else None
-        if task_queue_sid is not None:
-            self._param_in(self.task_queues, task_queue_sid, "TaskQueueSid", "TaskQueue")
-        if workflow_sid is not None:
-            self._param_in(self.workflows, workflow_sid, "WorkflowSid", "Workflow")
-        elif target is None and task_queue_sid is None:
-            # WorkflowSid "is optional only if the Workspace has exactly one Workflow"
-            # (https://www.twilio.com/docs/taskrouter/api/task).
-            if len(self.workflows) != 1:
-                raise errors.InvalidParameter(errors.WORKFLOW_REQUIRED.format(count=len(self.workflows)))
-            workflow_sid = next(iter(self.workflows))
-        if target is not None and isinstance(target, Workflow):
-            workflow_sid = target.sid
-        if ignore_capacity is None and isinstance(target, Worker):
-            # IgnoreCapacity defaults to true when RoutingTarget is a Worker
-            # (https://www.twilio.com/en-us/changelog/route-directly-to-worker-task-queue-or-workflow).
-            ignore_capacity = True
-        task = Task(self.new_sid("WT"), self.account_sid, self.sid, text, data, PENDING,
-                    priority if priority is not None else 0, timeout or TASK_TIMEOUT_DEFAULT, channel.sid,
-                    workflow_sid, None, now, now, virtual_start_time or now,
-                    routing_target=routing_target, ignore_capacity=ignore_capacity)
-        task.requested_queue_sid = task_queue_sid
-        self.tasks[task.sid] = task
-        self.record("task.created", "Task created", "task", task.sid, f"Tasks/{task.sid}",
-                    {**ev.task_fields(self, task), "WorkflowSid": workflow_sid,
-                     **({"WorkflowName": self.workflows[workflow_sid].friendly_name} if workflow_sid else {})})
-        self.backend.router.task_created(self, task)
-        return task
-
-    def _check_virtual_start_time(self, value: datetime, now: datetime) -> None:
-        if value > now or value.year < 1900:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name="VirtualStartTime", reason="can't be in the future or before the year 1900"))
-
-    def _param_in(self, table: dict, sid: str, name: str, kind: str):
-        if sid not in table:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name=name, reason=f"{kind} {sid} does not exist in workspace {self.sid}"))
-        return table[sid]
-
-    def _routing_target(self, value: str):
-        tables: dict[str, dict] = {"WK": self.workers, "WQ": self.task_queues, "WW": self.workflows}
-        if not is_sid(value) or value[:2] not in tables:
-            raise errors.InvalidParameter(errors.ROUTING_TARGET_INVALID.format(
-                value=value, workspace_sid=self.sid, account_sid=self.account_sid))
-        return self._param_in(tables[value[:2]], value, "RoutingTarget", "Resource")
-
-    def update_task(self, sid: str, *, attributes=None, assignment_status=None, reason=None, priority=None,
-                    task_channel=None, virtual_start_time=None, if_match=None) -> Task:
-        task = self.get_task(sid)
-        self.check_version(task, if_match, "Task")
-        if attributes is not None and assignment_status is not None:
-            # "you cannot update the AssignmentStatus and Attributes of a Task in the same request"
-            # (https://www.twilio.com/docs/taskrouter/api/task).
-            raise errors.InvalidParameter(errors.TASK_ATTRIBUTES_AND_STATUS)
-        parsed = v.json_object("Attributes", attributes) if attributes is not None else None
-        if priority is not None:
-            v.integer_range("Priority", priority, 0, PRIORITY_MAX)
-        channel = self.task_channel_param(task_channel) if task_channel is not None else None
-        channel_changed = channel is not None and channel.sid != task.task_channel_sid
-        if channel_changed and task.assignment_status in (ASSIGNED, WRAPPING):
-            # [I] the worker's capacity on the old channel holds the task; moving it would leave
-            # that channel's count wrong, so (as the docs never show it) the change is refused.
-            raise errors.IllegalState(errors.TASK_CHANNEL_LOCKED.format(
-                task_sid=task.sid, status=task.assignment_status))
-        now = self.now()
-        if virtual_start_time is not None:
-            self._check_virtual_start_time(virtual_start_time, now)
-        if assignment_status is not None:
-            self._check_transition(task, assignment_status)
-        # validated: apply
-        if parsed is not None:
-            task.attributes, task.attributes_data = parsed
-        if priority is not None:
-            task.priority = priority
-        if channel is not None:
-            task.task_channel_sid = channel.sid
-        if virtual_start_time is not None:
-            task.virtual_start_time = virtual_start_time
-        if reason is not None:
-            task.reason = reason
-        task.version += 1
-        task.date_updated = now
-        if assignment_status is not None and assignment_status != task.assignment_status:
-            self.backend.router.change_task_status(self, task, assignment_status, reason)
-        elif parsed is not None or priority is not None or channel is not None or virtual_start_time is not None:
-            self.record("task.updated", "Task updated", "task", task.sid, f"Tasks/{task.sid}",
-                        {**ev.task_fields(self, task), "TaskQueueSid": task.task_queue_sid,
-                         "WorkflowSid": task.workflow_sid})
-            # a new channel changes which workers may take the task, as new attributes do
-            self.backend.router.task_updated(self, task, attributes_changed=parsed is not None or channel_changed)
-        return task
-
-    def _check_transition(self, task: Task, status: str) -> None:
-        """Legal ``AssignmentStatus`` changes (https://www.twilio.com/docs/taskrouter/lifecycle-task-state)."""
-        fmt = dict(task_sid=task.sid, workspace_sid=self.sid, account_sid=self.account_sid)
-        current = task.assignment_status
-        if status == CANCELED:
-            if current not in (PENDING, RESERVED):
-                raise errors.IllegalState(errors.TASK_CANNOT_CANCEL.format(**fmt))
-        elif status == WRAPPING:
-            if current != ASSIGNED:
-                raise errors.IllegalState(errors.TASK_CANNOT_WRAP.format(**fmt))
-        elif status == COMPLETED:
-            if current not in (ASSIGNED, WRAPPING):
-                raise errors.IllegalState(errors.TASK_CANNOT_COMPLETE.format(**fmt))
-        else:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name="AssignmentStatus", reason=f"cannot be set to {status}; use canceled, wrapping or completed"))
-
-    def finish_task(self, task: Task) -> None:
-        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later."""
-        self._cancel_deletion(task.sid)
-        self._deletion_timers[task.sid] = self.clock.call_later(
-            FINISHED_TASK_RETENTION, partial(self._auto_delete, task.sid), name=f"delete {task.sid}")
-
-    def _cancel_deletion(self, task_sid: str) -> None:
-        timer = self._deletion_timers.pop(task_sid, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _auto_delete(self, task_sid: str) -> None:
-        self._deletion_timers.pop(task_sid, None)
-        if self.backend.workspace_alive(self):
-            self.backend.router.remove_task(self, task_sid, system=True)
-
-    def delete_task(self, sid: str, if_match: str | None = None) -> None:
-        task = self.get_task(sid)
-        self.check_version(task, if_match, "Task")
-        self._cancel_deletion(sid)
-        self.backend.router.remove_task(self, sid, system=False)
-
-    # --- reservations -------------------------------------------------------------------------
-    def get_reservation(self, sid: str, *, task_sid: str | None = None, worker_sid: str | None = None) -> Reservation:
-        reservation = self.reservations.get(sid)
-        if reservation is None or (task_sid and reservation.task_sid != task_sid) or (
-                worker_sid and reservation.worker_sid != worker_sid):
-            owner = f"Tasks/{task_sid}" if task_sid else f"Workers/{worker_sid}"
-            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
-                path=f"/v1/Workspaces/{self.sid}/{owner}/Reservations/{sid}"))
-        return reservation
-
-    # --- events -------------------------------------------------------------------------------
-    def get_event(self, sid: str) -> Event:
-        self.expire_events()
-        return self._get(self.events, sid)
-
-    def expire_events(self) -> None:
-        cutoff = self.now() - timedelta(days=ev.RETENTION_DAYS)
-        while self.events:
-            first = next(iter(self.events.values()))
-            if first.event_date >= cutoff:
-                break
-            self.events.popitem(last=False)
-
-    # --- shared -------------------------------------------------------------------------------
-    _KIND_PATHS = {"WA": "Activities", "WQ": "TaskQueues", "WK": "Workers", "WW": "Workflows", "WT": "Tasks",
-                   "EV": "Events"}
-
-    def _get(self, table: dict, sid: str):
-        item = table.get(sid)
-        if item is None:
-            kind = self._KIND_PATHS.get(sid[:2].upper(), "Resources")
-            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{self.sid}/{kind}/{sid}"))
-        return item
 

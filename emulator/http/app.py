@@ -31,12 +31,6 @@ from .registry import HANDLERS, Call, Reply
 from .render import Renderer
 
 log = logging.getLogger("emulator.http")
-CONTROL_PREFIX = "/_emulator"
-
-
-def is_control_path(path: str) -> bool:
-    """Whether ``path`` belongs to the control API (and whatever else is served under it)."""
-    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
 
 
 JSON = "application/json; charset=utf-8"
@@ -246,7 +240,11 @@ def _routes() -> tuple[Map, dict, dict]:
                 template.add_url_rule(op.flask_rule, endpoint=op.operation_id, view_func=_make_view(op),
                                       methods=[op.method])
             from ..control import control_blueprint
+            from ..dashboard import page_blueprint
             template.register_blueprint(control_blueprint())
+            template.register_blueprint(page_blueprint())
+            from .. import bridge
+            bridge.add_routes(template)
             _ROUTES = (template.url_map, template.view_functions, template.blueprints)
         return _ROUTES
 
@@ -282,6 +280,8 @@ _SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twili
 
 
 def _service_headers(response: Response) -> Response:
+    from ..control import is_control_path  # imported here: the control API imports the app's neighbours
+
     headers = response.headers
     present = {key.lower() for key, _ in headers.items()}
     if "twilio-request-id" not in present:
@@ -319,4 +319,6 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     app.register_error_handler(SchemaMismatch, _schema_mismatch)
     app.register_error_handler(Exception, _unexpected)
     app.after_request(_service_headers)
+    from .. import bridge
+    bridge.attach(app, backend, credentials, webhooks)
     return app

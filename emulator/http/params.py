@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import MultiDict
@@ -101,6 +102,23 @@ def _scalar(op: Operation, param: Parameter, raw: str):
     return raw
 
 
+# What the spec fixes is worked out once per process, not on every request: the snake_case key of
+# each parameter name, and the compiled patterns of each operation's path parameters.
+_key = lru_cache(maxsize=None)(snake_case)
+
+
+_PATH_PATTERNS: dict[str, dict[str, re.Pattern]] = {}
+
+
+def _path_patterns(op: Operation) -> dict[str, re.Pattern]:
+    patterns = _PATH_PATTERNS.get(op.operation_id)
+    if patterns is None:
+        patterns = _PATH_PATTERNS[op.operation_id] = {
+            p.name: re.compile(p.schema["pattern"].strip("^$"))
+            for p in op.parameters if p.location == "path" and p.schema.get("pattern")}
+    return patterns
+
+
 def parse(op: Operation, query: MultiDict, form: MultiDict, headers) -> dict:
     """Typed values of the operation's query, body and header parameters present in the request."""
     values: dict = {}
@@ -110,7 +128,7 @@ def parse(op: Operation, query: MultiDict, form: MultiDict, headers) -> dict:
         if param.location == "header":
             raw = headers.get(param.name)
             if raw is not None:
-                values[snake_case(param.name.replace("-", ""))] = raw
+                values[_key(param.name.replace("-", ""))] = raw
             continue
         source = query if param.location == "query" else form
         if param.name not in source:
@@ -120,19 +138,19 @@ def parse(op: Operation, query: MultiDict, form: MultiDict, headers) -> dict:
         if param.schema.get("type") == "array":
             item = Parameter(param.name, param.location, param.schema.get("items", {}))
             raws = [part for raw in source.getlist(param.name) for part in raw.split(",") if part != ""]
-            values[snake_case(param.name)] = [_scalar(op, item, raw) for raw in raws]
+            values[_key(param.name)] = [_scalar(op, item, raw) for raw in raws]
         else:
             raw = source.getlist(param.name)[-1]
             if param.required and raw.strip() == "":
                 raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name=param.name))
-            values[snake_case(param.name)] = _scalar(op, param, raw)
+            values[_key(param.name)] = _scalar(op, param, raw)
     return values
 
 
 def check_path(op: Operation, path_values: dict) -> None:
     """A path SID of the wrong shape names nothing: 404, like an unknown SID."""
+    patterns = _path_patterns(op)
     for name, value in path_values.items():
-        param = op.parameter(name)
-        pattern = param.schema.get("pattern") if param else None
-        if pattern and not re.fullmatch(pattern.strip("^$"), value):
+        pattern = patterns.get(name)
+        if pattern is not None and not pattern.fullmatch(value):
             raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=None))

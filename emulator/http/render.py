@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 from .. import errors
 from ..engine import events as ev
-from ..engine.models import Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
+from ..engine.state import Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 from ..engine.workspace import Workspace
 from ..sids import is_sid
 

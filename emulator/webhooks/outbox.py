@@ -24,11 +24,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from werkzeug.datastructures import MultiDict
-
-from .. import errors, spec
+from .. import errors
 from ..engine import events as ev
-from ..engine.models import Event
+from ..engine.state import Event
+from ..engine.updates import ReservationUpdate
 from . import assignment
 from .delivery import WSGI, Capture, Dispatcher, Handler, RealHTTP, Result, Timeouts, Transport, destination, without_fragment
 from .inbox import ASSIGNMENT, EVENT, FALLBACK_ASSIGNMENT, Inbox, WebhookRecord
@@ -81,7 +80,6 @@ class Webhooks:
         self._epoch = 0  # bumped by reset and restore: answers still in flight then are not applied
         self._flush_lock = threading.Lock()
         self._pool = Dispatcher(self._run, **(limits or {}))
-        self._update_op = spec.operations()["UpdateTaskReservation"]
         backend.subscribe(self._on_event)
         backend.clock.on_settle(self.flush)
 
@@ -282,15 +280,12 @@ class Webhooks:
             if record.kind == ASSIGNMENT and fallback:
                 self._enqueue_fallback(record, fallback)
                 return f"{verdict.note}; FallbackAssignmentCallbackUrl is tried next"
-            self.backend.router.cancel_reservation(ws, reservation)
+            ws.cancel_reservation(reservation)
             return f"{verdict.note}; the reservation is canceled"
         if verdict.kind != "instruction":
             return verdict.note
         try:
-            from ..http import params as http_params
-
-            values = http_params.parse(self._update_op, MultiDict(), MultiDict(verdict.form), {})
-            self.backend.router.update_reservation(ws, reservation, values)
+            ws.update_reservation(reservation, ReservationUpdate.from_form(verdict.form or []))
         except errors.TwilioError as exc:
             return f"{verdict.note} refused ({exc.message}); the reservation stays {reservation.reservation_status}"
         return f"{verdict.note}: the reservation is {reservation.reservation_status}"

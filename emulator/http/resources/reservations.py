@@ -3,6 +3,7 @@
 /v1/Workspaces/{WorkspaceSid}/Workers/{WorkerSid}/Reservations[/{Sid}]."""
 
 from ...engine import queries
+from ...engine.updates import ReservationUpdate
 from ..registry import Call, Reply, operation
 
 
@@ -41,7 +42,7 @@ def fetch_worker_reservation(call: Call) -> Reply:
 def update_task_reservation(call: Call) -> Reply:
     ws = call.workspace()
     reservation = ws.get_reservation(call.path["Sid"], task_sid=call.path["TaskSid"])
-    ws.backend.router.update_reservation(ws, reservation, call.params)
+    ws.update_reservation(reservation, ReservationUpdate.from_params(call.params))
     return Reply(call.render.reservation(ws, reservation))
 
 
@@ -49,5 +50,5 @@ def update_task_reservation(call: Call) -> Reply:
 def update_worker_reservation(call: Call) -> Reply:
     ws = call.workspace()
     reservation = ws.get_reservation(call.path["Sid"], worker_sid=call.path["WorkerSid"])
-    ws.backend.router.update_reservation(ws, reservation, call.params)
+    ws.update_reservation(reservation, ReservationUpdate.from_params(call.params))
     return Reply(call.render.reservation(ws, reservation, via_worker=True))

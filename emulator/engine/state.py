@@ -1,14 +1,16 @@
-"""TaskRouter's resources as plain data.
+"""The engine's records: TaskRouter's resources and the routing state of each task, as plain data.
 
 Field names follow the REST representation (snake_case); values are Python values (datetimes
-are aware UTC). Business rules live in ``workspace.py`` and ``backend.py``, not here; the HTTP
-layer turns these into JSON in one renderer.
+are aware UTC). Records are slotted dataclasses with no behaviour: the rules live in
+``workspace.py`` (configuration resources), ``lifecycle.py`` (Task and Reservation state machines)
+and ``routing/``; the HTTP layer turns records into JSON in one renderer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # Task assignment statuses (https://www.twilio.com/docs/taskrouter/lifecycle-task-state)
 PENDING, RESERVED, ASSIGNED, WRAPPING, COMPLETED, CANCELED = (
@@ -16,12 +18,31 @@ PENDING, RESERVED, ASSIGNED, WRAPPING, COMPLETED, CANCELED = (
 TASK_STATUSES = (PENDING, RESERVED, ASSIGNED, CANCELED, COMPLETED, WRAPPING)
 ACTIVE_TASK_STATUSES = (PENDING, RESERVED, ASSIGNED, WRAPPING)
 
-# Reservation statuses (https://www.twilio.com/docs/taskrouter/api/reservations)
-RESERVATION_STATUSES = ("pending", "accepted", "rejected", "timeout", "canceled", "rescinded",
-                        "wrapping", "completed")
+# A task still waiting for a worker to accept it.
+WAITING = (PENDING, RESERVED)
+# A task a worker holds.
+HELD = (ASSIGNED, WRAPPING)
 
 
-@dataclass(eq=False)
+class ReservationStatus:
+    """Reservation statuses (https://www.twilio.com/docs/taskrouter/api/reservations)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    CANCELED = "canceled"
+    RESCINDED = "rescinded"
+    WRAPPING = "wrapping"
+    COMPLETED = "completed"
+
+
+RESERVATION_STATUSES = (ReservationStatus.PENDING, ReservationStatus.ACCEPTED, ReservationStatus.REJECTED,
+                        ReservationStatus.TIMEOUT, ReservationStatus.CANCELED, ReservationStatus.RESCINDED,
+                        ReservationStatus.WRAPPING, ReservationStatus.COMPLETED)
+
+
+@dataclass(eq=False, slots=True)
 class Activity:
     sid: str
     account_sid: str
@@ -32,7 +53,7 @@ class Activity:
     date_updated: datetime
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TaskChannel:
     sid: str
     account_sid: str
@@ -44,7 +65,7 @@ class TaskChannel:
     date_updated: datetime
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TaskQueue:
     sid: str
     account_sid: str
@@ -59,7 +80,7 @@ class TaskQueue:
     date_updated: datetime
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class WorkerChannel:
     sid: str
     account_sid: str
@@ -73,7 +94,7 @@ class WorkerChannel:
     date_updated: datetime
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Worker:
     sid: str
     account_sid: str
@@ -90,7 +111,7 @@ class Worker:
     channels: dict[str, WorkerChannel] = field(default_factory=dict)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Workflow:
     sid: str
     account_sid: str
@@ -106,7 +127,7 @@ class Workflow:
     document_content_type: str | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Task:
     sid: str
     account_sid: str
@@ -132,7 +153,7 @@ class Task:
     requested_queue_sid: str | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Reservation:
     sid: str
     account_sid: str
@@ -146,7 +167,7 @@ class Reservation:
     post_work_activity_sid: str | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Event:
     """One entry of the Events resource; ``data`` holds the callback field data, PascalCase."""
 
@@ -163,3 +184,26 @@ class Event:
     actor_path: str | None
     event_date: datetime
     data: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class Route:
+    """Where a task is in its routing: the targets it walks (``workflow_config.Target``) and the
+    current step. ``filter_index`` is the position of the matched filter in the workflow
+    configuration (-1: the default filter); ``worker_sid`` is set when RoutingTarget is a worker."""
+
+    targets: list[Any]
+    workflow_sid: str | None = None
+    filter_name: str | None = None
+    index: int = 0
+    worker_sid: str | None = None
+    filter_index: int | None = None
+
+
+@dataclass(eq=False, slots=True)
+class TaskRouting:
+    """A task's routing state: its route, the workers passed over for it and its reservation attempts."""
+
+    route: Route | None = None
+    excluded: set[str] = field(default_factory=set)  # workers who rejected the task
+    attempts: int = 0  # pending -> reserved transitions

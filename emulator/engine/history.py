@@ -1,0 +1,359 @@
+"""The digested history statistics are read from: per workspace, for every (figure, scope, task
+channel) a time-ordered ``Series`` of instants, for every worker an activity ``Timeline``, and the
+live task counters (``LiveTasks``). Derived state: rebuilt from the event log whenever the
+workspace object is new (a reset, a restored snapshot). See ``statistics`` for the figures.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .events import RETENTION_DAYS
+from .state import ASSIGNED, PENDING, RESERVED, WRAPPING, Event, Worker
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+# "Historical statistics allow you to analyze data from the past 30 days" (taskqueue-statistics).
+HISTORY_DAYS = RETENTION_DAYS
+
+# [I] real-time task figures (tasks_by_status, tasks_by_priority, total_tasks) count the tasks
+# that are in the system now: pending, reserved, assigned and wrapping. Finished tasks linger five
+# minutes before deletion; they are history and show in the cumulative figures instead.
+ACTIVE = (PENDING, RESERVED, ASSIGNED, WRAPPING)
+# "Waiting" (longest_task_waiting_*) means not yet accepted by a worker.
+WAITING = (PENDING, RESERVED)
+
+RESERVATION_FIGURES = {
+    "reservation.created": "reservations_created",
+    "reservation.accepted": "reservations_accepted",
+    "reservation.rejected": "reservations_rejected",
+    "reservation.timeout": "reservations_timed_out",
+    "reservation.canceled": "reservations_canceled",
+    "reservation.rescinded": "reservations_rescinded",
+}
+TASK_ENDINGS = {"task.canceled": "tasks_canceled", "task.completed": "tasks_completed",
+                "task.deleted": "tasks_deleted"}
+
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+
+# --- the digested history ---------------------------------------------------------------------
+@dataclass
+class Series:
+    """Instants (epoch seconds, ascending) of one figure in one scope, with an optional value each
+    (the wait in seconds, for acceptances and cancellations) and a second one (the wait in the queue)."""
+
+    times: list = field(default_factory=list)
+    waits: list = field(default_factory=list)
+    queue_waits: list = field(default_factory=list)
+
+    def add(self, t: float, wait, queue_wait) -> None:
+        self.times.append(t)
+        self.waits.append(wait)
+        self.queue_waits.append(queue_wait)
+
+    def span(self, lo: float, hi: float) -> tuple[int, int]:
+        return bisect_left(self.times, lo), bisect_right(self.times, hi)
+
+    def count(self, lo: float, hi: float) -> int:
+        i, j = self.span(lo, hi)
+        return j - i
+
+    def trim(self, cutoff: float) -> None:
+        k = bisect_left(self.times, cutoff)
+        if k:
+            del self.times[:k], self.waits[:k], self.queue_waits[:k]
+
+
+EMPTY = Series()
+
+
+@dataclass
+class Timeline:
+    """One worker's activities over time: ``activities[i]`` held from ``times[i]`` to the next
+    instant (or to now); ``None`` after the worker was deleted."""
+
+    times: list = field(default_factory=list)
+    activities: list = field(default_factory=list)
+
+    def add(self, t: float, activity_sid: str | None) -> None:
+        self.times.append(t)
+        self.activities.append(activity_sid)
+
+    def stints(self, lo: float, hi: float):
+        """(activity SID, seconds) of every stint, clipped to [lo, hi]."""
+        times, acts = self.times, self.activities
+        i = max(0, bisect_right(times, lo) - 1)
+        while i < len(times) and times[i] <= hi:
+            begin = max(times[i], lo)
+            end = min(times[i + 1], hi) if i + 1 < len(times) else hi
+            if acts[i] is not None and end > begin:
+                yield acts[i], end - begin
+            i += 1
+
+
+class History:
+    """A workspace's event log digested into series per figure, scope and task channel.
+
+    Scopes are ``("ws", None)``, ``("wf", WorkflowSid)``, ``("q", TaskQueueSid)`` and
+    ``("wk", WorkerSid)``; the channel part is ``None`` (all channels) or a TaskChannel SID.
+    """
+
+    TRIM_EVERY = 86_400.0
+
+    def __init__(self) -> None:
+        self.last_sid: str | None = None
+        self.series: dict[tuple, Series] = defaultdict(Series)
+        self.timelines: dict[str, Timeline] = {}
+        # routing state needed to read later events: where each task is and since when
+        self.queue_of: dict[str, str] = {}
+        self.entered_at: dict[str, float] = {}
+        self.workflow_of: dict[str, str] = {}
+        self.trimmed_at = 0.0
+        # queue membership cache: queue SID -> (expression object, {worker SID: (key, matches)})
+        self.membership: dict[str, tuple] = {}
+        # the live tasks, kept up to date from the tasks the events name (see LiveTasks)
+        self.live = LiveTasks()
+
+    # -- digesting ---------------------------------------------------------------------------
+    def catch_up(self, ws: "Workspace") -> None:
+        """Digest the events recorded since the last call (newest first until the last one seen)."""
+        fresh = []
+        for event in reversed(ws.events.values()):
+            if event.sid == self.last_sid:
+                break
+            fresh.append(event)
+        for event in reversed(fresh):
+            self.digest(event)
+            task_sid = event.data.get("TaskSid")
+            if task_sid:
+                self.live.touch(task_sid)
+            elif event.event_type == "workflow.updated":
+                # ReEvaluateTasks may move or unqueue the workflow's tasks without an event naming
+                # each (a task no filter matches any more leaves its queue silently)
+                workflow_sid = event.resource_sid
+                for task in ws.tasks.values():
+                    if task.workflow_sid == workflow_sid:
+                        self.live.touch(task.sid)
+        if fresh:
+            self.last_sid = fresh[0].sid
+        self.live.refresh(ws)
+        now = ws.now().timestamp()
+        if now - self.trimmed_at > self.TRIM_EVERY:
+            cutoff = now - HISTORY_DAYS * 86_400 - self.TRIM_EVERY
+            for series in self.series.values():
+                series.trim(cutoff)
+            self.trimmed_at = now
+
+    def _add(self, figure: str, t: float, scopes: Iterable[tuple], channel: str | None,
+             wait=None, queue_wait=None) -> None:
+        for scope in scopes:
+            if scope[1] is None and scope[0] != "ws":
+                continue
+            self.series[(figure, scope, None)].add(t, wait, queue_wait)
+            if channel:
+                self.series[(figure, scope, channel)].add(t, wait, queue_wait)
+
+    def digest(self, event: Event) -> None:
+        kind = event.event_type
+        data = event.data
+        t = event.event_date.timestamp()
+        task_sid: Any = data.get("TaskSid")
+        channel = data.get("TaskChannelSid")
+        ws_scope = ("ws", None)
+        wf_scope: tuple[str, Any] = ("wf", data.get("WorkflowSid"))
+        q_scope: tuple[str, Any] = ("q", data.get("TaskQueueSid"))
+        if kind == "task.created":
+            self._add("tasks_created", t, (ws_scope,), channel)
+        elif kind == "workflow.entered":
+            # [I] a task counts once per workflow, even when an attribute change routes it through
+            # the same workflow again.
+            if self.workflow_of.get(task_sid) != wf_scope[1]:
+                self.workflow_of[task_sid] = wf_scope[1]
+                self._add("tasks_entered", t, (wf_scope,), channel)
+        elif kind == "task-queue.entered":
+            previous = self.queue_of.get(task_sid)
+            queue = q_scope[1]
+            if previous != queue:
+                # [I] "moved" = the task left one queue for another (a target timeout stepping to
+                # the next target, or a re-evaluation landing elsewhere); it counts once for the
+                # workspace and workflow, and for the queue it left, at the instant it entered the
+                # new one. Stepping to a target on the same queue is neither a move nor an entry.
+                if previous is not None:
+                    self._add("tasks_moved", t, (ws_scope, wf_scope, ("q", previous)), channel)
+                self._add("tasks_entered", t, (q_scope,), channel)
+                self.queue_of[task_sid] = queue
+            self.entered_at[task_sid] = t
+        elif kind in TASK_ENDINGS:
+            wait = _int(data.get("TaskAge")) if kind == "task.canceled" else None
+            self._add(TASK_ENDINGS[kind], t, (ws_scope, wf_scope, q_scope), channel, wait)
+            self.queue_of.pop(task_sid, None)
+            self.entered_at.pop(task_sid, None)
+            self.workflow_of.pop(task_sid, None)
+        elif kind == "workflow.timeout":
+            self._add("tasks_timed_out_in_workflow", t, (ws_scope, wf_scope), channel)
+        elif kind in RESERVATION_FIGURES:
+            wait = queue_wait = None
+            if kind == "reservation.accepted":
+                # the wait counts from the task's creation (TaskAge), and for queues also from
+                # the moment it entered the queue ("wait_duration_in_queue_until_accepted")
+                wait = _int(data.get("TaskAge"))
+                entered = self.entered_at.get(task_sid)
+                queue_wait = int(t - entered) if entered is not None else wait
+            self._add(RESERVATION_FIGURES[kind], t, (ws_scope, wf_scope, q_scope, ("wk", data.get("WorkerSid"))),
+                      channel, wait, queue_wait)
+        elif kind == "worker.created":
+            self._timeline(data["WorkerSid"]).add(t, data.get("WorkerActivitySid"))
+        elif kind == "worker.activity.update":
+            timeline = self.timelines.get(data["WorkerSid"])
+            if timeline is None:
+                # the worker's creation is older than the log: start from the previous activity
+                timeline = self._timeline(data["WorkerSid"])
+                ms = _int(data.get("WorkerTimeInPreviousActivityMs"))
+                timeline.add(t - ms / 1000.0, data.get("WorkerPreviousActivitySid"))
+            timeline.add(t, data.get("WorkerActivitySid"))
+        elif kind == "worker.deleted":
+            self._timeline(data["WorkerSid"]).add(t, None)
+
+    def _timeline(self, worker_sid: str) -> Timeline:
+        timeline = self.timelines.get(worker_sid)
+        if timeline is None:
+            timeline = self.timelines[worker_sid] = Timeline()
+        return timeline
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, figure: str, scope: tuple, channel: str | None) -> Series:
+        return self.series.get((figure, scope, channel), EMPTY)
+
+    def members(self, ws: "Workspace", queue_sid: str) -> list[Worker]:
+        """The workers a queue's TargetWorkers matches now, evaluating only changed workers."""
+        expression = ws.queue_expressions[queue_sid]
+        cached = self.membership.get(queue_sid)
+        if cached is None or cached[0] is not expression:
+            cached = (expression, {})
+            self.membership[queue_sid] = cached
+        memo = cached[1]
+        result = []
+        for worker in ws.workers.values():
+            activity = ws.activities.get(worker.activity_sid)
+            # the worker document shows the activity's name, which a rename changes without
+            # touching the worker's version
+            key = (worker.version, worker.activity_sid, activity.friendly_name if activity else None)
+            hit = memo.get(worker.sid)
+            if hit is None or hit[0] != key:
+                hit = (key, bool(expression.evaluate(ws.worker_document(worker))))
+                memo[worker.sid] = hit
+            if hit[1]:
+                result.append(worker)
+        return result
+
+
+class LiveTasks:
+    """The active tasks (pending, reserved, assigned, wrapping), counted per scope and channel.
+
+    Every change of a task (status, priority, queue, workflow, channel) is logged with an event
+    naming it, in the same API call; the tasks those events name are read again from the live
+    state after the call, so real-time figures cost what changed since the last query, not the
+    size of the workspace. The longest waiting tasks come from heaps with lazy deletion.
+    """
+
+    def __init__(self) -> None:
+        self.views: dict[str, tuple] = {}
+        self.order: dict[str, int] = {}  # first sighting = creation order, breaks ties of age
+        self.dirty: dict[str, None] = {}
+        self.status: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(ACTIVE, 0))
+        self.priority: dict[tuple, dict] = defaultdict(dict)
+        self.heaps: dict[tuple, list] = defaultdict(list)
+        self.pushes = itertools.count()
+
+    def touch(self, task_sid: str) -> None:
+        self.dirty[task_sid] = None
+        self.order.setdefault(task_sid, len(self.order))
+
+    @staticmethod
+    def _keys(view: tuple):
+        status, priority, channel, workflow, queue, created, entered = view
+        for scope in (("ws", None), ("wf", workflow), ("q", queue)):
+            if scope[0] == "ws" or scope[1] is not None:
+                yield scope, None
+                yield scope, channel
+
+    def refresh(self, ws: "Workspace") -> None:
+        for sid in self.dirty:
+            old = self.views.pop(sid, None)
+            if old is not None:
+                self._count(old, -1)
+            task = ws.tasks.get(sid)
+            if task is None or task.assignment_status not in ACTIVE:
+                if task is None:
+                    self.order.pop(sid, None)
+                continue
+            entered = task.task_queue_entered_date
+            view = (task.assignment_status, task.priority, task.task_channel_sid, task.workflow_sid,
+                    task.task_queue_sid, task.date_created.timestamp(), entered.timestamp() if entered else None)
+            self.views[sid] = view
+            self._count(view, 1)
+            if view[0] in WAITING:
+                order = self.order.setdefault(sid, len(self.order))
+                for key in self._keys(view):
+                    heapq.heappush(self.heaps[("age", *key)], (view[5], order, next(self.pushes), sid, view))
+                    if key[0][0] == "q" and view[6] is not None:
+                        heapq.heappush(self.heaps[("rel", *key)], (view[6], order, next(self.pushes), sid, view))
+        self.dirty.clear()
+
+    def _count(self, view: tuple, sign: int) -> None:
+        for key in self._keys(view):
+            self.status[key][view[0]] += sign
+            by_priority = self.priority[key]
+            left = by_priority.get(view[1], 0) + sign
+            if left:
+                by_priority[view[1]] = left
+            else:
+                by_priority.pop(view[1], None)
+
+    def oldest(self, kind: str, scope: tuple, channel: str | None) -> tuple | None:
+        """(instant, task SID) of the waiting task of the scope that was created (``age``) or
+        entered its queue (``rel``) first; stale heap entries are dropped on the way."""
+        heap = self.heaps.get((kind, scope, channel))
+        if not heap:
+            return None
+        valid = lambda entry: self.views.get(entry[3]) is entry[4]  # noqa: E731
+        while heap and not valid(heap[0]):
+            heapq.heappop(heap)
+        waiting = sum(self.status[(scope, channel)][s] for s in WAITING)
+        if len(heap) > 4 * waiting + 64:
+            heap[:] = [entry for entry in heap if valid(entry)]
+            heapq.heapify(heap)
+        return (heap[0][0], heap[0][3]) if heap else None
+
+
+_HISTORIES: "weakref.WeakKeyDictionary[Workspace, History]" = weakref.WeakKeyDictionary()
+
+
+def history(ws: "Workspace") -> History:
+    """The workspace's digested history, brought up to date. Derived data only: it is rebuilt from
+    the event log whenever the workspace object is new (a reset, a restored snapshot)."""
+    found = _HISTORIES.get(ws)
+    if found is None:
+        found = _HISTORIES[ws] = History()
+        for sid in ws.tasks:
+            found.live.touch(sid)
+    found.catch_up(ws)
+    return found
+
+

@@ -1,0 +1,259 @@
+"""Task and Reservation lifecycles: the state machines as transition tables, the one capacity
+rule, and the one registry of task timers.
+
+Task (https://www.twilio.com/docs/taskrouter/lifecycle-task-state): a task is created
+``pending``, is ``reserved`` while it holds offers, ``assigned`` once a worker accepts, then
+``wrapping`` and ``completed``; it is canceled from ``pending``/``reserved``. Finished tasks are
+deleted five minutes later; a task still waiting when its ``Timeout`` (TTL) runs out is canceled
+with the reason "Task TTL Exceeded"; a task left assigned (or wrapping) for 24 hours is deleted
+by the system (``task.system-deleted``).
+
+Reservation (https://www.twilio.com/docs/taskrouter/api/reservations): created ``pending``; it
+ends ``accepted`` (then ``wrapping`` and ``completed``), ``rejected``, ``timeout``, ``canceled``
+or ``rescinded``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .. import errors
+from ..clock import Clock, Timer
+from .state import (
+    ASSIGNED,
+    CANCELED,
+    COMPLETED,
+    HELD,
+    PENDING,
+    RESERVED,
+    WAITING,
+    WRAPPING,
+    Reservation,
+    ReservationStatus,
+    Task,
+    TaskRouting,
+    Worker,
+    WorkerChannel,
+)
+
+if TYPE_CHECKING:
+    from .tables import WorkspaceTables
+
+RS = ReservationStatus
+
+# --- the Task state machine ---------------------------------------------------------------------
+# Every change of ``Task.assignment_status`` the engine makes: status -> the statuses it may come from.
+TASK_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    PENDING: (PENDING, RESERVED),  # created, or its offers ended without acceptance
+    RESERVED: (PENDING, RESERVED),  # an offer is out
+    ASSIGNED: (RESERVED,),  # a worker accepted
+    WRAPPING: (ASSIGNED,),
+    COMPLETED: (ASSIGNED, WRAPPING),
+    CANCELED: (PENDING, RESERVED),
+}
+# The changes a client may ask for (``AssignmentStatus``), with the error for a task not in a
+# status it may come from.
+TASK_UPDATES: dict[str, tuple[tuple[str, ...], str]] = {
+    CANCELED: (WAITING, errors.TASK_CANNOT_CANCEL),
+    WRAPPING: ((ASSIGNED,), errors.TASK_CANNOT_WRAP),
+    COMPLETED: (HELD, errors.TASK_CANNOT_COMPLETE),
+}
+
+TTL_REASON = "Task TTL Exceeded"
+# "Tasks are automatically canceled after 1,000 rejections"
+# (https://www.twilio.com/docs/taskrouter/api/reservations); the lifecycle page counts them as
+# pending -> reserved transitions, so a multi-reservation offer counts once
+# (https://www.twilio.com/docs/taskrouter/lifecycle-task-state).
+MAX_RESERVATION_ATTEMPTS = 1000
+ATTEMPTS_REASON = "Task reservation attempts exceeded"
+
+
+def move_task(task: Task, status: str, now: datetime | None = None) -> None:
+    """Set a task's status along the table (an engine bug otherwise)."""
+    if task.assignment_status not in TASK_TRANSITIONS[status]:
+        raise AssertionError(f"task {task.sid}: {task.assignment_status} -> {status} is not a transition")
+    task.assignment_status = status
+    if now is not None:
+        task.date_updated = now
+
+
+def check_task_update(ws: WorkspaceTables, task: Task, status: str) -> None:
+    """Whether a client may set ``AssignmentStatus`` to ``status`` now
+    (https://www.twilio.com/docs/taskrouter/lifecycle-task-state)."""
+    rule = TASK_UPDATES.get(status)
+    if rule is None:
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+            name="AssignmentStatus", reason=f"cannot be set to {status}; use canceled, wrapping or completed"))
+    sources, message = rule
+    if task.assignment_status not in sources:
+        raise errors.IllegalState(message.format(task_sid=task.sid, workspace_sid=ws.sid, account_sid=ws.account_sid))
+
+
+# --- the Reservation state machine --------------------------------------------------------------
+RESERVATION_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    RS.PENDING: (RS.PENDING,),  # created
+    RS.ACCEPTED: (RS.PENDING,),
+    RS.REJECTED: (RS.PENDING,),
+    RS.TIMEOUT: (RS.PENDING,),
+    RS.CANCELED: (RS.PENDING,),
+    RS.RESCINDED: (RS.PENDING,),
+    RS.WRAPPING: (RS.ACCEPTED,),
+    RS.COMPLETED: (RS.ACCEPTED, RS.WRAPPING),
+}
+# The changes a client may ask for (``ReservationStatus``): status -> (reservation statuses it may
+# come from, task statuses it needs (None: any), the error otherwise).
+RESERVATION_UPDATES: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None, str]] = {
+    RS.ACCEPTED: ((RS.PENDING,), None, errors.RESERVATION_NOT_PENDING),
+    RS.REJECTED: ((RS.PENDING,), None, errors.RESERVATION_NOT_PENDING),
+    RS.WRAPPING: ((RS.ACCEPTED,), (ASSIGNED,), errors.RESERVATION_CANNOT_WRAP),
+    RS.COMPLETED: ((RS.ACCEPTED, RS.WRAPPING), HELD, errors.RESERVATION_CANNOT_COMPLETE),
+}
+# The reservations that hold a share of their worker's capacity.
+LOAD_STATUSES = (RS.PENDING, RS.ACCEPTED, RS.WRAPPING)
+
+
+def move_reservation(reservation: Reservation, status: str, now: datetime) -> None:
+    """Set a reservation's status along the table (an engine bug otherwise)."""
+    if reservation.reservation_status not in RESERVATION_TRANSITIONS[status]:
+        raise AssertionError(f"reservation {reservation.sid}: {reservation.reservation_status} -> {status} "
+                             "is not a transition")
+    reservation.reservation_status = status
+    reservation.date_updated = now
+
+
+def check_reservation_update(reservation: Reservation, task: Task, status: str) -> None:
+    """Whether a client may set ``ReservationStatus`` to ``status`` now."""
+    rule = RESERVATION_UPDATES.get(status)
+    if rule is None:
+        raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+            name="ReservationStatus", reason=f"cannot be set to {status}; use accepted, rejected, wrapping or completed"))
+    sources, task_statuses, message = rule
+    if reservation.reservation_status not in sources or (
+            task_statuses is not None and task.assignment_status not in task_statuses):
+        raise errors.IllegalState(message.format(sid=reservation.sid, status=reservation.reservation_status))
+
+
+def require_pending(reservation: Reservation) -> None:
+    if reservation.reservation_status != RS.PENDING:
+        raise errors.IllegalState(errors.RESERVATION_NOT_PENDING.format(
+            sid=reservation.sid, status=reservation.reservation_status))
+
+
+# --- capacity -----------------------------------------------------------------------------------
+def channel_loads(live: Mapping[str, Reservation] | None, tasks: Mapping[str, Task]) -> dict[str, int]:
+    """A worker's load per task channel: its pending, accepted and wrapping reservations
+    (``live``, the worker's reservations in LOAD_STATUSES) counted by their task's channel
+    (https://www.twilio.com/docs/taskrouter/multitasking)."""
+    loads: dict[str, int] = {}
+    if live:
+        for reservation in live.values():
+            task = tasks.get(reservation.task_sid)
+            if task is not None:
+                loads[task.task_channel_sid] = loads.get(task.task_channel_sid, 0) + 1
+    return loads
+
+
+def available_capacity_percentage(channel: WorkerChannel, load: int) -> int:
+    """``floor((1 - busy / configured_capacity) * 100)``."""
+    if channel.configured_capacity <= 0:
+        return 0
+    return max(0, (100 * (channel.configured_capacity - load)) // channel.configured_capacity)
+
+
+def free_channels(worker: Worker, available: bool, multi_task_enabled: bool,
+                  live: Mapping[str, Reservation] | None, tasks: Mapping[str, Task]) -> frozenset:
+    """The task channels on which ``worker`` may take one more reservation now."""
+    if not available:
+        return frozenset()
+    if not multi_task_enabled:
+        # single-tasking: one reservation or task at a time
+        if live:
+            return frozenset()
+        return frozenset(c.task_channel_sid for c in worker.channels.values()
+                         if c.available and c.configured_capacity > 0)
+    loads = channel_loads(live, tasks)
+    return frozenset(c.task_channel_sid for c in worker.channels.values()
+                     if c.available and c.configured_capacity > 0
+                     and loads.get(c.task_channel_sid, 0) < c.configured_capacity)
+
+
+def max_reservations(ws: WorkspaceTables, task: Task, routing: TaskRouting) -> int:
+    """How many pending offers a task may hold at once: one when routed straight to a worker, else
+    its queue's ``MaxReservedWorkers``."""
+    if routing.route is not None and routing.route.worker_sid:
+        return 1
+    queue = ws.task_queues.get(task.task_queue_sid or "")
+    return queue.max_reserved_workers if queue else 0
+
+
+# --- timers -------------------------------------------------------------------------------------
+# The kinds of timer, each with its subject: a task SID, or a reservation SID.
+TTL = "task-ttl"  # the task's Timeout runs out while it waits
+TARGET = "target-timeout"  # the workflow target's timeout moves the task on
+RESERVATION = "reservation-timeout"  # the offer's TaskReservationTimeout runs out
+ASSIGNED_LIFETIME = "assigned-lifetime"  # 24 hours assigned: the system deletes the task
+DELETION = "finished-deletion"  # a finished task goes five minutes after it ended
+TIMER_KINDS = (TTL, TARGET, RESERVATION, ASSIGNED_LIFETIME, DELETION)
+TASK_TIMER_KINDS = (TTL, TARGET, ASSIGNED_LIFETIME, DELETION)
+
+# Finished tasks disappear "five minutes" after they end (https://www.twilio.com/docs/taskrouter/lifecycle-task-state).
+FINISHED_TASK_RETENTION = 300
+# Assigned tasks that are not completed within 24 hours are deleted by the system and logged as
+# ``task.system-deleted`` (https://www.twilio.com/docs/taskrouter/lifecycle-task-state,
+# https://www.twilio.com/docs/taskrouter/api/event/reference). [I] The docs do not say from which
+# instant the 24 hours run; the emulator counts from the acceptance that made the task
+# ``assigned`` (a task cannot be assigned before it was created, so this never deletes earlier
+# than counting from creation would), and a ``wrapping`` task is still not completed.
+ASSIGNED_TASK_LIFETIME = 86_400
+DEFAULT_RESERVATION_TIMEOUT = 120
+
+
+class Timers:
+    """Every pending timer of one workspace, by ``(kind, subject)``: at most one of each.
+
+    The entries on the clock are data (due, kind, workspace SID, subject); the router's one table
+    from kind to handler gives them meaning when they fire."""
+
+    __slots__ = ("clock", "workspace_sid", "entries")
+
+    def __init__(self, clock: Clock, workspace_sid: str) -> None:
+        self.clock = clock
+        self.workspace_sid = workspace_sid
+        self.entries: dict[tuple[str, str], Timer] = {}
+
+    def start(self, kind: str, subject: str, seconds: float) -> None:
+        self.cancel(kind, subject)
+        self.entries[(kind, subject)] = self.clock.call_later(seconds, kind, self.workspace_sid, subject)
+
+    def start_at(self, kind: str, subject: str, due: datetime) -> None:
+        self.cancel(kind, subject)
+        self.entries[(kind, subject)] = self.clock.call_at(due, kind, self.workspace_sid, subject)
+
+    def cancel(self, kind: str, subject: str) -> None:
+        timer = self.entries.pop((kind, subject), None)
+        if timer is not None:
+            timer.cancel()
+
+    def cancel_task(self, task_sid: str) -> None:
+        """Every timer of the task (its reservations' timers are cancelled with them)."""
+        for kind in TASK_TIMER_KINDS:
+            self.cancel(kind, task_sid)
+
+    def cancel_all(self) -> None:
+        for timer in self.entries.values():
+            timer.cancel()
+        self.entries.clear()
+
+    def take(self, timer: Timer) -> bool:
+        """``timer`` fired: forget it. False when it is not this registry's current entry (it was
+        cancelled or replaced and must do nothing)."""
+        key = (timer.kind, timer.subject)
+        if self.entries.get(key) is not timer:
+            return False
+        del self.entries[key]
+        return True
+
+    def pending(self) -> list[Timer]:
+        return sorted(self.entries.values())

@@ -1,0 +1,154 @@
+"""Workflow steps: where a task goes (https://www.twilio.com/docs/taskrouter/workflow-configuration).
+
+A task enters the first target of the first workflow filter its attributes match (or the default
+filter): a queue. A target's ``timeout`` moves the task on to the next target, counted on the
+task's age in that step; the last target's timeout cancels the task. ``skip_if`` moves past a
+target whose condition holds. A task with a RoutingTarget or a TaskQueueSid goes straight there.
+
+These functions change the task's step and queue the routing work; ending offers and canceling
+tasks is the router's, so each step that ends the task's routing says so in its return value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import events as ev
+from .. import lifecycle
+from ..expressions import time_variables
+from ..state import Route, Task, TaskRouting
+from ..workflow_config import Target
+from .index import sync_task
+
+if TYPE_CHECKING:
+    from ..tables import WorkspaceTables
+
+# "If the final target's timeout expires the task is canceled" (https://www.twilio.com/docs/taskrouter/workflow-configuration)
+WORKFLOW_TIMEOUT_REASON = "Workflow Timeout"
+# [I] the reason a task gets when skip_if makes it leave the final target of its workflow
+# ("workflow.skipped ... is removed from the workspace", https://www.twilio.com/docs/taskrouter/api/event/reference).
+WORKFLOW_SKIPPED_REASON = "Workflow Skipped"
+DEFAULT_FILTER_NAME = "Default Filter"
+DEFAULT_FILTER_INDEX = -1
+
+
+def start_routing(ws: WorkspaceTables, task: Task) -> bool:
+    """Choose the task's targets (RoutingTarget, TaskQueueSid or its workflow) and enter the first.
+    False when skip_if took the task out of its workflow (the router cancels it)."""
+    state = ws.task_routing.setdefault(task.sid, TaskRouting())
+    ws.timers.cancel(lifecycle.TARGET, task.sid)
+    route = None
+    target = task.routing_target
+    if target and target.startswith("WK") and target in ws.workers:
+        route = Route([Target(queue_sid=None)], worker_sid=target)
+    elif target and target.startswith("WQ") and target in ws.task_queues:
+        route = Route([Target(queue_sid=target)])
+    elif task.requested_queue_sid and task.requested_queue_sid in ws.task_queues:
+        route = Route([Target(queue_sid=task.requested_queue_sid)])
+    elif task.workflow_sid and task.workflow_sid in ws.workflows:
+        route = workflow_route(ws, task)
+    state.route = route
+    if route is None:
+        task.task_queue_sid = None
+        sync_task(ws, ws.index, task)
+        return True
+    if route.workflow_sid:
+        workflow = ws.workflows[route.workflow_sid]
+        routing_event(ws, task, "workflow.entered", f"Task {task.sid} entered workflow {workflow.friendly_name}", None)
+    return enter_step(ws, task, 0)
+
+
+def workflow_route(ws: WorkspaceTables, task: Task) -> Route | None:
+    config = ws.workflow_configurations.get(task.workflow_sid or "")
+    if config is None:
+        return None
+    root = {**task.attributes_data, **time_variables(ws.now())}
+    for i, flt in enumerate(config.filters):
+        if flt.expression.evaluate(root):
+            return Route(list(flt.targets), workflow_sid=task.workflow_sid, filter_name=flt.name, filter_index=i)
+    if config.default_target is not None:
+        return default_route(task.workflow_sid, config.default_target)
+    return None
+
+
+def default_route(workflow_sid: str | None, target: Target) -> Route:
+    return Route([target], workflow_sid=workflow_sid, filter_name=DEFAULT_FILTER_NAME,
+                 filter_index=DEFAULT_FILTER_INDEX)
+
+
+def enter_step(ws: WorkspaceTables, task: Task, index: int) -> bool:
+    """Put the task at step ``index`` of its route (past the steps skip_if skips). False when
+    skip_if took it out of its workflow."""
+    state = ws.task_routing[task.sid]
+    route = state.route
+    assert route is not None
+    ws.timers.cancel(lifecycle.TARGET, task.sid)
+    target = route.targets[index]
+    # skip_if: move past a target whose condition holds (e.g. "workers.available == 0")
+    while target.skip_if is not None and index + 1 < len(route.targets) and \
+            target.skip_if.evaluate(skip_root(ws, task, target)):
+        index += 1
+        target = route.targets[index]
+    if route.workflow_sid and target.skip_if is not None and index + 1 == len(route.targets) and \
+            target.skip_if.evaluate(skip_root(ws, task, target)):
+        return skip_out(ws, task, route)
+    route.index = index
+    now = ws.now()
+    task.task_queue_sid = target.queue_sid
+    task.task_queue_entered_date = now if target.queue_sid else None
+    if target.priority is not None:
+        task.priority = target.priority
+    sync_task(ws, ws.index, task)
+    if route.workflow_sid:
+        routing_event(ws, task, "workflow.target-matched", f"Task {task.sid} matched a workflow target",
+                      route.filter_name)
+    if target.queue_sid:
+        queue = ws.task_queues.get(target.queue_sid)
+        routing_event(ws, task, "task-queue.entered",
+                      f"Task {task.sid} entered TaskQueue {queue.friendly_name if queue else ''}", None)
+    if target.timeout:
+        ws.timers.start(lifecycle.TARGET, task.sid, target.timeout)
+    ws.ctx.work.want_task(ws, task.sid)
+    return True
+
+
+def skip_out(ws: WorkspaceTables, task: Task, route: Route) -> bool:
+    """skip_if held on the final target: a skipped filter counts as not matched, so the
+    default_filter applies (https://www.twilio.com/docs/taskrouter/worker-presence); skipping out
+    of the default filter (or with none) logs ``workflow.skipped``, and the task is canceled."""
+    config = ws.workflow_configurations.get(route.workflow_sid or "")
+    if route.filter_name != DEFAULT_FILTER_NAME and config is not None and config.default_target is not None:
+        ws.task_routing[task.sid].route = default_route(route.workflow_sid, config.default_target)
+        return enter_step(ws, task, 0)
+    routing_event(ws, task, "workflow.skipped", f"Task {task.sid} skipped out of its workflow", None)
+    return False
+
+
+def skip_root(ws: WorkspaceTables, task: Task, target: Target) -> dict:
+    """What ``skip_if`` sees: ``workers.available``, ``workers.unavailable`` and ``workers.<ActivitySid>``
+    counts of the target queue's workers (https://www.twilio.com/docs/taskrouter/worker-presence)."""
+    ix = ws.index
+    queue_sid = target.queue_sid or ""
+    members = ix.members.get(queue_sid, set()) if queue_sid in ws.task_queues else set()
+    available = len(ix.available.get(queue_sid, ())) if members else 0
+    workers = {"available": available, "unavailable": len(members) - available}
+    assert target.skip_if is not None
+    wanted = {p[1] for p in target.skip_if.key_paths()
+              if len(p) > 1 and p[0] == "workers" and isinstance(p[1], str) and p[1].startswith("WA")}
+    for activity_sid in wanted:
+        workers[activity_sid] = sum(1 for sid in members
+                                    if (w := ws.workers.get(sid)) is not None and w.activity_sid == activity_sid)
+    return {"task": task.attributes_data, "workers": workers, **time_variables(ws.now())}
+
+
+def routing_event(ws: WorkspaceTables, task: Task, event_type: str, description: str, filter_name: str | None) -> None:
+    queue = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
+    workflow = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
+    data = {**ev.task_fields(ws, task), "TaskQueueSid": task.task_queue_sid,
+            "TaskQueueName": queue.friendly_name if queue else None,
+            "WorkflowSid": task.workflow_sid, "WorkflowName": workflow.friendly_name if workflow else None}
+    if filter_name is not None:
+        data["WorkflowFilterName"] = filter_name
+    resource = ("taskqueue", queue.sid, f"TaskQueues/{queue.sid}") if event_type.startswith("task-queue") and queue \
+        else ("task", task.sid, f"Tasks/{task.sid}")
+    ws.record(event_type, description, resource[0], resource[1], resource[2], data)

@@ -1,0 +1,157 @@
+// Drives the official TaskRouter Worker SDK (npm twilio-taskrouter) through a worker's life against
+// the emulator. Run by tests/test_worker_sdk.py: argv[2] is a JSON setup
+// {url, accountSid, authToken, workspaceSid, workerSid, token, activities: {name: sid}, scenario, ...}.
+// Prints one JSON line {ok, steps} on stdout; any failed expectation exits 1 with the reason.
+'use strict';
+const { Worker } = require('twilio-taskrouter');
+
+const setup = JSON.parse(process.argv[2]);
+const steps = [];
+const STEP_TIMEOUT_MS = 8000;
+
+function log(step, detail) { steps.push(detail === undefined ? step : { step, ...detail }); }
+
+function fail(message) {
+  process.stdout.write(JSON.stringify({ ok: false, error: message, steps }) + '\n');
+  process.exit(1);
+}
+
+function expect(cond, message) { if (!cond) fail(message); }
+
+function once(emitter, event, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what || event}`)), STEP_TIMEOUT_MS);
+    emitter.once(event, (...args) => { clearTimeout(timer); resolve(args[0]); });
+  });
+}
+
+function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+async function rest(method, path, form) {
+  const auth = Buffer.from(`${setup.accountSid}:${setup.authToken}`).toString('base64');
+  const response = await fetch(`${setup.url}/v1/Workspaces/${setup.workspaceSid}/${path}`, {
+    method,
+    headers: { Authorization: `Basic ${auth}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${body.message}`);
+  return body;
+}
+
+function newWorker(token, options = {}) {
+  return new Worker(token, {
+    ebServer: `${setup.url}/v1/wschannels`,
+    wsServer: `${setup.url.replace(/^http/, 'ws')}/v1/wschannels`,
+    logLevel: 'silent',
+    ...options,
+  });
+}
+
+async function life() {
+  const worker = newWorker(setup.token, { connectActivitySid: setup.activities.Available });
+  const activityUpdated = once(worker, 'activityUpdated', 'activityUpdated after connectActivitySid');
+  const ready = await once(worker, 'ready', 'ready');
+  expect(ready.sid === setup.workerSid, `ready worker ${ready.sid}`);
+  expect(ready.activities.size === 3, `3 activities, got ${ready.activities.size}`);
+  expect(ready.channels.size === 5, `5 channels, got ${ready.channels.size}`);
+  log('ready', { activity: ready.activity.name });
+  const updated = await activityUpdated;
+  expect(updated.activity.name === 'Available', `activity after connect: ${updated.activity.name}`);
+  log('activityUpdated', { activity: updated.activity.name, available: updated.available });
+
+  // a task routed to the worker: reservation.created with the embedded task
+  let created = once(worker, 'reservationCreated', 'reservationCreated');
+  const task1 = await rest('POST', 'Tasks', { Attributes: JSON.stringify({ topic: 'billing' }) });
+  let reservation = await created;
+  expect(reservation.task.sid === task1.sid, 'reservation for the created task');
+  expect(reservation.task.attributes.topic === 'billing', 'embedded task attributes');
+  expect(reservation.status === 'pending', `pending, got ${reservation.status}`);
+  expect(reservation.task.queueName === 'Sample Queue', `queue name ${reservation.task.queueName}`);
+  log('reservationCreated', { status: reservation.status, version: reservation.version });
+
+  // accept: the listener attached after accept() resolves still gets the event
+  const accepted = await reservation.accept();
+  expect(accepted.status === 'accepted', `accept() resolved with ${accepted.status}`);
+  const acceptedEvent = await once(reservation, 'accepted', 'reservation accepted event');
+  expect(Number(acceptedEvent.version) === Number(reservation.version), 'version after accept');
+  log('accepted', { status: accepted.status, version: accepted.version });
+
+  // wrap-up and complete the task
+  const wrapped = await reservation.task.wrapUp({ reason: 'call ended' });
+  expect(wrapped.status === 'wrapping', `task wrapUp -> ${wrapped.status}`);
+  await once(reservation.task, 'wrapup', 'task wrapup event');
+  log('wrapup', { status: wrapped.status });
+  const completedEvent = once(reservation, 'completed', 'reservation completed event');
+  const completed = await reservation.task.complete('resolved');
+  expect(completed.status === 'completed', `task complete -> ${completed.status}`);
+  const finished = await completedEvent;
+  expect(finished.status === 'completed', `reservation completed, got ${finished.status}`);
+  log('completed', { task: completed.status, reservation: finished.status });
+
+  // a second task: reject it
+  created = once(worker, 'reservationCreated', 'second reservationCreated');
+  const task2 = await rest('POST', 'Tasks', { Attributes: JSON.stringify({ topic: 'sales' }) });
+  reservation = await created;
+  expect(reservation.task.sid === task2.sid, 'second reservation for the second task');
+  const rejected = await reservation.reject();
+  expect(rejected.status === 'rejected', `reject() resolved with ${rejected.status}`);
+  await once(reservation, 'rejected', 'reservation rejected event');
+  log('rejected', { status: rejected.status });
+
+  // attributes through the bridge (a JSON object, not a string)
+  const withAttributes = await worker.setAttributes({ languages: ['en', 'fr'] });
+  expect(withAttributes.attributes.languages[1] === 'fr', 'worker attributes round-trip');
+  log('attributes', { attributes: withAttributes.attributes });
+
+  // presence: the last session closes, the worker goes offline within a second
+  worker.disconnect();
+  await sleep(1000);
+  const fetched = await rest('GET', `Workers/${setup.workerSid}`);
+  expect(fetched.activity_name === 'Offline', `after disconnect: ${fetched.activity_name}`);
+  log('offline', { activity: fetched.activity_name });
+}
+
+async function stayOnline() {
+  // setWorkerOfflineIfDisconnected: false leaves the activity alone
+  const worker = newWorker(setup.token, { connectActivitySid: setup.activities.Available,
+                                          setWorkerOfflineIfDisconnected: false });
+  const updated = once(worker, 'activityUpdated', 'activityUpdated');
+  await once(worker, 'ready', 'ready');
+  await updated;
+  // a second session of the same worker (default: offline when disconnected); closing it while
+  // the first is open leaves the worker as it is
+  const second = newWorker(setup.token);
+  await once(second, 'ready', 'second ready');
+  second.disconnect();
+  await sleep(1000);
+  let fetched = await rest('GET', `Workers/${setup.workerSid}`);
+  expect(fetched.activity_name === 'Available', `after closing one of two sessions: ${fetched.activity_name}`);
+  log('one of two closed', { activity: fetched.activity_name });
+  worker.disconnect();
+  await sleep(1000);
+  fetched = await rest('GET', `Workers/${setup.workerSid}`);
+  expect(fetched.activity_name === 'Available', `after disconnect: ${fetched.activity_name}`);
+  log('stayed', { activity: fetched.activity_name });
+}
+
+async function tokenRefused() {
+  for (const [name, token] of Object.entries(setup.badTokens)) {
+    const worker = newWorker(token);
+    let ready = false;
+    worker.on('ready', () => { ready = true; });
+    const error = await once(worker, 'error', `error for ${name} token`);
+    worker.disconnect();
+    expect(!ready, `${name} token: the worker became ready`);
+    log('refused', { token: name, error: error && (error.name || error.message) });
+  }
+}
+
+const scenarios = { life, stayOnline, tokenRefused };
+
+scenarios[setup.scenario]()
+  .then(() => {
+    process.stdout.write(JSON.stringify({ ok: true, steps }) + '\n');
+    process.exit(0);
+  })
+  .catch((err) => fail(String(err && err.stack || err)));

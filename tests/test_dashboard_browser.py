@@ -1,0 +1,246 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Selenium and Debian's
+chromedriver, against a real server (``emu.serve()``).
+
+One browser serves the whole module. Screenshots of the main views go to ``build/screenshots/``.
+Where Chromium, its driver or Selenium is missing the tests skip, saying how to install them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from emulator import TaskRouterEmulator
+from emulator.http import Credentials
+
+CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("DASHBOARD_CHROMEDRIVER", "/usr/bin/chromedriver")
+INSTALL = ("install the browser with `make browser` (as root it runs "
+           "`apt-get install chromium chromium-driver`) and Selenium with `pip install -e '.[test]'`")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+WAIT = 10.0
+
+webdriver = pytest.importorskip("selenium.webdriver", reason=f"selenium is not installed: {INSTALL}")
+if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+    pytest.skip(f"no headless Chromium at {CHROMIUM} with a driver at {CHROMEDRIVER}: {INSTALL}",
+                allow_module_level=True)
+
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    emu = TaskRouterEmulator(seed=7, start="2026-03-02T09:00:00Z")
+    server = emu.serve()
+    emu.url = server.url
+    yield emu
+    emu.close()
+
+
+ACCOUNT, TOKEN, ADMIN_TOKEN = "AC" + "c" * 32, "token-c", "admin-secret"
+
+
+@pytest.fixture(scope="module")
+def strict_emulator():
+    emu = TaskRouterEmulator(seed=8, start="2026-03-02T09:00:00Z", account_sid=ACCOUNT,
+                             credentials=Credentials(tokens={ACCOUNT: TOKEN}, admin_token=ADMIN_TOKEN))
+    emu.url = emu.serve().url
+    emu.load("helpdesk")
+    yield emu
+    emu.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={profile}", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(emulator, browser):
+    """A fresh emulator state and the page freshly loaded."""
+    emulator.reset()
+    browser.get(emulator.url + "/")
+    _wait(browser, lambda d: d.execute_script("return window.dashboardTimings && window.dashboardTimings.ticks > 0"))
+    yield browser
+    errors = [e for e in browser.get_log("browser")
+              if e["level"] == "SEVERE" and "/_emulator/requests" not in e["message"] and "favicon" not in e["message"]]
+    assert errors == []  # no script error, no failed call
+
+
+def _wait(driver, condition, timeout: float = WAIT):
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+
+
+def _text(driver, css: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def _texts(driver, css: str) -> list[str]:
+    """The text of every element matching ``css``, read at one instant (the page re-renders as it polls)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent.trim())", css)
+
+
+def _shot(driver, name: str, css: str | None = None) -> None:
+    """A screenshot of the window, or of the element ``css`` names, in ``build/screenshots``."""
+    path = str(SCREENSHOTS / f"{name}.png")
+    if css:
+        driver.find_element(By.CSS_SELECTOR, css).screenshot(path)
+    else:
+        driver.save_screenshot(path)
+
+
+def _desk(emulator, **workspace):
+    client = emulator.client()
+    desk = emulator.load("helpdesk")  # a 60-second reservation timeout; Alice and Bob available
+    ws = client.taskrouter.v1.workspaces(desk.workspace_sid)
+    if workspace:
+        ws.update(**workspace)
+    return desk, ws
+
+
+def test_a_workspace_created_through_the_api_appears(emulator, page):
+    _wait(page, lambda d: "No workspaces yet" in _text(d, "#accounts-list"))
+    client = emulator.client()
+    created = client.taskrouter.v1.workspaces.create(friendly_name="Created Over HTTP", template="FIFO")
+    _wait(page, lambda d: "Created Over HTTP" in _text(d, "#accounts-list"))
+    _wait(page, lambda d: _text(d, "#workspace-heading") == "Workspace Created Over HTTP")
+    assert created.sid in _text(page, "#queues")  # the caption names it
+    assert "Sample Queue" in _text(page, "#queues")
+
+
+def test_moving_the_clock_from_the_page_times_a_reservation_out(emulator, page):
+    desk, ws = _desk(emulator)
+    task = ws.tasks.create(workflow_sid=desk.workflows["Ticket Intake"], attributes=json.dumps({"subject": "printer"}))
+    _wait(page, lambda d: "pending" in _text(d, "#reservations tbody"))
+    _shot(page, "workspace")
+
+    seconds = page.find_element(By.ID, "advance-seconds")  # the keyboard only: type and press Enter
+    seconds.clear()
+    seconds.send_keys("60", Keys.ENTER)
+    _wait(page, lambda d: "2026-03-02T09:01:00" in _text(d, "#clock-now"))
+    _wait(page, lambda d: "timeout" in _text(d, "#reservations tbody"))
+    assert _texts(page, "#reservations tbody .status") == ["pending", "timeout"]  # re-offered to Bob
+    assert "Clock advanced by 60 s" in page.find_element(By.ID, "status").get_attribute("textContent")
+
+    button = page.find_element(By.CSS_SELECTOR, f"#tasks [data-key='{task.sid}']")
+    button.send_keys(Keys.ENTER)  # open the task's timeline from the keyboard
+    _wait(page, lambda d: "reservation.timeout" in _text(d, "#detail-body"))
+    assert page.switch_to.active_element.get_attribute("id") == "detail"
+    events = _texts(page, "#detail-body ol.events li")
+    assert events[0].startswith("+0s task.created") and any(e.startswith("+60s reservation.timeout") for e in events)
+    page.execute_script("document.getElementById('detail').scrollIntoView()")
+    _shot(page, "task-timeline", "#detail")
+
+    worker = page.find_element(By.CSS_SELECTOR, "#workers tbody tr [data-key^='WK']")
+    worker.click()
+    _wait(page, lambda d: "Activity over time" in _text(d, "#detail-body"))
+    assert page.find_element(By.CSS_SELECTOR, "#detail svg.timeline").get_attribute("aria-label").startswith("Worker")
+
+
+def test_a_callback_appears_in_the_inbox(emulator, page):
+    desk, ws = _desk(emulator, event_callback_url="https://desk.example.com/events")
+    task = ws.tasks.create(workflow_sid=desk.workflows["Ticket Intake"], attributes="{}")
+    page.find_element(By.CSS_SELECTOR, "[data-view=inbox]").click()
+    search = page.find_element(By.ID, "inbox-text")
+    search.send_keys(task.sid)
+    _wait(page, lambda d: "task.created" in _text(d, "#inbox tbody"))
+    row = next(r for r in page.find_elements(By.CSS_SELECTOR, "#inbox tbody tr") if "task.created" in r.text)
+    assert "https://desk.example.com/events" in row.text and "captured" in row.text
+    toggle = row.find_element(By.CSS_SELECTOR, "button[aria-expanded]")
+    toggle.send_keys(Keys.ENTER)
+    _wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#inbox tr.expanded"))
+    details = _text(page, "#inbox tr.expanded")
+    assert f"TaskSid\n{task.sid}" in details and "X-Twilio-Signature" in details
+    assert page.switch_to.active_element.get_attribute("aria-expanded") == "true"  # focus stays on the toggle
+    search.clear()
+    search.send_keys(Keys.SPACE, Keys.BACKSPACE)
+    _shot(page, "inbox")
+
+
+def test_a_thousand_tasks_are_shown_a_page_at_a_time(emulator, page):
+    desk, ws = _desk(emulator)
+    workflow = desk.workflows["Ticket Intake"]
+    for n in range(1000):
+        ws.tasks.create(workflow_sid=workflow, attributes=json.dumps({"n": n}))
+    _wait(page, lambda d: "(1000 tasks)" in _text(d, "#tasks"), timeout=20)
+    assert len(page.find_elements(By.CSS_SELECTOR, "#tasks tbody tr")) == 50
+    timings = page.execute_script("return window.dashboardTimings")
+    print(f"\n1000 tasks: workspace view fetched in {timings['workspaceFetchMs']:.0f} ms, "
+          f"rendered in {timings['workspaceRenderMs']:.0f} ms")
+    page.find_element(By.CSS_SELECTOR, "[data-key='tasks-next']").send_keys(Keys.ENTER)
+    _wait(page, lambda d: "Page 2 of 20" in _text(d, "#tasks"))
+    assert json.loads(_text(page, "#tasks tbody tr:first-child td.mono")) == {"n": 949}
+
+
+def test_every_control_has_a_name_a_screen_reader_can_read(emulator, page):
+    _desk(emulator)
+    _wait(page, lambda d: "Help Desk" in _text(d, "#workspace-heading"))
+    unnamed = page.execute_script("""
+        const missing = [];
+        for (const el of document.querySelectorAll('input, select')) {
+          if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) missing.push(el.outerHTML);
+        }
+        for (const el of document.querySelectorAll('button, a[href], svg[role=img], table')) {
+          const name = el.getAttribute('aria-label') || el.textContent.trim();
+          if (!name) missing.push(el.outerHTML.slice(0, 120));
+        }
+        for (const el of document.querySelectorAll('table')) {
+          if (!el.querySelector('caption')) missing.push('table without caption');
+        }
+        return missing;""")
+    assert unnamed == []
+
+
+def test_the_request_log_view_shows_only_when_the_emulator_keeps_one(emulator, page):
+    try:
+        urllib.request.urlopen(emulator.url + "/_emulator/requests")
+        kept = True
+    except urllib.error.HTTPError:
+        kept = False
+    assert page.find_element(By.ID, "requests-tab").is_displayed() == kept
+
+
+def _sign_in(driver, user: str, password: str) -> None:
+    _wait(driver, lambda d: d.find_element(By.ID, "auth-dialog").get_attribute("open") is not None)
+    field = driver.switch_to.active_element  # the dialog puts the focus in its first field
+    assert field.get_attribute("id") == "auth-user"
+    field.send_keys(user, Keys.TAB, password, Keys.ENTER)
+    _wait(driver, lambda d: d.find_element(By.ID, "auth-dialog").get_attribute("open") is None)
+
+
+def test_in_strict_mode_the_page_asks_for_the_control_apis_credentials(strict_emulator, browser):
+    browser.get(strict_emulator.url + "/")
+    _sign_in(browser, ACCOUNT, TOKEN)  # an account's own credentials: its workspaces, not the clock
+    _wait(browser, lambda d: _text(d, "#workspace-heading") == "Workspace Help Desk")
+    assert not browser.find_element(By.CSS_SELECTOR, "#advance-form button").is_enabled()
+    assert "need the admin token" in _text(browser, "#access-note")
+
+    browser.find_element(By.ID, "auth-button").click()  # sign out: asked again
+    _sign_in(browser, "admin", ADMIN_TOKEN)
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#advance-form button").is_enabled())
+    browser.find_element(By.ID, "advance-seconds").send_keys(Keys.ENTER)
+    _wait(browser, lambda d: "09:01:00" in _text(d, "#clock-now"))
+    assert strict_emulator.clock.now().isoformat().startswith("2026-03-02T09:01:00")

@@ -6,11 +6,12 @@ fails."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from test_events_callbacks import DRIVERS, World
 
 from emulator.engine.events import EVENT_TYPES, NOT_EMITTED, snake_case
-
-from test_events_callbacks import DRIVERS, World
 
 # --- the table ----------------------------------------------------------------------------------
 # Sent with every event (reference "Event callbacks"; Sid and TimestampMs recorded).
@@ -80,7 +81,8 @@ SCENARIO = {
     "task.wrapup": {"queue", "holder"}, "task.completed": {"queue", "holder", "reason"},
     "task.deleted": {"queue"}, "task.system-deleted": {"queue", "reason"},
     "reservation.canceled": {"reason"}, "reservation.completed": {"reason"},
-    "workflow.target-matched": set(), "workflow.timeout": {"queue"}, "workflow.skipped": {"queue"},
+    "workflow.target-matched": set(), "workflow.timeout": {"queue"},
+    # skip_if took the task out before it entered any queue: workflow.skipped names none
 }
 # Fields of the envelope that are attributes of the Event resource rather than part of event_data.
 RESOURCE_ATTRIBUTES = {"EventType", "AccountSid", "EventDescription", "ResourceType", "ResourceSid", "Timestamp",
@@ -123,3 +125,68 @@ def test_fields_are_exactly_the_table(emu, world, event_type):
         event = world.ws.events(params["Sid"]).fetch()
         shown = {snake_case(name) for name in want - RESOURCE_ATTRIBUTES if params[name] != ""}
         assert set(event.event_data) == shown, event_type
+
+
+# --- values as recorded ----------------------------------------------------------------------------------
+def test_descriptions_resources_and_values_of_a_routed_task(emu, world):
+    """One task routed through a named filter, accepted and completed: the recorded texts, resource
+    types and values."""
+    config = {"task_routing": {"filters": [{"filter_friendly_name": "english", "expression": "language=='english'",
+                                            "targets": [{"queue": world.queue}]}]}}
+    workflow = world.ws.workflows.create(friendly_name="Default", configuration=json.dumps(config)).sid
+    queue = world.ws.task_queues(world.queue).fetch()
+    worker = world.worker("alexdlaird")
+    task = world.task(workflow_sid=workflow, attributes=json.dumps({"language": "english"}))
+    (reservation,) = world.pending(task)
+    world.ws.tasks(task.sid).reservations(reservation.sid).update(reservation_status="accepted")
+    world.ws.tasks(task.sid).update(assignment_status="completed")
+    sent = {r.event_type: r.params for r in emu.webhooks.inbox.events(task_sid=task.sid)}
+    expected = {
+        "task.created": ("task", task.sid, f"Task {task.sid} created"),
+        "workflow.entered": ("task", task.sid, f"Task {task.sid} entered Workflow Default"),
+        "workflow.target-matched": ("task", task.sid, f"Task {task.sid} matched a workflow target"),
+        "task-queue.entered": ("task", task.sid, f"Task {task.sid} entered TaskQueue {queue.friendly_name}"),
+        "reservation.created": ("reservation", reservation.sid, f"Reservation {reservation.sid} created"),
+        "reservation.accepted": ("reservation", reservation.sid, f"Reservation {reservation.sid} accepted"),
+        "task.completed": ("task", task.sid, f"Task {task.sid} completed"),
+    }
+    for event_type, (resource_type, resource_sid, description) in expected.items():
+        params = sent[event_type]
+        assert (params["ResourceType"], params["ResourceSid"], params["EventDescription"]) == \
+            (resource_type, resource_sid, description), event_type
+    for event_type in ("task.created", "workflow.entered", "task-queue.entered", "reservation.created"):
+        params = sent[event_type]
+        assert (params["TaskQueueSid"], params["TaskQueueName"], params["TaskQueueTargetExpression"],
+                params["WorkflowName"], params["TaskAddons"]) == \
+            (queue.sid, queue.friendly_name, queue.target_workers, "Default", "{}"), event_type
+    matched = sent["workflow.target-matched"]
+    assert (matched["WorkflowFilterName"], matched["WorkflowFilterExpression"]) == ("english", "[\"language=='english'\"]")
+    completed = sent["task.completed"]
+    assert (completed["WorkerSid"], completed["WorkerName"], completed["WorkerActivityName"]) == \
+        (worker.sid, "alexdlaird", "Available")
+    assert "TaskCompletedReason" not in completed and "TaskCanceledReason" not in completed
+    worker_created = emu.webhooks.inbox.events("worker.created")[-1].params
+    assert worker_created["EventDescription"] == "Worker alexdlaird created"
+    assert all("TaskVersion" not in r.params for r in emu.webhooks.inbox.events())
+
+
+def test_a_task_canceled_without_a_reason_carries_no_reason_field(emu, world):
+    task = world.task()
+    world.ws.tasks(task.sid).update(assignment_status="canceled")
+    params = emu.webhooks.inbox.events("task.canceled")[-1].params
+    assert params["TaskAssignmentStatus"] == "canceled" and "TaskCanceledReason" not in params
+
+
+@pytest.mark.parametrize("wrapping", [False, True])
+def test_deleting_a_held_task_completes_its_reservation_first(emu, world, wrapping):
+    worker, task, reservation = world.accepted()
+    if wrapping:
+        world.ws.tasks(task.sid).update(assignment_status="wrapping")
+    world.ws.tasks(task.sid).delete()
+    types = emu.webhooks.inbox.event_types(task_sid=task.sid)
+    assert types[-2:] == ["reservation.completed", "task.deleted"]
+    done = emu.webhooks.inbox.events("reservation.completed")[-1].params
+    assert (done["ReservationSid"], done["WorkerSid"]) == (reservation.sid, worker.sid)
+    channel = next(c for c in world.ws.workers(worker.sid).worker_channels.list()
+                   if c.task_channel_unique_name == "default")
+    assert channel.assigned_tasks == 0

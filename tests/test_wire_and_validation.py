@@ -208,7 +208,7 @@ def test_ignore_capacity_needs_a_worker_routing_target(workspace):
     assert (task.routing_target, task.ignore_capacity) == (worker.sid, False)
 
 
-def test_reason_needs_a_status_change_to_canceled_or_completed(workspace):
+def test_reason_needs_a_status_change(workspace):
     task = workspace.tasks.create(attributes="{}")
     rejected(workspace.tasks(task.sid).update, reason="just because", mentions="Reason")
     rejected(workspace.tasks(task.sid).update, reason="why", priority=5, mentions="Reason")

@@ -1,17 +1,28 @@
-# make run   - start the emulator on http://127.0.0.1:$(PORT)
-# make lint  - ruff and mypy (any finding fails)
-# make test  - lint, then run the whole test suite
-# make node-deps - install the Worker SDK for its tests (npm ci in tests/node; skipped without Node)
-# make browser - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
-# make bench - run the benchmarks: one table against floors measured in the same run (never part of
-#              make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
+# make run          - start the emulator on http://127.0.0.1:$(PORT)
+# make lint         - ruff and mypy (any finding fails)
+# make test         - lint, then run the whole test suite
+# make node-deps    - install the Node packages the tests drive (npm ci in tests/node: the Worker SDK,
+#                     twilio-node, twilio-cli; skipped without Node, and those tests skip with the reason)
+# make browser      - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
+# make test-floors  - the suite with every dependency at the floor pyproject.toml declares (oldest Python found)
+# make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
+# make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
+# make dist         - build the sdist and the wheel into dist/
+# make bench        - run the benchmarks: one table against floors measured in the same run (never part of
+#                     make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8787
 ARGS ?=
 
-.PHONY: run lint test bench browser clean node-deps
+# A working interpreter for Python $(1): on the PATH, or installed by pyenv (its shims may not run).
+find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+# The oldest Python the package supports, when this machine has it.
+FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
+PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
+
+.PHONY: run lint test test-floors test-sdist test-pythons dist bench browser clean node-deps
 
 NPM ?= npm
 NODE_STAMP := tests/node/node_modules/.installed
@@ -48,6 +59,37 @@ lint: $(VENV)/.installed-test
 test: lint node-deps browser
 	$(PY) -m pytest $(ARGS)
 
+test-floors: node-deps
+	rm -rf .venv-floors
+	$(FLOORS_PYTHON) -m venv .venv-floors
+	.venv-floors/bin/python -m pip install --quiet --upgrade pip
+	$(PY) .ci/floors.py > .venv-floors/constraints.txt 2>/dev/null || python3 .ci/floors.py > .venv-floors/constraints.txt
+	.venv-floors/bin/python -m pip install --quiet -c .venv-floors/constraints.txt '.[test]'
+	.venv-floors/bin/python -m pip freeze | grep -iE '^(flask|werkzeug|requests|responses|jsonschema|pytest|twilio)=='
+	.venv-floors/bin/python -m pytest -p no:cacheprovider $(ARGS)
+
+dist: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet build
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
+test-sdist: dist
+	rm -rf .venv-sdist build/sdist && mkdir -p build/sdist
+	tar -xzf dist/*.tar.gz -C build/sdist
+	$(PYTHON) -m venv .venv-sdist
+	.venv-sdist/bin/python -m pip install --quiet "$$(ls -d build/sdist/*/)[test]"
+	# the Node clients installed for the checkout serve the unpacked sdist's tests too
+	cd build/sdist/*/ && { [ ! -d $(CURDIR)/tests/node/node_modules ] || ln -s $(CURDIR)/tests/node/node_modules tests/node/; } && \
+	  $(CURDIR)/.venv-sdist/bin/python -m pytest -p no:cacheprovider $(ARGS)
+
+test-pythons: node-deps
+	@$(foreach v,$(PYTHON_VERSIONS),$(if $(call find_python,$(v)),\
+	  echo "== Python $(v): $(call find_python,$(v))" && rm -rf .venv-$(v) && \
+	  $(call find_python,$(v)) -m venv .venv-$(v) && .venv-$(v)/bin/python -m pip install --quiet --upgrade pip && \
+	  .venv-$(v)/bin/python -m pip install --quiet '.[test]' && \
+	  .venv-$(v)/bin/python -m pytest -p no:cacheprovider $(ARGS) &&,\
+	  echo "== Python $(v): not on this machine, skipped" &&)) true
+
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py $(ARGS)
 
@@ -55,11 +97,11 @@ bench: $(VENV)/.installed-test
 node-deps:
 	@if command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory $(NODE_STAMP); \
-	else echo "node/npm not found: the Worker SDK tests will be skipped"; fi
+	else echo "node/npm not found: the Node client tests will be skipped"; fi
 
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
-	cd tests/node && $(NPM) ci --no-audit --no-fund --loglevel=error || echo "npm ci failed: the Worker SDK tests will be skipped"
+	cd tests/node && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error || echo "npm ci failed: the Node client tests will be skipped"
 	@if [ -d tests/node/node_modules/twilio-taskrouter ]; then touch $@; fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info tests/node/node_modules
+	rm -rf $(VENV) .venv-* build dist *.egg-info tests/node/node_modules

@@ -50,6 +50,9 @@ class TaskRouterEmulator:
     ``webhooks``: how event and assignment callbacks are delivered when no route says otherwise:
     ``"capture"`` (the default: recorded in ``inbox`` only, so a test needs no receiver) or
     ``"http"`` (real POSTs, on a delivery thread). Routes per URL prefix: ``emu.webhooks``.
+    ``guard``: while ``mock()`` is active, requests to Twilio hosts other than TaskRouter
+    (``api.twilio.com``, ...) raise ``emulator.mock.RealTwilioBlocked`` (the default); ``False``
+    lets them go on to your own ``responses`` mock or the network.
 
     Usable as a context manager: leaving it stops every server started with ``serve()`` and the
     real-mode clock thread.
@@ -58,10 +61,11 @@ class TaskRouterEmulator:
     def __init__(self, clock: str = MANUAL, start: str | datetime | None = None, seed: int | str | None = None,
                  strict_schema: bool = False, auth_token: str | None = None,
                  credentials: Credentials | Mapping[str, str] | None = None, public_url: str | None = None,
-                 account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture") -> None:
+                 account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture", guard: bool = True) -> None:
         if clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
         self._clock_mode = clock
+        self.guard = guard
         self._start = _instant(start) if start is not None else None
         self.seed = seed
         self.account_sid = account_sid
@@ -172,7 +176,7 @@ class TaskRouterEmulator:
         return load_blueprint(self.backend, account_sid or self.account_sid, blueprint)
 
     # --- reaching it --------------------------------------------------------------------------
-    def mock(self, responses_mock: "responses.RequestsMock | None" = None) -> EmulatorMock:
+    def mock(self, responses_mock: "responses.RequestsMock | None" = None, *, guard: bool | None = None) -> EmulatorMock:
         """Intercept TaskRouter calls in-process, as a context manager or a decorator.
 
         While active, every ``requests``-based call to ``https://taskrouter.twilio.com`` or a
@@ -180,9 +184,10 @@ class TaskRouterEmulator:
         emulator with no socket; twilio's ``AsyncTwilioHttpClient`` is routed in-process too.
         Other traffic goes on unchanged. Give ``responses_mock`` (an active
         ``responses.RequestsMock``) to add the emulator's routes to it instead of starting a
-        separate interception.
+        separate interception. ``guard`` (default: the emulator's ``guard``) stops requests to
+        other Twilio hosts with ``RealTwilioBlocked``; ``False`` lets them through.
         """
-        return EmulatorMock(self.app, responses_mock)
+        return EmulatorMock(self.app, responses_mock, guard=self.guard if guard is None else guard)
 
     def client(self, account_sid: str | None = None, auth_token: str | None = None, **client_kwargs) -> "Client":
         """A ``twilio.rest.Client`` wired to this emulator in-process (no ``mock()`` needed).
@@ -205,6 +210,15 @@ class TaskRouterEmulator:
         skip_environment(http_client.session, also)
         return Client(account_sid, auth_token or self.token_for(account_sid), http_client=http_client,
                       **client_kwargs)
+
+    def set_credentials(self, credentials: "Credentials | Mapping[str, str] | None" = None,
+                        auth_token: str | None = None) -> None:
+        """Replace who may call, and so the tokens callbacks are signed with, without a new app:
+        the same arguments as the constructor's (both None: any token is accepted again)."""
+        fresh = _credentials(credentials, auth_token)
+        current = self.credentials
+        current.auth_token, current.tokens, current.api_keys = fresh.auth_token, fresh.tokens, fresh.api_keys
+        current.last_tokens.clear()
 
     def token_for(self, account_sid: str) -> str:
         """The auth token this emulator accepts for ``account_sid`` (any token when auth is not strict)."""

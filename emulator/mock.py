@@ -17,6 +17,16 @@ that: the routing is put in place when the application imports it, if it ever do
 ``requests`` looks up proxy settings in the environment for every call; a URL that never leaves
 the process needs none, so while a mock is active (and on ``client()``'s session) intercepted
 URLs skip that lookup. Every other URL keeps it.
+
+The guard: while the mock is active, a request to any other Twilio host (``api.twilio.com``,
+``verify.twilio.com``, ...) raises ``RealTwilioBlocked`` instead of reaching the real service,
+unless the mock was made with ``guard=False``; then it goes on to whatever comes next (the
+user's own ``responses`` mock, or the network).
+
+A ``responses`` mock the user starts *inside* an active emulator mock (``@responses.activate``
+on a test using the ``taskrouter`` fixture, ``with responses.RequestsMock():`` in the test) has
+the TaskRouter requests its own registrations do not match answered by the emulator, and other
+Twilio hosts guarded, instead of refusing them.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import inspect
+import logging
 import re
 import sys
 import threading
@@ -46,12 +57,39 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 # taskrouter.ie1.twilio.com or taskrouter.dublin.ie1.twilio.com.
 TASKROUTER_URL = re.compile(r"^https://taskrouter(?:\.[a-z0-9-]+)*\.twilio\.com(?::443)?(?=[/?#]|$)",
                             re.IGNORECASE)
+# Every other Twilio host: api.twilio.com, verify.twilio.com, twilio.com itself, ...
+OTHER_TWILIO_URL = re.compile(r"^https?://(?!taskrouter[.])(?:[a-z0-9-]+\.)*twilio\.com(?::[0-9]+)?(?=[/?#]|$)",
+                              re.IGNORECASE)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+log = logging.getLogger("emulator.mock")
 
 
 def is_taskrouter_url(url: str) -> bool:
     """Whether ``url`` is on a TaskRouter host (the global one or a region/edge variant)."""
     return bool(TASKROUTER_URL.match(url))
+
+
+def is_other_twilio_url(url: str) -> bool:
+    """Whether ``url`` is on a Twilio host that is not TaskRouter (what the guard stops)."""
+    return bool(OTHER_TWILIO_URL.match(url))
+
+
+class RealTwilioBlocked(RuntimeError):
+    """A request to a Twilio host other than TaskRouter was stopped while the emulator intercepts.
+
+    Deliberately not a ``requests`` exception: retry code that catches network errors must not
+    swallow it, so the test fails where the real service would have been called."""
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(
+            f"taskrouter-emulator blocked {method} {url}: while the emulator intercepts, requests to Twilio hosts "
+            "other than TaskRouter fail so that a test never reaches the real service. To let them through (to your "
+            "own `responses` mock, or the network), use TaskRouterEmulator(guard=False) or emu.mock(guard=False); "
+            "in pytest, @pytest.mark.taskrouter(guard=False) or `taskrouter_guard = false` in the ini file. "
+            "To answer them in the test, register the URL on a `responses` mock you start inside the fixture "
+            "(@responses.activate works).")
+        self.method = method
+        self.url = url
 
 
 class _EnvironmentBypass:
@@ -204,17 +242,45 @@ class EmulatorMock(ContextDecorator):
     ``responses_mock``: an already active ``responses.RequestsMock`` (or the ``responses`` module's
     default mock, ``responses.mock``) to add the emulator's routes to, instead of starting one;
     the routes are removed again on exit and the user's mock keeps every other registration.
+
+    ``guard``: stop requests to other Twilio hosts with ``RealTwilioBlocked`` (the default);
+    ``False`` lets them go on to what comes next.
     """
 
-    def __init__(self, app, responses_mock: responses.RequestsMock | None = None) -> None:
+    def __init__(self, app, responses_mock: responses.RequestsMock | None = None, *, guard: bool = True) -> None:
         self.app = app
         self.responses_mock = responses_mock
+        self.guard = guard
         self._lock = threading.Lock()
         self._stack: list[tuple] = []
+        self._routes = {
+            "taskrouter": responses.CallbackResponse(responses.GET, TASKROUTER_URL, callback=self._answer,
+                                                     content_type=None),
+            "guard": responses.CallbackResponse(responses.GET, OTHER_TWILIO_URL, callback=self._block,
+                                                content_type=None),
+        }
 
     # --- the routes ---------------------------------------------------------------------------
     def _answer(self, request: requests.PreparedRequest):
         return call_app(self.app, request.method or "GET", request.url or "", request.headers, _body(request.body))
+
+    def _block(self, request: requests.PreparedRequest):
+        log.warning("blocked %s %s: not a TaskRouter host", request.method, request.url)
+        hook = self.app.config.get("on_blocked")
+        if hook is not None:
+            hook(request.method or "GET", request.url or "")
+        raise RealTwilioBlocked(request.method or "GET", request.url or "")
+
+    def route_for(self, request: requests.PreparedRequest):
+        """The route answering ``request`` in a ``responses`` mock that has none for it: the
+        emulator for TaskRouter hosts (and the public URL), the guard for other Twilio hosts, else None."""
+        url = str(request.url)
+        prefix = self._public_prefix()
+        if is_taskrouter_url(url) or (prefix and url.startswith(prefix)):
+            return self._routes["taskrouter"]
+        if self.guard and is_other_twilio_url(url):
+            return self._routes["guard"]
+        return None
 
     def _register(self, rsps: responses.RequestsMock) -> list:
         registered = []
@@ -226,6 +292,11 @@ class EmulatorMock(ContextDecorator):
             for method in METHODS:
                 # content_type=None: the app's own Content-Type goes out unchanged.
                 registered.append(rsps.add_callback(method, pattern, callback=self._answer, content_type=None))
+        if self.guard and rsps is not self.responses_mock:
+            # A user's own mock already refuses what it does not know; it gets no guard route,
+            # which would compete with the Twilio URLs it registers.
+            for method in METHODS:
+                registered.append(rsps.add_callback(method, OTHER_TWILIO_URL, callback=self._block, content_type=None))
         return registered
 
     # --- entering and leaving -----------------------------------------------------------------
@@ -242,7 +313,7 @@ class EmulatorMock(ContextDecorator):
         routes = self._register(rsps)
         if owned:
             rsps.start()
-        async_patch = _AsyncClientPatch(self.app)
+        async_patch = _AsyncClientPatch(self.app, self)
         try:
             async_patch.start()
         except BaseException:
@@ -252,11 +323,13 @@ class EmulatorMock(ContextDecorator):
         _BYPASS.acquire(prefix)
         with self._lock:
             self._stack.append((rsps, routes, owned, async_patch, prefix))
+        _InnerMocks.push(self, rsps)
         return self
 
     def __exit__(self, *exc) -> Literal[False]:
         with self._lock:
             rsps, routes, owned, async_patch, prefix = self._stack.pop()
+        _InnerMocks.pop(self, rsps)
         _BYPASS.release(prefix)
         async_patch.stop()
         self._unregister(rsps, routes, owned)
@@ -290,18 +363,68 @@ class EmulatorMock(ContextDecorator):
         return super().__call__(func)
 
 
+class _InnerMocks:
+    """Lets a ``responses`` mock started inside an active emulator mock answer TaskRouter.
+
+    ``responses`` refuses every URL a mock has no registration for, so ``@responses.activate``
+    on a test using the fixture would refuse TaskRouter. While any emulator mock is active,
+    ``RequestsMock._find_match`` falls back to the innermost emulator's routes (TaskRouter, and
+    the guard) for mocks the emulator did not register its routes in; registrations of the
+    user's own always win."""
+
+    _active: list[tuple[EmulatorMock, responses.RequestsMock]] = []
+    _original: Any = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def push(cls, emulator_mock: EmulatorMock, rsps: responses.RequestsMock) -> None:
+        with cls._lock:
+            if not cls._active:
+                cls._original = original = responses.RequestsMock.__dict__["_find_match"]
+
+                def _find_match(mock, request):
+                    match, reasons = original(mock, request)
+                    if match is None:
+                        fallback = cls._fallback(mock, request)
+                        if fallback is not None:
+                            return fallback, reasons
+                    return match, reasons
+
+                responses.RequestsMock._find_match = _find_match  # type: ignore[method-assign]
+            cls._active.append((emulator_mock, rsps))
+
+    @classmethod
+    def pop(cls, emulator_mock: EmulatorMock, rsps: responses.RequestsMock) -> None:
+        with cls._lock:
+            for i in range(len(cls._active) - 1, -1, -1):
+                if cls._active[i][0] is emulator_mock and cls._active[i][1] is rsps:
+                    del cls._active[i]
+                    break
+            if not cls._active and cls._original is not None:
+                responses.RequestsMock._find_match = cls._original  # type: ignore[method-assign]
+                cls._original = None
+
+    @classmethod
+    def _fallback(cls, mock, request):
+        active = cls._active
+        if not active or any(rsps is mock for _, rsps in active):
+            return None  # a mock holding the emulator's routes: its own answer stands
+        return active[-1][0].route_for(request)
+
+
 ASYNC_CLIENT_MODULE = "twilio.http.async_http_client"
 
 
 class _AsyncClientPatch:
-    """Route ``AsyncTwilioHttpClient.request`` for TaskRouter hosts to the app (no aiohttp I/O);
-    other URLs go to the method that was in place before.
+    """Route ``AsyncTwilioHttpClient.request`` for TaskRouter hosts to the app (no aiohttp I/O) and
+    apply the guard to other Twilio hosts; other URLs go to the method that was in place before.
 
     When twilio's asynchronous client module is not imported yet, the routing waits for it
     (``_AsyncImportHook``), so a test that never uses it never pays for importing aiohttp."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, owner: EmulatorMock | None = None) -> None:
         self.app = app
+        self.owner = owner
         self._cls = None
         self._previous = None
 
@@ -318,10 +441,12 @@ class _AsyncClientPatch:
             return
         self._cls = AsyncTwilioHttpClient
         self._previous = previous = AsyncTwilioHttpClient.__dict__["request"]
-        app = self.app
+        app, owner = self.app, self.owner
 
         async def request(client, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                           allow_redirects=False):
+            if owner is not None and owner.guard and is_other_twilio_url(url):
+                owner._block(requests.Request(method.upper(), url).prepare())
             if not is_taskrouter_url(url):
                 return await previous(client, method, url, params=params, data=data, headers=headers, auth=auth,
                                       timeout=timeout, allow_redirects=allow_redirects)

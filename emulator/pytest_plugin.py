@@ -10,6 +10,10 @@ Fixtures
                            before each test.
     ``taskrouter_blueprint`` the ``LoadResult`` of the blueprint loaded for this test.
 
+While ``taskrouter`` is active, requests to Twilio hosts other than TaskRouter fail with
+``RealTwilioBlocked`` (``guard=False`` or ``taskrouter_guard = false`` lets them through), and a
+``responses`` mock the test starts (``@responses.activate``) has TaskRouter answered by the emulator.
+
 Both targets (``--taskrouter-target=emulator|live``, default emulator; see "Live runs" below)
     ``taskrouter_client``  on the emulator as above; live, a client of the real TaskRouter.
     ``taskrouter_target``  an ``emulator.contract.Target``: ``client``, ``live``, ``create_workspace()``,
@@ -35,8 +39,11 @@ Settings, command line over ini over default: ``--taskrouter-start`` / ``taskrou
 (default 2026-01-01T00:00:00Z), ``--taskrouter-clock`` / ``taskrouter_clock`` (manual),
 ``--taskrouter-seed`` / ``taskrouter_seed`` (default: each test's node id, so SIDs are
 reproducible, differ between tests and do not depend on test order or xdist distribution),
-``--taskrouter-strict-schema`` / ``taskrouter_strict_schema`` (off). One test can override any
-of them with ``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=...)``.
+``--taskrouter-strict-schema`` / ``taskrouter_strict_schema`` (off), ``taskrouter_guard`` (true),
+``taskrouter_auth_token`` and ``taskrouter_credentials`` (``AccountSid=token`` lines: strict
+authentication, and the tokens callbacks are signed with). One test can override any of them with
+``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=..., guard=..., auth_token=...,
+credentials={...})``.
 
 This module imports nothing heavy at load time: it is loaded into every pytest session of an
 environment the package is installed in.
@@ -50,7 +57,7 @@ from .clock import MODES, parse_instant
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
 DEFAULT_CLOCK = "manual"
-OVERRIDES = ("seed", "start", "clock", "strict_schema")
+OVERRIDES = ("seed", "start", "clock", "strict_schema", "guard", "auth_token", "credentials")
 TARGETS = ("emulator", "live")
 # Fixtures that are the emulator itself: a test using one cannot run against the real service.
 EMULATOR_FIXTURES = ("taskrouter", "taskrouter_server", "taskrouter_blueprint")
@@ -84,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=None)
     parser.addini("taskrouter_strict_schema", "validate every emulator response against the official schema",
                   type="bool", default=False)
+    parser.addini("taskrouter_guard", "stop requests to Twilio hosts other than TaskRouter during a test "
+                                      "(default true)", type="bool", default=True)
+    parser.addini("taskrouter_auth_token", "the auth token the emulator requires and signs callbacks with "
+                                           "(default: any token is accepted)", default=None)
+    parser.addini("taskrouter_credentials", "per-account auth tokens, one AccountSid=token a line; callbacks "
+                                            "are signed with them", type="linelist", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,7 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "taskrouter_blueprint(blueprint): load a workspace blueprint (bundled name, path or dict) "
                    "into the taskrouter fixtures before the test")
     config.addinivalue_line(
-        "markers", "taskrouter(seed=, start=, clock=, strict_schema=): settings of this test's TaskRouter emulator")
+        "markers", "taskrouter(seed=, start=, clock=, strict_schema=, guard=, auth_token=, credentials=): settings of this "
+                   "test's TaskRouter emulator")
     config.addinivalue_line(
         "markers", "taskrouter_emulator_only(reason): a test that runs only on the emulator; skipped when "
                    "--taskrouter-target=live")
@@ -157,7 +171,15 @@ def settings(config: pytest.Config) -> dict:
     strict = config.getoption("taskrouter_strict_schema")
     if strict is None:
         strict = config.getini("taskrouter_strict_schema")
-    return {"start": start, "clock": clock, "seed": pick("taskrouter_seed"), "strict_schema": bool(strict)}
+    credentials = {}
+    for line in config.getini("taskrouter_credentials"):
+        account_sid, sep, token = line.partition("=")
+        if not sep or not account_sid.strip() or not token.strip():
+            raise pytest.UsageError(f"taskrouter_credentials: expected AccountSid=token, not {line!r}")
+        credentials[account_sid.strip()] = token.strip()
+    return {"start": start, "clock": clock, "seed": pick("taskrouter_seed"), "strict_schema": bool(strict),
+            "guard": bool(config.getini("taskrouter_guard")), "auth_token": config.getini("taskrouter_auth_token") or None,
+            "credentials": credentials or None}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -329,6 +351,7 @@ def taskrouter_server(request: pytest.FixtureRequest, _taskrouter_session_server
     values = _test_settings(request)
     server.emulator.reset(seed=values["seed"], start=values["start"], clock=values["clock"])
     server.emulator.strict_schema = values["strict_schema"]
+    server.emulator.set_credentials(values["credentials"], values["auth_token"])
     _load(request, server.emulator, "taskrouter_server")
     yield server
 

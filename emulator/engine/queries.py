@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from .. import errors
 from . import events as ev
+from . import validation
 from .expressions import parse as parse_expression
 from .state import Event, Task, TaskQueue, Worker
 from .workspace import Workspace
@@ -131,7 +131,7 @@ def task_queues(ws: Workspace, *, friendly_name=None, evaluate_worker_attributes
     attributes = None
     if evaluate_worker_attributes is not None:
         try:
-            attributes = json.loads(evaluate_worker_attributes)
+            attributes = validation.loads(evaluate_worker_attributes)
         except (ValueError, RecursionError):
             raise errors.InvalidParameter(errors.INVALID_JSON.format(
                 name="EvaluateWorkerAttributes", reason="not valid JSON")) from None

@@ -32,6 +32,28 @@ MAX_PARTICIPANTS = (2, 250)
 # Whitespace and control characters have no place in a URL; a CR or LF would split the request
 # line of the callback.
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+# [I] JSON nested deeper than this is refused. The limit is the emulator's own, not the
+# interpreter's: Python 3.13's parser accepts nesting that 3.10-3.12 reject with RecursionError,
+# and the rules that walk attributes and configurations recursively must never meet a depth
+# they cannot handle, whichever Python runs them.
+MAX_JSON_DEPTH = 100
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def loads(text: str):
+    """``json.loads`` that refuses nesting deeper than ``MAX_JSON_DEPTH`` (``ValueError``)."""
+    # Counting brackets is cheap and rules out almost every text before the exact scan.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        depth = 0
+        for match in _JSON_NESTING.finditer(text):
+            token = match.group()
+            if token in "[{":
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            elif token in "]}":
+                depth -= 1
+    return json.loads(text)
 
 
 def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[str, dict]:
@@ -43,7 +65,7 @@ def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[st
     if len(text) > limit:
         raise errors.InvalidParameter(errors.ATTRIBUTES_TOO_LONG.format(name=name, limit=limit))
     try:
-        data = json.loads(text)
+        data = loads(text)
         compact = compact_json(data)
     except (ValueError, RecursionError) as exc:
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason=str(exc)[:200])) from None

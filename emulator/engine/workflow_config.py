@@ -15,7 +15,6 @@ the real service echoes it); the parsed form holds expressions parsed once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -107,7 +106,7 @@ class WorkflowConfiguration:
         if len(text) > v.WORKFLOW_CONFIGURATION_LIMIT:
             raise _invalid(f"must be at most {v.WORKFLOW_CONFIGURATION_LIMIT} bytes")
         try:
-            data = json.loads(text)
+            data = v.loads(text)
             compact = v.compact_json(data)
         except (ValueError, RecursionError) as exc:
             raise _invalid(f"not valid JSON: {str(exc)[:200]}") from None

@@ -9,7 +9,9 @@
     pending: "#b26a00", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
     completed: "#59636e", canceled: "#b3261e",
   };
-  const PALETTE = ["#1b7f3b", "#59636e", "#b26a00", "#1f62c7", "#7b3fb2", "#b3261e", "#00807f", "#8a5a00"];
+  // activities: greens for those that make a worker available, other colours for the rest
+  const AVAILABLE_COLOURS = ["#1b7f3b", "#00807f", "#4d7c0f"];
+  const UNAVAILABLE_COLOURS = ["#59636e", "#b26a00", "#7b3fb2", "#b3261e", "#1f62c7", "#8a5a00"];
 
   const S = {
     auth: sessionStorage.getItem("taskrouter-dashboard-auth"),
@@ -22,7 +24,8 @@
     taskStatus: "", taskQueue: "", reservationStatus: "",
     detail: null, // {kind: "task" | "worker", sid}
     inbox: new Map(), inboxOpen: new Set(), inboxPage: 0, inboxCount: 0, inboxLastId: 0,
-    requestsAvailable: null, requestsProbedAt: 0, requests: [], requestsPage: 0,
+    requestsAvailable: null, requestsProbedAt: 0, requests: [], requestsPage: 0, requestsLastId: null,
+    requestsOpen: new Set(),
     seen: {}, // the last JSON text rendered per view, to skip unchanged renders
     activities: [],
     timer: null, running: false, again: false,
@@ -504,27 +507,50 @@
     else renderWorker(body);
   }
 
-  // Spans of a bar from [{start, end, label, colour}] over [t0, t1], with ticks of relative seconds.
-  function timelineSvg(title, spans, marks, t0, t1) {
-    const width = 900, left = 8, right = 8, span = Math.max(1, t1 - t0);
+  // Lanes of bars ([[{start, end, label, text, colour}]]) over [t0, t1], event marks on an axis
+  // below them and ticks of seconds since t0.
+  function timelineSvg(title, lanes, marks, t0, t1) {
+    const width = 900, left = 8, right = 8, span = Math.max(1, t1 - t0), lane = 28;
     const x = (t) => left + ((t - t0) / span) * (width - left - right);
-    const svg = s("svg", { class: "timeline", viewBox: `0 0 ${width} 74`, role: "img", "aria-label": title });
+    const axis = 8 + lanes.length * lane + 4;
+    const svg = s("svg", { class: "timeline", viewBox: `0 0 ${width} ${axis + 34}`, role: "img", "aria-label": title });
     svg.append(s("title", {}, title));
-    for (const sp of spans) {
-      const x0 = x(sp.start), x1 = Math.max(x0 + 2, x(sp.end));
-      svg.append(s("rect", { x: x0, y: 8, width: x1 - x0, height: 22, fill: sp.colour, rx: 2 }, s("title", {}, sp.label)));
-      if (x1 - x0 > 60) svg.append(s("text", { x: x0 + 4, y: 23, fill: "#fff" }, sp.text || sp.label));
-    }
-    svg.append(s("line", { class: "axis", x1: left, x2: width - right, y1: 40, y2: 40 }));
+    lanes.forEach((spans, i) => {
+      const y = 8 + i * lane;
+      for (const sp of spans) {
+        const x0 = Math.min(x(sp.start), width - right - 6), x1 = Math.max(x0 + 6, x(sp.end));
+        svg.append(s("rect", { x: x0, y, width: x1 - x0, height: 22, fill: sp.colour, rx: 2 }, s("title", {}, sp.label)));
+        if (x1 - x0 > 60) svg.append(s("text", { x: x0 + 4, y: y + 15, class: "on-bar" }, sp.text || sp.label));
+      }
+    });
+    svg.append(s("line", { class: "axis", x1: left, x2: width - right, y1: axis, y2: axis }));
     for (const m of marks) {
-      svg.append(s("line", { x1: x(m.t), x2: x(m.t), y1: 34, y2: 46, stroke: m.colour || "#334e68", "stroke-width": 2 },
-        s("title", {}, m.label)));
+      svg.append(s("line", { x1: x(m.t), x2: x(m.t), y1: axis - 6, y2: axis + 6, stroke: m.colour || "#334e68",
+        "stroke-width": 2 }, s("title", {}, m.label)));
     }
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
       const t = t0 + f * span;
-      svg.append(s("text", { class: "tick", x: Math.min(width - 40, x(t)), y: 62 }, `+${seconds(Math.round((t - t0) / 1000))}`));
+      svg.append(s("text", { class: "tick", x: Math.min(width - 40, x(t)), y: axis + 22 }, `+${seconds(Math.round((t - t0) / 1000))}`));
     }
     return svg;
+  }
+
+  // One bar per reservation of a task, from its first event to its last (to now while it lasts),
+  // coloured and labelled by the status the reservation record has.
+  function reservationLanes(events, reservations, t1) {
+    const lanes = [];
+    for (const r of reservations) {
+      const own = events.filter((e) => e.resource_sid === r.sid);
+      if (!own.length) continue;
+      const live = ["pending", "accepted", "wrapping"].includes(r.reservation_status);
+      const start = own[0].event_date_ms, end = live ? t1 : own[own.length - 1].event_date_ms;
+      const status = r.reservation_status;
+      const colour = { pending: "#1f62c7", accepted: "#1b7f3b", wrapping: "#7b3fb2", completed: "#59636e",
+        timeout: "#8a5a00" }[status] || "#b3261e";
+      const text = `${r.worker_name || r.worker_sid}: ${status}`;
+      lanes.push([{ start, end, colour, text, label: `reservation ${r.sid} to ${text}, ${seconds(Math.round((end - start) / 1000))}` }]);
+    }
+    return lanes;
   }
 
   function legend(entries) {
@@ -586,7 +612,9 @@
     replace($("detail-body"),
       summary,
       h("h3", {}, "Timeline"),
-      timelineSvg(`Task ${data.task ? data.task.sid : ""} status over time: ${spans.map((sp) => sp.label).join(", ")}`, spans, marks, t0, t1),
+      timelineSvg(`Task status over time: ${spans.map((sp) => sp.label).join(", ")}; reservations: ${
+        data.reservations.map((r) => `${r.worker_name} ${r.reservation_status}`).join(", ") || "none"}`,
+      [spans, ...reservationLanes(events, data.reservations, t1)], marks, t0, t1),
       legend(Object.entries(STATUS_COLOURS)),
       eventList(events, t0, describeTaskEvent),
       table("Reservations of this task", ["Reservation", "Worker", "Status", "Created", "Updated"],
@@ -598,7 +626,15 @@
   function renderWorker(data) {
     const w = data.worker;
     const names = [...new Set([...S.activities.map((a) => a.friendly_name), ...data.activity_spans.map((sp) => sp.activity_name)])];
-    const colour = (name) => PALETTE[names.indexOf(name) % PALETTE.length];
+    const colours = {};
+    const counts = [0, 0];
+    for (const name of names) {
+      const activity = S.activities.find((a) => a.friendly_name === name);
+      const palette = activity && activity.available ? AVAILABLE_COLOURS : UNAVAILABLE_COLOURS;
+      const i = activity && activity.available ? counts[0]++ : counts[1]++;
+      colours[name] = palette[i % palette.length];
+    }
+    const colour = (name) => colours[name];
     const t0 = data.activity_spans.length ? data.activity_spans[0].start_ms : data.now_ms;
     const t1 = Math.max(data.now_ms, t0 + 1000);
     const spans = data.activity_spans.map((sp) => {
@@ -615,7 +651,7 @@
         h("dt", {}, "channels"), h("dd", {}, w.channels.map((c) => `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}${c.available ? "" : " (off)"}`).join(", ")),
         h("dt", {}, "attributes"), h("dd", {}, w.attributes)),
       h("h3", {}, "Activity over time"),
-      timelineSvg(`Worker ${w.friendly_name} activity over time: ${spans.map((sp) => sp.label).join(", ")}`, spans, marks, t0, t1),
+      timelineSvg(`Worker ${w.friendly_name} activity over time: ${spans.map((sp) => sp.label).join(", ")}`, [spans], marks, t0, t1),
       legend(names.map((n) => [n, colour(n)])),
       eventList(data.events, t0, (e) => e.description),
       table("Reservations of this worker", ["Reservation", "Task", "Status", "Created", "Updated"],
@@ -721,46 +757,96 @@
   }
 
   // --- the request log (shown when the emulator keeps one) ------------------------------------
+  // Read while its view is open: the whole log when the view opens, then only what is newer.
   async function refreshRequests() {
     const now = Date.now();
     if (S.requestsAvailable === false && now - S.requestsProbedAt < REQUESTS_PROBE_MS) return;
-    if (S.requestsAvailable && S.view !== "requests") return;
+    if (S.requestsAvailable && S.view !== "requests") { S.requestsLastId = null; return; }
     S.requestsProbedAt = now;
+    const after = S.requestsLastId === null || S.requestsLastId === undefined ? 0 : S.requestsLastId;
+    let body;
     try {
-      const { body } = await api("/_emulator/requests");
-      S.requests = Array.isArray(body) ? body : (body.requests || []);
+      ({ body } = await api(`/_emulator/requests?After=${after}`));
       S.requestsAvailable = true;
     } catch (error) {
       if (error.status === 401) throw error;
       S.requestsAvailable = false;
     }
     $("requests-tab").hidden = !S.requestsAvailable;
-    if (!S.requestsAvailable && S.view === "requests") showView("workspace");
+    if (!S.requestsAvailable) {
+      if (S.view === "requests") showView("workspace");
+      return;
+    }
+    if (after === 0) S.requests = [];
+    for (const r of body.requests || []) {
+      S.requests.push(r);
+      S.requestsLastId = Math.max(S.requestsLastId || 0, r.id);
+    }
+    if (S.requestsLastId === null || S.requestsLastId === undefined) S.requestsLastId = 0;
+    if (body.size && S.requests.length > body.size) S.requests = S.requests.slice(-body.size); // the log keeps the last N
     if (S.view === "requests") renderRequests();
   }
 
+  function answerOf(r) {
+    if (r.blocked) return ["failed", "blocked"];
+    if (r.status === null || r.status === undefined) return ["waiting", "none"];
+    return [r.status < 400 ? "answered" : "failed", String(r.status)];
+  }
+
+  function requestMatches(r, method, outcome, text) {
+    if (method && r.method !== method) return false;
+    if (outcome === "ok" && !(r.status >= 200 && r.status < 300)) return false;
+    if (outcome === "client" && !(r.status >= 400 && r.status < 500)) return false;
+    if (outcome === "server" && !(r.status >= 500)) return false;
+    if (outcome === "fault" && !r.fault) return false;
+    if (outcome === "blocked" && !r.blocked) return false;
+    if (!text) return true;
+    const hay = [r.path, r.host, r.account_sid, r.error_message, r.error_code, r.fault,
+      JSON.stringify(r.parameters || {})].join(" ").toLowerCase();
+    return hay.includes(text);
+  }
+
   function renderRequests() {
+    const method = $("requests-method").value, outcome = $("requests-outcome").value;
     const text = $("requests-text").value.trim().toLowerCase();
-    const rows = S.requests.filter((r) => !text || JSON.stringify(r).toLowerCase().includes(text)).slice().reverse();
+    const rows = S.requests.filter((r) => requestMatches(r, method, outcome, text)).reverse();
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     S.requestsPage = Math.min(S.requestsPage, pages - 1);
     const shown = rows.slice(S.requestsPage * PAGE_SIZE, (S.requestsPage + 1) * PAGE_SIZE);
-    if (!changed("requests", [shown, S.requestsPage, rows.length])) return;
-    const pick = (r, ...keys) => { for (const k of keys) if (r[k] !== undefined && r[k] !== null) return r[k]; return ""; };
-    replace($("requests"), table(`Requests, newest first: ${rows.length} shown`, [
-      "Time", "Method", "Path", "Status", "Account", "Details"],
-    shown.map((r, i) => {
-      const response = typeof r.response === "object" && r.response ? r.response : {};
-      return h("tr", {},
-        h("td", { class: "mono" }, pick(r, "timestamp", "date", "time")), h("td", {}, pick(r, "method")),
-        h("td", { class: "mono" }, pick(r, "path", "url")), h("td", {}, String(pick(r, "status", "status_code") || pick(response, "status"))),
-        h("td", { class: "mono" }, pick(r, "account_sid")),
-        h("td", {}, h("details", { "data-key": `req-${pick(r, "id") || i}` }, h("summary", {}, "request"),
-          h("pre", {}, JSON.stringify(r, null, 2)))));
+    if (!changed("requests", [shown, S.requestsPage, rows.length, [...S.requestsOpen]])) return;
+    replace($("requests"), table(`Requests, newest first: ${rows.length} of ${S.requests.length} shown by the filters`, [
+      { label: "#", num: true }, "Virtual time", "Method", "Path", "Answer", "Account", { label: "Took", num: true }, "Parameters"],
+    shown.flatMap((r) => {
+      const [state, label] = answerOf(r);
+      const open = S.requestsOpen.has(r.id);
+      const names = Object.keys(r.parameters || {});
+      const detailId = `request-detail-${r.id}`;
+      return [
+        h("tr", { "data-id": r.id },
+          h("td", { class: "num" }, r.id), h("td", { class: "date" }, r.timestamp), h("td", {}, r.method),
+          h("td", { class: "mono wrap" }, r.path),
+          h("td", { class: "wrap" }, statusChip(state, label),
+            r.error_code ? h("div", { class: "muted" }, `${r.error_code} ${r.error_message || ""}`) : null,
+            r.fault ? h("div", { class: "muted" }, `fault: ${r.fault}`) : null),
+          h("td", { class: "mono wrap" }, r.account_sid || ""),
+          h("td", { class: "num date" }, r.duration_ms !== undefined ? `${r.duration_ms} ms` : ""),
+          h("td", {}, names.length ? h("button", { type: "button", class: "link", "data-key": `request-${r.id}`,
+            "aria-expanded": String(open), "aria-controls": detailId,
+            "aria-label": `Parameters of request ${r.id}: ${names.length}`,
+            onclick: () => {
+              if (S.requestsOpen.has(r.id)) S.requestsOpen.delete(r.id); else S.requestsOpen.add(r.id);
+              renderRequests();
+            } }, `${open ? "hide" : "show"} ${names.length}`) : h("span", { class: "muted" }, "none"))),
+        open ? h("tr", { id: detailId, class: "expanded" }, h("td", { colspan: 8 },
+          h("dl", { class: "params" }, names.map((k) => [h("dt", {}, k),
+            h("dd", {}, Array.isArray(r.parameters[k]) ? r.parameters[k].join(", ") : String(r.parameters[k]))])))) : null,
+      ];
     })),
     pager("requests", S.requestsPage, pages, rows.length, (p) => { S.requestsPage = p; renderRequests(); }));
   }
-  $("requests-text").addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
+  for (const id of ["requests-method", "requests-outcome", "requests-text"]) {
+    $(id).addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
+  }
 
   tick(true);
 })();

@@ -55,8 +55,8 @@ EVENT_TYPES = (
 NOT_EMITTED = {
     "reservation.failed": "logged when the voice call an instruction places to the worker fails; the emulator "
                           "places no calls (dequeue, call and conference are accepted as instructions only)",
-    **{f"task.transfer-{kind}": "task transfers are not built"
-       for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")},
+    "task.transfer-attempt-failed": "logged when one attempt of a transfer to a TaskQueue fails; the emulator "
+                                    "transfers to workers only",
 }
 
 # [I] Operating units are a Flex notion the emulator does not model: the field the reference lists
@@ -125,8 +125,11 @@ CATALOGUE: dict[str, EventKind] = {kind.event_type: kind for kind in [
         "task.canceled": "Task {task_sid} canceled",
         "task.deleted": "Task {task_sid} deleted",
         "task.system-deleted": "Task {task_sid} deleted by the system",
-        **{f"task.transfer-{kind}": "Task {task_sid} transfer " + kind.replace("-", " ")
-           for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")}}),
+    }),
+    # [I] a transfer's events carry the task and the transfer's own fields
+    *_kinds("task", "task", (*TASK_GROUPS, "transfer"), **{
+        f"task.transfer-{kind}": "Transfer {transfer_sid} " + kind.replace("-", " ")
+        for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")}),
     # plus the worker who holds the task, which consumers of these two read (recorded task.completed)
     *_kinds("task", "task", (*TASK_GROUPS, "holder"), **{
         "task.wrapup": "Task {task_sid} wrapping up",
@@ -193,12 +196,16 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
     "queue_expression": ("TaskQueueSid", "TaskQueueTargetExpression"),
     "workflow": _WORKFLOW,
     "filter": ("WorkflowFilterName", "WorkflowFilterExpression"),
+    "transfer": ("TransferSid", "TransferType", "TransferMode", "TransferTo", "TransferStatus", "TransferFailedReason",
+                 "TransferInitiatingReservationSid", "TransferInitiatingWorkerSid"),
 }
 
 
 # --- rendering ------------------------------------------------------------------------------------
 def _task_group(ws: "WorkspaceTables", s: dict) -> dict:
-    task = s["task"]
+    task = s.get("task")
+    if task is None:  # a transfer of a task that is gone
+        return {"TaskSid": s["transfer"].task_sid}
     channel = ws.task_channels.get(task.task_channel_sid)
     fields = {"TaskSid": task.sid, "TaskAttributes": task.attributes, "TaskAge": ws.task_age(task),
               "TaskPriority": task.priority, "TaskAssignmentStatus": task.assignment_status,
@@ -284,6 +291,12 @@ _RENDER: dict[str, Callable[["WorkspaceTables", dict], dict]] = {
                                        "TaskQueueTargetExpression": s["queue"].target_workers},
     "workflow": lambda ws, s: _workflow(s["workflow"]),
     "filter": _filter_group,
+    "transfer": lambda ws, s: {
+        "TransferSid": s["transfer"].sid, "TransferType": s["transfer"].transfer_type,
+        "TransferMode": s["transfer"].transfer_mode, "TransferTo": s["transfer"].transfer_to,
+        "TransferStatus": s["transfer"].transfer_status, "TransferFailedReason": s["transfer"].transfer_failed_reason,
+        "TransferInitiatingReservationSid": s["transfer"].initiating_reservation_sid,
+        "TransferInitiatingWorkerSid": s["transfer"].initiating_worker_sid},
 }
 assert set(_RENDER) == set(GROUP_FIELDS)
 
@@ -302,6 +315,9 @@ HOLDING = (ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING, ReservationSt
 def subjects_of(ws: "WorkspaceTables", kind: EventKind, given: dict) -> dict:
     """The subjects an event is about: those the call site named, and those they lead to."""
     s = dict(given)
+    transfer = s.get("transfer")
+    if transfer is not None:
+        s.setdefault("task", ws.tasks.get(transfer.task_sid))
     reservation = s.get("reservation")
     if reservation is not None:
         s.setdefault("task", ws.tasks.get(reservation.task_sid))
@@ -328,6 +344,7 @@ def _names(ws: "WorkspaceTables", s: dict) -> dict:
             "worker_name": attr("worker", "friendly_name"), "queue_name": attr("queue", "friendly_name"),
             "workflow_name": attr("workflow", "friendly_name"), "activity_name": attr("activity", "friendly_name"),
             "task_channel_name": attr("task_channel", "unique_name"), "workspace_name": ws.friendly_name,
+            "transfer_sid": attr("transfer", "sid"),
             "worker_activity_name": worker_activity.friendly_name if worker_activity else ""}
 
 
@@ -356,8 +373,8 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict) -> Rendered:
     if kind.resource == "workspace":
         sid = ws.sid
     else:
-        resource = s[kind.resource]
-        sid = resource.sid
+        resource = s.get(kind.resource)
+        sid = resource.sid if resource is not None else s["transfer"].task_sid
         path = _PATHS[kind.resource](resource) if sid in getattr(ws, _TABLES[kind.resource]) else None
     sids = {name: value.sid for name, value in s.items() if getattr(value, "sid", None)}
     return Rendered(kind.description.format(**_names(ws, s)), kind.resource_type, sid, path, data, sids)

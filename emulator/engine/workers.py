@@ -26,7 +26,7 @@ class WorkerResources(WorkspaceTables):
         v.within_limit("workers", len(self.workers), f"workspace {self.sid}")
         # "Friendly names are case insensitive, and unique within the TaskRouter Workspace"
         # (https://www.twilio.com/docs/taskrouter/api/worker).
-        if self._name_taken(self.workers.values(), friendly_name, casefold=True):
+        if friendly_name.casefold() in self.worker_names:
             raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
         text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
         if not activity_sid and self.default_activity_sid not in self.activities:
@@ -40,6 +40,7 @@ class WorkerResources(WorkspaceTables):
         for channel in self.task_channels.values():
             self._add_worker_channel(worker, channel)
         self.workers[worker.sid] = worker
+        self.worker_names[friendly_name.casefold()] = worker.sid
         self.emit("worker.created", worker=worker)
         self.ctx.routing.worker_changed(self, worker)
         return worker
@@ -58,7 +59,7 @@ class WorkerResources(WorkspaceTables):
         parsed = v.json_object("Attributes", attributes) if attributes is not None else None
         if friendly_name is not None:
             v.friendly_name(friendly_name)
-            if self._name_taken(self.workers.values(), friendly_name, casefold=True, exclude=worker):
+            if self.worker_names.get(friendly_name.casefold(), worker.sid) != worker.sid:
                 raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
         if reject_pending_reservations and (activity is None or activity.available):
             # "only valid when the new activity is unavailable" (https://www.twilio.com/docs/taskrouter/api/worker)
@@ -67,6 +68,9 @@ class WorkerResources(WorkspaceTables):
         now = self.now()
         changed = False
         if friendly_name is not None and friendly_name != worker.friendly_name:
+            names = self.worker_names
+            del names[worker.friendly_name.casefold()]
+            names[friendly_name.casefold()] = worker.sid
             worker.friendly_name = friendly_name
             changed = True
         if parsed is not None:
@@ -93,6 +97,7 @@ class WorkerResources(WorkspaceTables):
         # [I] undocumented: deletion is allowed; the worker's pending reservations are canceled.
         self.ctx.routing.worker_removed(self, worker)
         del self.workers[sid]
+        self.worker_names.pop(worker.friendly_name.casefold(), None)
         self.emit("worker.deleted", worker=worker)
 
     # --- worker channels ------------------------------------------------------------------------

@@ -52,7 +52,11 @@ def choose_route(ws: WorkspaceTables, task: Task) -> Route | None:
     """The targets a task walks: its RoutingTarget, its TaskQueueSid, or its workflow's."""
     target = task.routing_target
     if target and target.startswith("WK") and target in ws.workers:
-        return Route([Target(queue_sid=None)], worker_sid=target)
+        # A TaskQueueSid given with a worker RoutingTarget is the queue the task sits in while it is
+        # offered to that worker (the Worker SDK's createTask sends both, and its specs read the
+        # task's queue_sid back).
+        queue_sid = task.requested_queue_sid if task.requested_queue_sid in ws.task_queues else None
+        return Route([Target(queue_sid=queue_sid)], worker_sid=target)
     if target and target.startswith("WQ") and target in ws.task_queues:
         return Route([Target(queue_sid=target)])
     if task.requested_queue_sid and task.requested_queue_sid in ws.task_queues:

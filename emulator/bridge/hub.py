@@ -59,7 +59,7 @@ def deliveries(ws: "Workspace", event: "Event") -> list[Delivery]:
                                 if r.reservation_status in TASK_HOLDERS)
         return [(ws.sid, worker_sid, text) for worker_sid in workers]
     if kind in TRANSFER_EVENTS:
-        transfer = ws.transfers.get(str(event.data.get("TransferSid")))
+        transfer = ws.transfers.get(str(event.subjects.get("transfer")))
         if transfer is None:
             return []
         return [(ws.sid, transfer.initiating_worker_sid, frame(kind, shapes.transfer(transfer)))]

@@ -126,8 +126,9 @@ CATALOGUE: dict[str, EventKind] = {kind.event_type: kind for kind in [
         "task.deleted": "Task {task_sid} deleted",
         "task.system-deleted": "Task {task_sid} deleted by the system",
     }),
-    # [I] a transfer's events carry the task and the transfer's own fields
-    *_kinds("task", "task", (*TASK_GROUPS, "transfer"), **{
+    # a transfer's events carry its task's fields (the reference's "Task TaskQueueSid WorkflowSid",
+    # the queue and workflow it started from); the transfer itself is among the event's subjects
+    *_kinds("task", "task", TASK_GROUPS, **{
         f"task.transfer-{kind}": "Transfer {transfer_sid} " + kind.replace("-", " ")
         for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")}),
     # plus the worker who holds the task, which consumers of these two read (recorded task.completed)
@@ -196,8 +197,6 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
     "queue_expression": ("TaskQueueSid", "TaskQueueTargetExpression"),
     "workflow": _WORKFLOW,
     "filter": ("WorkflowFilterName", "WorkflowFilterExpression"),
-    "transfer": ("TransferSid", "TransferType", "TransferMode", "TransferTo", "TransferStatus", "TransferFailedReason",
-                 "TransferInitiatingReservationSid", "TransferInitiatingWorkerSid"),
 }
 
 
@@ -291,12 +290,6 @@ _RENDER: dict[str, Callable[["WorkspaceTables", dict], dict]] = {
                                        "TaskQueueTargetExpression": s["queue"].target_workers},
     "workflow": lambda ws, s: _workflow(s["workflow"]),
     "filter": _filter_group,
-    "transfer": lambda ws, s: {
-        "TransferSid": s["transfer"].sid, "TransferType": s["transfer"].transfer_type,
-        "TransferMode": s["transfer"].transfer_mode, "TransferTo": s["transfer"].transfer_to,
-        "TransferStatus": s["transfer"].transfer_status, "TransferFailedReason": s["transfer"].transfer_failed_reason,
-        "TransferInitiatingReservationSid": s["transfer"].initiating_reservation_sid,
-        "TransferInitiatingWorkerSid": s["transfer"].initiating_worker_sid},
 }
 assert set(_RENDER) == set(GROUP_FIELDS)
 

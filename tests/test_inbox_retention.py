@@ -7,14 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from conftest import ACCOUNT_SID
 
 from emulator.clock import MANUAL, Clock
 from emulator.engine.backend import Backend
 from emulator.http import create_app
 from emulator.server import Server
 from emulator.webhooks import Inbox, WebhookRecord, Webhooks
-
-from conftest import ACCOUNT_SID
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -89,3 +88,20 @@ def test_the_control_api_pages_the_inbox(served):
 def test_a_bad_page_size_is_a_400(served, size):
     answer = requests.get(f"{served.url}/_emulator/webhooks", params={"PageSize": size}, timeout=5)
     assert answer.status_code == 400 and answer.json()["code"] == 20001
+
+
+def test_events_older_than_30_days_go_by_a_timer_not_by_reads():
+    backend = Backend(clock=Clock(MANUAL, start=START), seed=3)
+    http = create_app(backend).test_client()
+    auth = (ACCOUNT_SID, "t")
+    sid = http.post("/v1/Workspaces", data={"FriendlyName": "Aging", "Template": "FIFO"}, auth=auth).get_json()["sid"]
+    ws = backend.workspaces(ACCOUNT_SID)[sid]
+    first = len(ws.events)
+    backend.clock.advance(20 * 86400)
+    http.post(f"/v1/Workspaces/{sid}/Tasks", data={"Attributes": "{}", "Timeout": "60"}, auth=auth)
+    assert len(ws.events) > first
+    backend.clock.advance(10 * 86400)  # the first events turn 30 days old: gone, with nobody reading
+    assert len(ws.events) > 0 and all(e.event_date > START for e in ws.events.values())
+    backend.clock.advance(25 * 86400)  # and then the rest
+    assert len(ws.events) == 0
+    assert http.get(f"/v1/Workspaces/{sid}/Events?Minutes=43200", auth=auth).get_json()["events"] == []

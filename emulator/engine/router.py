@@ -626,5 +626,6 @@ TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {
     lifecycle.RESERVATION: Router._reservation_expired,
     lifecycle.ASSIGNED_LIFETIME: Router._assigned_expired,
     lifecycle.DELETION: Router._finished_expired,
+    lifecycle.EVENT_EXPIRY: lambda router, ws, subject: ws.expire_events(),
 }
 assert set(TIMER_HANDLERS) == set(lifecycle.TIMER_KINDS)

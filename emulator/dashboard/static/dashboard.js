@@ -4,14 +4,15 @@
 (function () {
   const POLL_MS = 1000;
   const PAGE_SIZE = 50;
+  const INBOX_KEPT = 2000; // callbacks the page holds (the newest); the inbox itself keeps them all
   const REQUESTS_PROBE_MS = 30000;
   const STATUS_COLOURS = {
-    pending: "#b26a00", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
+    pending: "#8f5500", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
     completed: "#59636e", canceled: "#b3261e",
   };
   // activities: greens for those that make a worker available, other colours for the rest
   const AVAILABLE_COLOURS = ["#1b7f3b", "#00807f", "#4d7c0f"];
-  const UNAVAILABLE_COLOURS = ["#59636e", "#b26a00", "#7b3fb2", "#b3261e", "#1f62c7", "#8a5a00"];
+  const UNAVAILABLE_COLOURS = ["#59636e", "#8f5500", "#7b3fb2", "#b3261e", "#1f62c7", "#8a5a00"];
 
   const S = {
     auth: sessionStorage.getItem("taskrouter-dashboard-auth"),
@@ -24,7 +25,8 @@
     taskStatus: "", taskQueue: "", reservationStatus: "",
     detail: null, // {kind: "task" | "worker", sid}
     inbox: new Map(), inboxOpen: new Set(), inboxPage: 0, inboxCount: 0, inboxLastId: 0,
-    requestsAvailable: null, requestsProbedAt: 0, requests: [], requestsPage: 0,
+    requestsAvailable: null, requestsProbedAt: 0, requests: [], requestsPage: 0, requestsLastId: null,
+    requestsOpen: new Set(),
     seen: {}, // the last JSON text rendered per view, to skip unchanged renders
     activities: [],
     timer: null, running: false, again: false,
@@ -82,7 +84,8 @@
   }
 
   function sidButton(sid, label, onclick, key) {
-    return h("button", { type: "button", class: "link", "data-key": key || sid, "aria-label": label, onclick }, sid);
+    // the accessible name starts with the visible text (the SID), then says what the button does
+    return h("button", { type: "button", class: "link", "data-key": key || sid, "aria-label": `${sid}: ${label}`, onclick }, sid);
   }
 
   function table(caption, headers, rows) {
@@ -331,6 +334,7 @@
       closeDetail();
     }
     if (!S.workspace && all.length) [S.account, S.workspace] = all[0];
+    syncHash();
     if (!changed("accounts", [accounts, S.account, S.workspace])) return;
     const list = $("accounts-list");
     if (!accounts.length) {
@@ -347,6 +351,29 @@
         }, w.friendly_name, h("span", { class: "meta" }, `${plural(w.tasks, "task")} · ${plural(w.workers, "worker")} · ${plural(w.task_queues, "queue")}`)));
       })),
     ]));
+  }
+
+  // Where the page is, in its address (#view=..&account=..&workspace=..&task=..|worker=..), so a
+  // view can be reloaded, bookmarked or sent to someone looking at the same emulator.
+  function syncHash() {
+    const state = new URLSearchParams();
+    state.set("view", S.view);
+    if (S.workspace) { state.set("account", S.account); state.set("workspace", S.workspace); }
+    if (S.detail) state.set(S.detail.kind, S.detail.sid);
+    const hash = `#${state}`;
+    if (location.hash !== hash) history.replaceState(null, "", hash);
+  }
+
+  function readHash() {
+    const state = new URLSearchParams(location.hash.slice(1));
+    const view = state.get("view");
+    if (["workspace", "inbox", "requests"].includes(view)) S.view = view;
+    if (state.get("account") && state.get("workspace")) {
+      S.account = state.get("account");
+      S.workspace = state.get("workspace");
+    }
+    const kind = state.get("task") ? "task" : state.get("worker") ? "worker" : null;
+    S.detail = kind ? { kind, sid: state.get(kind) } : null;
   }
 
   function selectWorkspace(account, workspace) {
@@ -421,7 +448,7 @@
       "Worker", "Activity", "Channels (tasks / capacity)", "Holds"],
     workers.items.map((w) => h("tr", { "data-sid": w.sid },
       h("th", { scope: "row" }, w.friendly_name, " ",
-        sidButton(w.sid, `Worker ${w.friendly_name}: show activity over time`, () => openDetail("worker", w.sid))),
+        sidButton(w.sid, `worker ${w.friendly_name}, show activity over time`, () => openDetail("worker", w.sid))),
       h("td", {}, statusChip(w.available ? "assigned" : "completed", w.activity_name),
         h("span", { class: "visually-hidden" }, w.available ? " (available)" : " (unavailable)")),
       h("td", {}, h("div", { class: "chips" }, w.channels.filter((c) => c.configured_capacity > 0 || c.assigned_tasks > 0).map((c) => {
@@ -433,8 +460,8 @@
         meter, `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}`,
         h("span", { class: "visually-hidden" }, `, ${used}% in use${c.available ? "" : ", unavailable"}`));
       }))),
-      h("td", {}, w.reservations.length ? w.reservations.map((r) => h("div", {},
-        sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `hold-${r.sid}`),
+      h("td", { class: "holds" }, w.reservations.length ? w.reservations.map((r) => h("div", {},
+        sidButton(r.task_sid, "show this task's timeline", () => openDetail("task", r.task_sid), `hold-${r.sid}`),
         " ", statusChip(r.reservation_status))) : h("span", { class: "muted" }, "nothing"))))),
     pager("workers", workers.page, workers.pages, workers.total, (p) => { S.workerPage = p; refreshSoon(); }));
 
@@ -443,7 +470,7 @@
     replace($("tasks"), table(`Tasks, newest first: ${counts}`, [
       "Task", "Status", "Queue", { label: "Priority", num: true }, { label: "Age", num: true }, "Channel", "Attributes"],
     tasks.items.map((t) => h("tr", { "data-sid": t.sid },
-      h("th", { scope: "row" }, sidButton(t.sid, `Task ${t.sid}: show its timeline`, () => openDetail("task", t.sid))),
+      h("th", { scope: "row" }, sidButton(t.sid, "show this task's timeline", () => openDetail("task", t.sid))),
       h("td", {}, statusChip(t.assignment_status)),
       h("td", {}, t.task_queue_friendly_name || h("span", { class: "muted" }, "none")),
       h("td", { class: "num" }, t.priority), h("td", { class: "num" }, seconds(t.age)),
@@ -457,9 +484,9 @@
     reservations.items.map((r) => h("tr", { "data-sid": r.sid },
       h("th", { scope: "row", class: "mono" }, r.sid),
       h("td", {}, statusChip(r.reservation_status)),
-      h("td", {}, sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `res-task-${r.sid}`)),
+      h("td", {}, sidButton(r.task_sid, "show this task's timeline", () => openDetail("task", r.task_sid), `res-task-${r.sid}`)),
       h("td", {}, r.worker_name || "", " ",
-        sidButton(r.worker_sid, `Worker ${r.worker_name}: show activity over time`, () => openDetail("worker", r.worker_sid), `res-worker-${r.sid}`)),
+        sidButton(r.worker_sid, `worker ${r.worker_name}, show activity over time`, () => openDetail("worker", r.worker_sid), `res-worker-${r.sid}`)),
       h("td", { class: "date" }, r.date_created), h("td", { class: "date" }, r.date_updated)))),
     pager("reservations", reservations.page, reservations.pages, reservations.total, (p) => { S.reservationPage = p; refreshSoon(); }));
   }
@@ -476,6 +503,7 @@
     $("detail").hidden = false;
     $("detail-heading").textContent = `${kind === "task" ? "Task" : "Worker"} ${sid}`;
     replace($("detail-body"), h("p", { class: "muted" }, "Loading…"));
+    syncHash();
     refreshSoon();
     $("detail").focus();
   }
@@ -483,6 +511,7 @@
   function closeDetail() {
     S.detail = null;
     $("detail").hidden = true;
+    syncHash();
   }
   $("detail-close").addEventListener("click", () => { closeDetail(); $("main").focus(); });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && S.detail && !document.querySelector("dialog[open]")) closeDetail(); });
@@ -655,7 +684,7 @@
       eventList(data.events, t0, (e) => e.description),
       table("Reservations of this worker", ["Reservation", "Task", "Status", "Created", "Updated"],
         data.reservations.map((r) => h("tr", {}, h("th", { scope: "row", class: "mono" }, r.sid),
-          h("td", {}, sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `wres-${r.sid}`)),
+          h("td", {}, sidButton(r.task_sid, "show this task's timeline", () => openDetail("task", r.task_sid), `wres-${r.sid}`)),
           h("td", {}, statusChip(r.reservation_status)), h("td", { class: "date" }, r.date_created), h("td", { class: "date" }, r.date_updated)))));
   }
 
@@ -667,6 +696,7 @@
     }
     for (const name of ["workspace", "inbox", "requests"]) $(`view-${name}`).hidden = name !== view;
     if (view !== "workspace") closeDetail();
+    syncHash();
     delete S.seen.inbox;
     delete S.seen.requests;
     refreshSoon();
@@ -692,11 +722,16 @@
     // records are re-read from the first one not finished yet, so their answers show up
     let after = S.inboxLastId;
     for (const r of S.inbox.values()) if (!r.done && r.id - 1 < after) after = r.id - 1;
+    after = Math.max(after, info.last_id - INBOX_KEPT); // the newest records only: ids grow one by one
     if (info.last_id > S.inboxLastId || after < S.inboxLastId) {
       const { body } = await api(`/_emulator/webhooks?After=${after}`);
       for (const r of body.webhooks) {
         S.inbox.set(r.id, r);
         if (r.id > S.inboxLastId) S.inboxLastId = r.id;
+      }
+      for (const id of S.inbox.keys()) {
+        if (S.inbox.size <= INBOX_KEPT) break;
+        S.inbox.delete(id);
       }
     }
     if (S.view === "inbox") renderInbox();
@@ -719,14 +754,15 @@
     S.inboxPage = Math.min(S.inboxPage, pages - 1);
     const shown = rows.slice(S.inboxPage * PAGE_SIZE, (S.inboxPage + 1) * PAGE_SIZE);
     if (!changed("inbox", [shown, S.inboxPage, rows.length])) return;
-    replace($("inbox"), table(`Callbacks, newest first: ${rows.length} of ${S.inbox.size} shown by the filters`, [
+    const held = S.inboxCount > S.inbox.size ? ` (the newest ${S.inbox.size} of ${S.inboxCount})` : "";
+    replace($("inbox"), table(`Callbacks, newest first: ${rows.length} of ${S.inbox.size}${held} shown by the filters`, [
       { label: "#", num: true }, "Virtual time", "Kind", "Event type", "URL", "Status", "Outcome", "Signed request"],
     shown.flatMap((r) => {
       const [state, label] = delivery(r);
       const open = S.inboxOpen.has(r.id);
       const detailId = `inbox-detail-${r.id}`;
       const toggle = h("button", { type: "button", class: "link", "data-key": `inbox-${r.id}`, "aria-expanded": String(open),
-        "aria-controls": detailId, "aria-label": `Signed request of callback ${r.id}: ${Object.keys(r.params).length} parameters`,
+        "aria-controls": detailId, "aria-label": `${open ? "hide" : "show"} ${Object.keys(r.params).length} parameters of callback ${r.id}`,
         onclick: () => {
           if (S.inboxOpen.has(r.id)) S.inboxOpen.delete(r.id); else S.inboxOpen.add(r.id);
           delete S.seen.inbox;
@@ -756,46 +792,103 @@
   }
 
   // --- the request log (shown when the emulator keeps one) ------------------------------------
+  // Read while its view is open: the whole log when the view opens, then only what is newer.
   async function refreshRequests() {
     const now = Date.now();
     if (S.requestsAvailable === false && now - S.requestsProbedAt < REQUESTS_PROBE_MS) return;
-    if (S.requestsAvailable && S.view !== "requests") return;
+    if (S.requestsAvailable && S.view !== "requests") { S.requestsLastId = null; return; }
     S.requestsProbedAt = now;
+    const after = S.requestsLastId === null || S.requestsLastId === undefined ? 0 : S.requestsLastId;
+    let body;
     try {
-      const { body } = await api("/_emulator/requests");
-      S.requests = Array.isArray(body) ? body : (body.requests || []);
+      ({ body } = await api(`/_emulator/requests?After=${after}`));
       S.requestsAvailable = true;
     } catch (error) {
       if (error.status === 401) throw error;
       S.requestsAvailable = false;
     }
     $("requests-tab").hidden = !S.requestsAvailable;
-    if (!S.requestsAvailable && S.view === "requests") showView("workspace");
+    if (!S.requestsAvailable) {
+      if (S.view === "requests") showView("workspace");
+      return;
+    }
+    if (after === 0) S.requests = [];
+    for (const r of body.requests || []) {
+      S.requests.push(r);
+      S.requestsLastId = Math.max(S.requestsLastId || 0, r.id);
+    }
+    if (S.requestsLastId === null || S.requestsLastId === undefined) S.requestsLastId = 0;
+    if (body.size && S.requests.length > body.size) S.requests = S.requests.slice(-body.size); // the log keeps the last N
     if (S.view === "requests") renderRequests();
   }
 
+  function answerOf(r) {
+    if (r.blocked) return ["failed", "blocked"];
+    if (r.status === null || r.status === undefined) return ["waiting", "none"];
+    return [r.status < 400 ? "answered" : "failed", String(r.status)];
+  }
+
+  function requestMatches(r, method, outcome, text) {
+    if (method && r.method !== method) return false;
+    if (outcome === "ok" && !(r.status >= 200 && r.status < 300)) return false;
+    if (outcome === "client" && !(r.status >= 400 && r.status < 500)) return false;
+    if (outcome === "server" && !(r.status >= 500)) return false;
+    if (outcome === "fault" && !r.fault) return false;
+    if (outcome === "blocked" && !r.blocked) return false;
+    if (!text) return true;
+    const hay = [r.path, r.host, r.account_sid, r.error_message, r.error_code, r.fault,
+      JSON.stringify(r.parameters || {})].join(" ").toLowerCase();
+    return hay.includes(text);
+  }
+
   function renderRequests() {
+    const method = $("requests-method").value, outcome = $("requests-outcome").value;
     const text = $("requests-text").value.trim().toLowerCase();
-    const rows = S.requests.filter((r) => !text || JSON.stringify(r).toLowerCase().includes(text)).slice().reverse();
+    const rows = S.requests.filter((r) => requestMatches(r, method, outcome, text)).reverse();
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     S.requestsPage = Math.min(S.requestsPage, pages - 1);
     const shown = rows.slice(S.requestsPage * PAGE_SIZE, (S.requestsPage + 1) * PAGE_SIZE);
-    if (!changed("requests", [shown, S.requestsPage, rows.length])) return;
-    const pick = (r, ...keys) => { for (const k of keys) if (r[k] !== undefined && r[k] !== null) return r[k]; return ""; };
-    replace($("requests"), table(`Requests, newest first: ${rows.length} shown`, [
-      "Time", "Method", "Path", "Status", "Account", "Details"],
-    shown.map((r, i) => {
-      const response = typeof r.response === "object" && r.response ? r.response : {};
-      return h("tr", {},
-        h("td", { class: "mono" }, pick(r, "timestamp", "date", "time")), h("td", {}, pick(r, "method")),
-        h("td", { class: "mono" }, pick(r, "path", "url")), h("td", {}, String(pick(r, "status", "status_code") || pick(response, "status"))),
-        h("td", { class: "mono" }, pick(r, "account_sid")),
-        h("td", {}, h("details", { "data-key": `req-${pick(r, "id") || i}` }, h("summary", {}, "request"),
-          h("pre", {}, JSON.stringify(r, null, 2)))));
+    if (!changed("requests", [shown, S.requestsPage, rows.length, [...S.requestsOpen]])) return;
+    replace($("requests"), table(`Requests, newest first: ${rows.length} of ${S.requests.length} shown by the filters`, [
+      { label: "#", num: true }, "Virtual time", "Method", "Path", "Answer", "Account", { label: "Took", num: true }, "Parameters"],
+    shown.flatMap((r) => {
+      const [state, label] = answerOf(r);
+      const open = S.requestsOpen.has(r.id);
+      const names = Object.keys(r.parameters || {});
+      const detailId = `request-detail-${r.id}`;
+      return [
+        h("tr", { "data-id": r.id },
+          h("td", { class: "num" }, r.id), h("td", { class: "date" }, r.timestamp), h("td", {}, r.method),
+          h("td", { class: "mono wrap" }, r.path),
+          h("td", { class: "wrap" }, statusChip(state, label),
+            r.error_code ? h("div", { class: "muted" }, `${r.error_code} ${r.error_message || ""}`) : null,
+            r.fault ? h("div", { class: "muted" }, `fault: ${r.fault}`) : null),
+          h("td", { class: "mono wrap" }, r.account_sid || ""),
+          h("td", { class: "num date" }, r.duration_ms !== undefined ? `${r.duration_ms} ms` : ""),
+          h("td", {}, names.length ? h("button", { type: "button", class: "link", "data-key": `request-${r.id}`,
+            "aria-expanded": String(open), "aria-controls": detailId,
+            "aria-label": `${open ? "hide" : "show"} ${names.length} parameters of request ${r.id}`,
+            onclick: () => {
+              if (S.requestsOpen.has(r.id)) S.requestsOpen.delete(r.id); else S.requestsOpen.add(r.id);
+              renderRequests();
+            } }, `${open ? "hide" : "show"} ${names.length}`) : h("span", { class: "muted" }, "none"))),
+        open ? h("tr", { id: detailId, class: "expanded" }, h("td", { colspan: 8 },
+          h("dl", { class: "params" }, names.map((k) => [h("dt", {}, k),
+            h("dd", {}, Array.isArray(r.parameters[k]) ? r.parameters[k].join(", ") : String(r.parameters[k]))])))) : null,
+      ];
     })),
     pager("requests", S.requestsPage, pages, rows.length, (p) => { S.requestsPage = p; renderRequests(); }));
   }
-  $("requests-text").addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
+  for (const id of ["requests-method", "requests-outcome", "requests-text"]) {
+    $(id).addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
+  }
 
-  tick(true);
+  function start() {
+    readHash();
+    const detail = S.detail;
+    showView(S.view);
+    if (detail && S.view === "workspace") openDetail(detail.kind, detail.sid);
+  }
+  window.addEventListener("hashchange", start);
+  start();
 })();

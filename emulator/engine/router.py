@@ -639,8 +639,7 @@ class Router:
                   {**ev.task_fields(ws, task), "TaskQueueSid": task.task_queue_sid, "WorkflowSid": task.workflow_sid})
 
 
-# The one table from timer kind to handler.
-TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {
+TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {  # the one table: timer kind -> handler
     lifecycle.TTL: Router._ttl_expired,
     lifecycle.TARGET: Router._target_expired,
     lifecycle.RESERVATION: Router._reservation_expired,

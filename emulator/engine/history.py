@@ -140,7 +140,7 @@ class History:
             fresh.append(event)
         for event in reversed(fresh):
             self.digest(event)
-            task_sid = event.data.get("TaskSid")
+            task_sid = event.get("TaskSid")
             if task_sid:
                 self.live.touch(task_sid)
             elif event.event_type == "workflow.updated":
@@ -171,7 +171,7 @@ class History:
 
     def digest(self, event: Event) -> None:
         kind = event.event_type
-        data = event.data
+        data = event  # (reads fields with get, like a dict)
         t = event.event_date.timestamp()
         task_sid: Any = data.get("TaskSid")
         channel = data.get("TaskChannelSid")
@@ -218,17 +218,17 @@ class History:
             self._add(RESERVATION_FIGURES[kind], t, (ws_scope, wf_scope, q_scope, ("wk", data.get("WorkerSid"))),
                       channel, wait, queue_wait)
         elif kind == "worker.created":
-            self._timeline(data["WorkerSid"]).add(t, data.get("WorkerActivitySid"))
+            self._timeline(data.get("WorkerSid")).add(t, data.get("WorkerActivitySid"))
         elif kind == "worker.activity.update":
-            timeline = self.timelines.get(data["WorkerSid"])
+            timeline = self.timelines.get(data.get("WorkerSid"))
             if timeline is None:
                 # the worker's creation is older than the log: start from the previous activity
-                timeline = self._timeline(data["WorkerSid"])
+                timeline = self._timeline(data.get("WorkerSid"))
                 ms = _int(data.get("WorkerTimeInPreviousActivityMs"))
                 timeline.add(t - ms / 1000.0, data.get("WorkerPreviousActivitySid"))
             timeline.add(t, data.get("WorkerActivitySid"))
         elif kind == "worker.deleted":
-            self._timeline(data["WorkerSid"]).add(t, None)
+            self._timeline(data.get("WorkerSid")).add(t, None)
 
     def _timeline(self, worker_sid: str) -> Timeline:
         timeline = self.timelines.get(worker_sid)

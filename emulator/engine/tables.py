@@ -32,6 +32,7 @@ from .state import (
     Worker,
     WorkerChannel,
     Workflow,
+    event_shape,
 )
 from .workflow_config import WorkflowConfiguration
 
@@ -66,7 +67,7 @@ class WorkspaceTables:
         self.tasks: OrderedDict[str, Task] = OrderedDict()
         self.reservations: OrderedDict[str, Reservation] = OrderedDict()
         self.transfers: OrderedDict[str, Transfer] = OrderedDict()
-        self.events: OrderedDict[str, Event] = OrderedDict()
+        self.events: dict[str, Event] = {}  # in the order logged (a plain dict: smaller per entry)
         # each task's routing state, and when each worker last got a task (its idle time runs from then)
         self.task_routing: dict[str, TaskRouting] = {}
         self.last_assigned: dict[str, datetime] = {}
@@ -112,8 +113,8 @@ class WorkspaceTables:
             event_type=event_type, description=description, resource_type=resource_type,
             resource_sid=resource_sid, resource_path=resource_path,
             actor_type="workspace", actor_sid=self.sid, actor_path="",
-            event_date=self.now(),
-            data={"WorkspaceSid": self.sid, "WorkspaceName": self.friendly_name, **data})
+            event_date=self.now(), shape=event_shape(("WorkspaceSid", "WorkspaceName", *data)),
+            values=(self.sid, self.friendly_name, *data.values()))
         self.events[event.sid] = event
         self.ctx.publish(self, event)
         return event
@@ -281,7 +282,7 @@ class WorkspaceTables:
             first = next(iter(self.events.values()))
             if first.event_date >= cutoff:
                 break
-            self.events.popitem(last=False)
+            del self.events[first.sid]
 
     # --- shared -------------------------------------------------------------------------------
     _KIND_PATHS = {"WA": "Activities", "WQ": "TaskQueues", "WK": "Workers", "WW": "Workflows", "WT": "Tasks",

@@ -248,6 +248,10 @@ class Event:
     event_date: datetime
     shape: EventShape = field(default_factory=EventShape)
     values: tuple = ()
+    # the SIDs of what the event is about, by subject ("task", "reservation", "worker", "queue",
+    # ...): kept compact the same way, ``subjects`` builds the dict
+    subject_shape: EventShape = field(default_factory=EventShape)
+    subject_values: tuple = ()
 
     @property
     def data(self) -> dict:
@@ -257,6 +261,15 @@ class Event:
     def data(self, data: dict) -> None:  # (a snapshot written before events were compact)
         self.shape = event_shape(tuple(data))
         self.values = tuple(data.values())
+
+    @property
+    def subjects(self) -> dict:
+        return dict(zip(self.subject_shape.names, self.subject_values, strict=True))
+
+    @subjects.setter
+    def subjects(self, subjects: dict) -> None:
+        self.subject_shape = event_shape(tuple(subjects))
+        self.subject_values = tuple(subjects.values())
 
     def get(self, name: str, default: Any = None) -> Any:
         """One field of the data, or ``default``."""

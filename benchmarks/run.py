@@ -361,6 +361,7 @@ def routing_rows(quick: bool) -> list[Row]:
     small = min((child("routing.py", "--one", "1000,100") for _ in range(2)), key=lambda r: r["cpu_us_per_task"])
     big_size = "10000,1000" if quick else "100000,1000"
     big = child("routing.py", "--one", big_size)
+    tuned = child("routing.py", "--one", big_size + ",0,0,0,1")
     callbacks = child("routing.py", "--one", "10000,100,0,0,1")
 
     label = f"{big['tasks']:,}x{big['workers']:,}"
@@ -369,6 +370,8 @@ def routing_rows(quick: bool) -> list[Row]:
          "<= 100"),
         (f"routing per task, {label}", "us", big["us_per_task"], big["cpu_us_per_task"], "1,000x100 (growth)",
          small["us_per_task"], small["cpu_us_per_task"], "<= 100; growth <= 1.2"),
+        (f"routing per task, {label}, server's GC tuning", "us", tuned["us_per_task"], tuned["cpu_us_per_task"],
+         "1,000x100 (growth)", small["us_per_task"], small["cpu_us_per_task"], "<= 100; growth <= 1.2"),
         (f"memory per finished task, {label}", "KB", big["kb_per_task"], None, "", None, None, "<= 4"),
         ("memory per finished task, callbacks captured, 10,000x100", "KB", callbacks["kb_per_task"], None, "", None,
          None, "<= 4"),

@@ -92,9 +92,11 @@ class Backend:
                          events_filter: str | None = None, multi_task_enabled: bool | None = None,
                          template: str | None = None, prioritize_queue_order: str | None = None) -> Workspace:
         v.friendly_name(friendly_name)
+        v.within_limit("workspaces", len(self.accounts.get(account_sid, ())), f"account {account_sid}")
         template = template or "NONE"
         if template not in TEMPLATES:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Template", reason="must be NONE or FIFO"))
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="Template", reason="must be NONE, FIFO or EMPTY"))
         if prioritize_queue_order is not None and prioritize_queue_order not in QUEUE_ORDERS:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="PrioritizeQueueOrder", reason="must be FIFO or LIFO"))
@@ -103,7 +105,7 @@ class Backend:
                               multi_task_enabled=True if multi_task_enabled is None else multi_task_enabled,
                               prioritize_queue_order=prioritize_queue_order or "FIFO")
         self.add_workspace(workspace)
-        workspace.record("workspace.created", f"Workspace {friendly_name} created", "workspace", workspace.sid, "", {})
+        workspace.emit("workspace.created")
         workspace.populate_defaults(template)
         return workspace
 
@@ -113,7 +115,7 @@ class Backend:
 
     def delete_workspace(self, account_sid: str, sid: str) -> None:
         workspace = self.get_workspace(account_sid, sid)
-        workspace.record("workspace.deleted", f"Workspace {workspace.friendly_name} deleted", "workspace", sid, None, {})
+        workspace.emit("workspace.deleted")
         self.forget_workspace(workspace)
         del self.accounts[account_sid][sid]
 

@@ -441,7 +441,8 @@ class _Builder:
             owner = by_sid.get(timer["workspace"])
             if owner is None:
                 raise self.fail(f"workspace {timer['workspace']} does not exist")
-            subjects = owner.reservations if timer["kind"] == lifecycle.RESERVATION else owner.tasks
+            subjects = (owner.reservations if timer["kind"] == lifecycle.RESERVATION
+                        else {owner.sid} if timer["kind"] == lifecycle.EVENT_EXPIRY else owner.tasks)
             if timer["subject"] not in subjects:
                 raise self.fail(f"{timer['kind']} timer for {timer['subject']}, which does not exist")
             timers.append((_instant(timer["due"]), timer["kind"], owner, timer["subject"]))

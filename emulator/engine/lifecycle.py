@@ -195,7 +195,8 @@ TARGET = "target-timeout"  # the workflow target's timeout moves the task on
 RESERVATION = "reservation-timeout"  # the offer's TaskReservationTimeout runs out
 ASSIGNED_LIFETIME = "assigned-lifetime"  # 24 hours assigned: the system deletes the task
 DELETION = "finished-deletion"  # a finished task goes five minutes after it ended
-TIMER_KINDS = (TTL, TARGET, RESERVATION, ASSIGNED_LIFETIME, DELETION)
+EVENT_EXPIRY = "event-expiry"  # the workspace's oldest event turns 30 days old (subject: the workspace SID)
+TIMER_KINDS = (TTL, TARGET, RESERVATION, ASSIGNED_LIFETIME, DELETION, EVENT_EXPIRY)
 TASK_TIMER_KINDS = (TTL, TARGET, ASSIGNED_LIFETIME, DELETION)
 
 # Finished tasks disappear "five minutes" after they end (https://www.twilio.com/docs/taskrouter/lifecycle-task-state).

@@ -228,6 +228,10 @@ class Timers:
         self.cancel(kind, subject)
         self.entries[(kind, subject)] = self.clock.call_later(seconds, kind, self.workspace_sid, subject)
 
+    def start_at(self, kind: str, subject: str, due: datetime) -> None:
+        self.cancel(kind, subject)
+        self.entries[(kind, subject)] = self.clock.call_at(due, kind, self.workspace_sid, subject)
+
     def adopt(self, timer: Timer) -> None:
         """Register an entry the clock already holds (a restored checkpoint's)."""
         self.entries[(timer.kind, timer.subject)] = timer

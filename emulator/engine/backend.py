@@ -130,10 +130,8 @@ class Backend:
 
     def replace_state(self, accounts: dict[str, OrderedDict[str, Workspace]]) -> None:
         """Put ``accounts`` (workspaces built for this backend's context, e.g. from a snapshot) in
-        place of every account's workspaces. Their timers are the caller's to schedule."""
-        for workspaces in self.accounts.values():
-            for workspace in workspaces.values():
-                self.forget_workspace(workspace)
+        place of every account's workspaces. The clock's timers are the caller's to replace
+        (``Clock.rewind``): the old workspaces' entries go with them."""
         self.router.work.clear()
         self.accounts = accounts
         self._by_sid = {ws.sid: ws for workspaces in accounts.values() for ws in workspaces.values()}

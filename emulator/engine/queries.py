@@ -161,7 +161,6 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
            sid=None) -> list[Event]:
     """Events in time order. Without StartDate the window is the last ``Minutes`` (default 15)
     (https://www.twilio.com/docs/taskrouter/api/event)."""
-    ws.expire_events()
     now = ws.now()
     if minutes is not None and minutes < 1:
         raise _bad("Minutes", "must be at least 1")

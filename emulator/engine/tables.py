@@ -18,7 +18,7 @@ from . import events as ev
 from . import lifecycle
 from .context import Context
 from .expressions import Expression
-from .lifecycle import Timers
+from .lifecycle import EVENT_EXPIRY, Timers
 from .routing.index import RoutingIndex, build_index
 from .state import (
     Activity,
@@ -127,6 +127,9 @@ class WorkspaceTables:
             subject_shape=event_shape(tuple(subjects)) if subjects else _NO_SUBJECTS,
             subject_values=tuple(subjects.values()) if subjects else ())
         self.events[event.sid] = event
+        if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
+            # Events are kept 30 days; a timer drops them as they age (not the reads of the list).
+            self.timers.start_at(EVENT_EXPIRY, self.sid, event.event_date + timedelta(days=ev.RETENTION_DAYS))
         self.ctx.publish(self, event)
         return event
 
@@ -276,14 +279,16 @@ class WorkspaceTables:
 
     # --- events -------------------------------------------------------------------------------
     def get_event(self, sid: str) -> Event:
-        self.expire_events()
         return self._get(self.events, sid)
 
     def expire_events(self) -> None:
+        """Drop the events older than 30 days, then wait for the next oldest to turn 30 days old
+        (https://www.twilio.com/docs/taskrouter/api/event: "Events are stored for 30 days")."""
         cutoff = self.now() - timedelta(days=ev.RETENTION_DAYS)
         while self.events:
             first = next(iter(self.events.values()))
-            if first.event_date >= cutoff:
+            if first.event_date > cutoff:  # (one exactly 30 days old goes: the timer stands at its due)
+                self.timers.start_at(EVENT_EXPIRY, self.sid, first.event_date + timedelta(days=ev.RETENTION_DAYS))
                 break
             del self.events[first.sid]
 

@@ -63,14 +63,18 @@ class Webhooks:
     an account's callbacks (the HTTP app wires its credentials in). ``assignment_timeout`` is
     how long an assignment callback may take to answer (5 s on the real service). ``limits``
     bound real HTTP delivery (``delivery.Dispatcher``): ``workers``, ``per_destination``,
-    ``backlog``, ``destination_backlog``.
+    ``backlog``, ``destination_backlog``. ``retention`` bounds the inbox (``Inbox``):
+    ``max_records``, ``max_age`` (virtual seconds).
     """
 
     def __init__(self, backend, *, default_delivery: str = "capture",
                  auth_token_for: Callable[[str], str | None] | None = None,
-                 assignment_timeout: float = assignment.ANSWER_TIMEOUT, limits: dict | None = None) -> None:
+                 assignment_timeout: float = assignment.ANSWER_TIMEOUT, limits: dict | None = None,
+                 retention: dict | None = None) -> None:
         self.backend = backend
-        self.inbox = Inbox()
+        retention = retention or {}
+        self.inbox = Inbox(max_records=retention.get("max_records"), max_age=retention.get("max_age"),
+                           now=backend.clock.now)
         self.auth_token_for = auth_token_for
         self.assignment_timeout = assignment_timeout
         self._default = self._initial_default = _transport(default_delivery)

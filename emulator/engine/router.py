@@ -334,7 +334,7 @@ class Router:
     def _assign_task(self, ws: WorkspaceTables, task: Task) -> None:
         """Give ``task`` reservations with the best eligible workers of its current target, looking
         only at the workers free to take it in its queue."""
-        if task.assignment_status not in WAITING or task.transfer_sid is not None:
+        if task.assignment_status not in WAITING or idx.held_for_worker(ws, task):
             return
         state, target = matching.current(ws, task)
         if state is None or target is None or state.route is None:
@@ -443,7 +443,11 @@ class Router:
 
     def _reserve(self, ws: WorkspaceTables, task: Task, worker: Worker) -> None:
         now = ws.now()
-        reservation = Reservation(ws.new_sid("WR"), ws.account_sid, ws.sid, task.sid, worker.sid, RS.PENDING, now, now)
+        # a task transferred to a queue: this reservation is the transfer's offer
+        reservation = Reservation(ws.new_sid("WR"), ws.account_sid, ws.sid, task.sid, worker.sid, RS.PENDING, now, now,
+                                  transfer_sid=task.transfer_sid)
+        if task.transfer_sid is not None:
+            transfers.offered(ws, task, reservation)
         ws.reservations[reservation.sid] = reservation
         idx.index_reservation(ws.index, reservation)
         state = ws.task_routing[task.sid]

@@ -232,6 +232,10 @@ class Timers:
         self.cancel(kind, subject)
         self.entries[(kind, subject)] = self.clock.call_at(due, kind, self.workspace_sid, subject)
 
+    def adopt(self, timer: Timer) -> None:
+        """Register an entry the clock already holds (a restored checkpoint's)."""
+        self.entries[(timer.kind, timer.subject)] = timer
+
     def cancel(self, kind: str, subject: str) -> None:
         timer = self.entries.pop((kind, subject), None)
         if timer is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -184,6 +185,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The youngest generation's threshold in the server process (Python's default is 700): a busy
+# workspace allocates records by the thousand, and each young collection that survives pushes the
+# older generations towards a full scan of every long-lived record.
+GC_YOUNG_THRESHOLD = 100_000
+
+
+def tune_garbage_collector() -> None:
+    """In a process that is only the emulator's server: what start-up built (modules, a restored
+    state, blueprints) is moved out of the cyclic collector's reach (``gc.freeze``), and young
+    collections run less often, so a large workspace is not rescanned again and again. Records
+    form few reference cycles; the collector still runs, just less often. (``make bench`` measures
+    routing with and without this.)"""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "parity":
@@ -260,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+        tune_garbage_collector()  # (a server run from a thread shares a process that is not ours)
     print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode}); "
           f"dashboard at {server.url}/", flush=True)
     try:

@@ -70,6 +70,7 @@ from .engine.state import (
     Worker,
     WorkerChannel,
     Workflow,
+    event_shape,
 )
 from .engine.workflow_config import Target, WorkflowConfiguration
 from .engine.workspace import Workspace
@@ -502,7 +503,7 @@ class _Builder:
             ws.events[self.unique(e["sid"])] = Event(
                 e["sid"], *common, e["event_type"], e["description"], e["resource_type"], e["resource_sid"],
                 e["resource_path"], e["actor_type"], e["actor_sid"], e["actor_path"], _instant(e["event_date"]),
-                dict(e["data"]))
+                event_shape(tuple(e["data"])), tuple(e["data"].values()))
         return ws
 
     def transfers(self, ws: Workspace, rows: list, common: tuple[str, str]) -> None:

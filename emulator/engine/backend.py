@@ -17,6 +17,7 @@ from datetime import datetime
 from .. import errors
 from ..clock import MANUAL, Clock, Timer
 from ..sids import SidSource
+from . import history
 from . import validation as v
 from .context import Context, WorkQueue
 from .router import Router
@@ -61,6 +62,7 @@ class Backend:
         self._listeners.append(listener)
 
     def publish(self, workspace: WorkspaceTables, event: Event) -> None:
+        history.follow(workspace, event)  # (derived: the statistics' digest of the log)
         for listener in self._listeners:
             listener(workspace, event)
 

@@ -179,7 +179,7 @@ class Webhooks:
                 self._enqueue(EVENT, ws.event_callback_url, ev.callback_params(event, ws.friendly_name), event,
                               event_type=event.event_type)
         if event.event_type == "reservation.created":
-            workflow = ws.workflows.get(event.data.get("WorkflowSid") or "")
+            workflow = ws.workflows.get(event.get("WorkflowSid") or "")
             if workflow is not None and workflow.assignment_callback_url:
                 params = assignment.callback_params(ev.callback_params(event, ws.friendly_name))
                 self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, params, event)
@@ -189,8 +189,8 @@ class Webhooks:
             id=next(self._ids), kind=kind, url=url, method="POST", params=params,
             headers=self._headers(event.account_sid, url, params, f"{event.sid}:{kind}:{url}"),
             timestamp=event.event_date, account_sid=event.account_sid, workspace_sid=event.workspace_sid,
-            event_type=event_type, task_sid=event.data.get("TaskSid"),
-            reservation_sid=event.data.get("ReservationSid"))
+            event_type=event_type, task_sid=event.get("TaskSid"),
+            reservation_sid=event.get("ReservationSid"))
         self.inbox.add(record)
         self._outbox.append(record)
 

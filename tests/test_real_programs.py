@@ -66,7 +66,6 @@ def voice_desk(workspace, *, contact_uri: str | None = "client:alice", call_sid:
     return worker, task, only_pending(workspace, task.sid)
 
 
-@NOT_BUILT
 def test_dequeue_without_from_uses_the_worker_contact_uri_and_accepts(workspace):
     _, task, reservation = voice_desk(workspace)
     updated = workspace.tasks(task.sid).reservations(reservation.sid).update(instruction="dequeue")
@@ -79,7 +78,6 @@ def test_dequeue_without_from_uses_the_worker_contact_uri_and_accepts(workspace)
     assert attributes["call_sid"] == CALL_SID and attributes["worker_call_sid"].startswith("CA")
 
 
-@NOT_BUILT
 @pytest.mark.parametrize("contact_uri, call_sid, dequeue_to, code", [
     pytest.param("client:alice", None, None, 40140, id="task-without-call-sid"),
     pytest.param(None, CALL_SID, None, 40131, id="no-destination"),
@@ -92,14 +90,12 @@ def test_dequeue_errors_are_the_documented_ones(workspace, contact_uri, call_sid
     assert workspace.tasks(task.sid).fetch().assignment_status == "reserved"
 
 
-@NOT_BUILT
 def test_dequeue_with_a_destination_needs_no_contact_uri(workspace):
     _, task, reservation = voice_desk(workspace, contact_uri=None)
     context = workspace.tasks(task.sid).reservations(reservation.sid)
     assert context.update(instruction="dequeue", dequeue_to="+15005550006").reservation_status == "accepted"
 
 
-@NOT_BUILT
 def test_dequeue_answered_by_the_assignment_callback(emu, workspace):
     emu.webhooks.on_assignment(lambda record: {"instruction": "dequeue"})
     workflow = workspace.workflows.list()[0]
@@ -119,7 +115,6 @@ def accepted_call(workspace):
     return worker, task, context
 
 
-@NOT_BUILT
 def test_supervise_instruction_with_its_parameters(workspace):
     _, task, context = accepted_call(workspace)
     supervisor = workspace.workers.create(friendly_name="sam", attributes=json.dumps({"contact_uri": "client:sam"}))
@@ -129,7 +124,6 @@ def test_supervise_instruction_with_its_parameters(workspace):
     assert workspace.tasks(task.sid).fetch().assignment_status == "assigned"
 
 
-@NOT_BUILT
 def test_supervise_errors(workspace):
     _, task, reservation = voice_desk(workspace)
     pending = workspace.tasks(task.sid).reservations(reservation.sid)
@@ -146,7 +140,6 @@ def test_supervise_errors(workspace):
         .reservation_status == "accepted"
 
 
-@NOT_BUILT
 def test_if_match_on_reservation_updates(client, workspace):
     answers = []
     client.http_client.session.hooks["response"].append(lambda r, *a, **k: answers.append(r))

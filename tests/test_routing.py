@@ -223,10 +223,11 @@ def test_multi_reservation_first_accept_rescinds_others(client):
     ws = make_workspace(client)
     queue, wf = queue_workflow(ws, max_reserved_workers=2)
     a, b = worker(ws, "a"), worker(ws, "b")
-    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    task = ws.tasks.create(attributes=json.dumps({"call_sid": "CA" + "1" * 32}), workflow_sid=wf.sid)
     rs = reservations(ws, task.sid)
     assert sorted(r.worker_sid for r in rs) == sorted([a.sid, b.sid])
-    ws.tasks(task.sid).reservations(rs[1].sid).update(instruction="dequeue", dequeue_from="+15550001111")
+    ws.tasks(task.sid).reservations(rs[1].sid).update(instruction="dequeue", dequeue_from="+15550001111",
+                                                      dequeue_to="client:b")
     assert res_status(ws, task.sid, rs[1].sid) == "accepted"
     assert res_status(ws, task.sid, rs[0].sid) == "rescinded"
     with pytest.raises(TwilioRestException) as info:

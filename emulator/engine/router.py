@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .. import errors
-from . import lifecycle
+from . import instructions, lifecycle
 from .context import WorkQueue
 from .lifecycle import (
     ASSIGNED_TASK_LIFETIME,
@@ -522,11 +522,18 @@ class Router:
             if task is None:
                 raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
                     path=f"/v1/Workspaces/{ws.sid}/Tasks/{reservation.task_sid}"))
+            ws.check_version(reservation, update.if_match, "Reservation")
             if reservation.reservation_status == RS.RESCINDED:
                 raise errors.Gone(errors.RESERVATION_RESCINDED.format(sid=reservation.sid))
             if update.instruction is not None:
                 accept, post_work = update.check_instruction(ws.multi_task_enabled)
+                instruction = update.instruction.lower()
+                if instruction == "supervise":
+                    instructions.supervise(ws, reservation, update)
+                    return
                 lifecycle.require_pending(reservation)
+                if instruction == "dequeue":
+                    instructions.dequeue(ws, reservation, task, update)
                 if post_work is not None:
                     # the worker moves there once the work is done (the reservation wraps up or completes)
                     reservation.post_work_activity_sid = post_work

@@ -169,6 +169,12 @@ class Reservation:
     post_work_activity_sid: str | None = None
     # the transfer this reservation offers (a transfer leg)
     transfer_sid: str | None = None
+    # its ETag: +1 on every change of status (If-Match on reservation updates)
+    version: int = 0
+    # single-tasking: the activity the worker had before the queue's reservation activity
+    previous_activity_sid: str | None = None
+    # instructions without telephony the reservation received (dequeue's call, supervise), as data
+    instructions: list = field(default_factory=list)
 
 
 class TransferStatus:

@@ -250,5 +250,9 @@ class TaskRouting:
     """A task's routing state: its route, the workers passed over for it and its reservation attempts."""
 
     route: Route | None = None
-    excluded: set[str] = field(default_factory=set)  # workers who rejected the task
+    excluded: set[str] = field(default_factory=set)  # workers passed over for good (unreachable callbacks)
     attempts: int = 0  # pending -> reserved transitions
+    # workers whose offer of this round ended unaccepted (rejected, timed out): not offered the task
+    # again while its other offers are out; once it is pending again they may be (each round counts
+    # towards the 1,000-attempt cancel). Not kept in snapshots: a round is short.
+    declined: set[str] = field(default_factory=set)

@@ -15,8 +15,8 @@ Floors:
 
 Every latency is the median over rounds of per-call means, emulator and floor interleaved round by
 round. CPU time is the whole process's (client and in-thread server); for Prism its processes' CPU
-time is added. Routing, statistics and the dashboard run in fresh interpreters (``routing.py``, ``statistics.py``,
-``dashboard.py``).
+time is added. Routing, statistics, the dashboard and the server run in fresh interpreters (``routing.py``, ``statistics.py``,
+``dashboard.py``, ``server.py``).
 
 Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism]
 """
@@ -361,6 +361,7 @@ def routing_rows(quick: bool) -> list[Row]:
     small = min((child("routing.py", "--one", "1000,100") for _ in range(2)), key=lambda r: r["cpu_us_per_task"])
     big_size = "10000,1000" if quick else "100000,1000"
     big = child("routing.py", "--one", big_size)
+    tuned = child("routing.py", "--one", big_size + ",0,0,0,1")
     callbacks = child("routing.py", "--one", "10000,100,0,0,1")
 
     label = f"{big['tasks']:,}x{big['workers']:,}"
@@ -369,6 +370,8 @@ def routing_rows(quick: bool) -> list[Row]:
          "<= 100"),
         (f"routing per task, {label}", "us", big["us_per_task"], big["cpu_us_per_task"], "1,000x100 (growth)",
          small["us_per_task"], small["cpu_us_per_task"], "<= 100; growth <= 1.2"),
+        (f"routing per task, {label}, server's GC tuning", "us", tuned["us_per_task"], tuned["cpu_us_per_task"],
+         "1,000x100 (growth)", small["us_per_task"], small["cpu_us_per_task"], "<= 100; growth <= 1.2"),
         (f"memory per finished task, {label}", "KB", big["kb_per_task"], None, "", None, None, "<= 4"),
         ("memory per finished task, callbacks captured, 10,000x100", "KB", callbacks["kb_per_task"], None, "", None,
          None, "<= 4"),
@@ -381,6 +384,22 @@ def statistics_rows(quick: bool) -> list[Row]:
     r = child("statistics.py", *args)
     return [(f"statistics, first query on {r['events']:,} events", "ms", r["first_ms"], r["first_cpu_ms"],
              "(a later query)", r["later_ms"], None, "<= 100")]
+
+
+def snapshot_rows(quick: bool) -> list[Row]:
+    """Snapshot and restore of 10,000 tasks with their events (2,000 with --quick), each beside
+    the document's own json.dumps / json.loads, and how long each held the engine lock."""
+    r = child("snapshot.py", "--json", "--tasks", "2000" if quick else "10000")
+    size = f"{r['tasks']:,} tasks, {r['events']:,} events, {r['document_mb']:.0f} MB"
+    return [
+        (f"snapshot take, {size}", "ms", r["take_ms"], r["take_cpu_ms"], "json.dumps of it", r["floor_dumps_ms"],
+         r["floor_dumps_cpu_ms"], "< 100"),
+        ("  engine lock held by take", "ms", r["take_lock_ms"], None, "", None, None, "< 10"),
+        (f"snapshot restore, {size}", "ms", r["restore_ms"], r["restore_cpu_ms"], "json.loads of it",
+         r["floor_loads_ms"], r["floor_loads_cpu_ms"], ""),
+        ("  of which the schema check", "ms", r["schema_check_ms"], None, "", None, None, ""),
+        ("  engine lock held by restore", "ms", r["restore_lock_ms"], None, "", None, None, "< 10"),
+    ]
 
 
 def dashboard_rows(quick: bool) -> list[Row]:
@@ -396,6 +415,21 @@ def dashboard_rows(quick: bool) -> list[Row]:
             big, small = b[name]
             rows.append((f"dashboard page {name}, {b['big']:,} tasks", "ms", big * 1e3, None,
                          f"{b['small']} tasks (growth)", small * 1e3, None, "growth <= 2"))
+    return rows
+
+
+def server_rows(quick: bool) -> list[Row]:
+    """The standalone server: writes with the --state-file journal against none, and callback lag
+    with a slow receiver against none (``server.py``)."""
+    r = child("server.py", "--json", *(["--quick"] if quick else []))
+    off = r["off"]
+    rows: list[Row] = [(f"server writes/s, journal {sync}", "req/s", r[sync]["per_second"], r[sync]["cpu_ms_per_write"],
+                        "journal off (CPU: ms/write)", off["per_second"], off["cpu_ms_per_write"], "")
+                       for sync in ("everysec", "always")]
+    floor, slow = r["lag_floor"], r["lag_slow"]
+    for name in ("p50_ms", "p95_ms", "max_ms"):
+        rows.append((f"callback lag {name[:-3]}, {r['rate']:.0f} creates/s, a {r['slow']:g} s receiver beside",
+                     "ms", slow[name], None, "no slow receiver", floor[name], None, ""))
     return rows
 
 
@@ -466,7 +500,9 @@ def main() -> None:
     rows += http
     rows += routing_rows(args.quick)
     rows += statistics_rows(args.quick)
+    rows += snapshot_rows(args.quick)
     rows += dashboard_rows(args.quick)
+    rows += server_rows(args.quick)
     if os.path.exists("/proc/self/status"):
         rows.append(startup_row())
     print(f"TaskRouter emulator benchmarks ({'quick' if args.quick else 'full'}: {n} calls x {rounds} rounds; "

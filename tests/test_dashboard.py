@@ -188,14 +188,11 @@ def test_assets_ship_in_the_package():
 
 
 def _strict_app():
-    from emulator.engine.backend import Backend
-    from emulator.http import Credentials, create_app
-    from emulator.webhooks import Webhooks
+    from emulator.facade import TaskRouterEmulator
+    from emulator.http import Credentials
 
-    backend = Backend(seed=3)
-    webhooks = Webhooks(backend, default_delivery="capture")
     credentials = Credentials(tokens={ACCOUNT_SID: "token-a", OTHER: "token-b"}, admin_token="admin-secret")
-    app = create_app(backend, credentials=credentials, webhooks=webhooks)
+    app = TaskRouterEmulator(seed=3, credentials=credentials).app
     sids = {}
     for account, token in ((ACCOUNT_SID, "token-a"), (OTHER, "token-b")):
         response = app.test_client().post("/v1/Workspaces", data={"FriendlyName": f"of {account[-1]}",
@@ -266,3 +263,16 @@ def test_the_standalone_server_serves_the_page_and_names_it_when_it_starts():
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_waiting_task_shows_its_queue_and_who_could_take_it(emu, client):
+    context, queue, workflow, alice, bob, activities = _desk(client)
+    first = context.tasks.create(workflow_sid=workflow.sid, attributes="{}")  # Alice takes it
+    waiting = context.tasks.create(workflow_sid=workflow.sid, attributes="{}")
+    base = f"{BASE}/accounts/{ACCOUNT_SID}/workspaces/{context._solution['sid']}/tasks/"
+    view = _get(emu, base + waiting.sid)["task_queue"]
+    assert view["sid"] == queue.sid and view["target_workers"] == "skill == 'support'"
+    assert (view["realtime"]["total_eligible_workers"], view["realtime"]["total_available_workers"]) == (2, 1)
+    assert [(w["friendly_name"], w["activity_name"], w["available"], w["channel"]["available_capacity_percentage"])
+            for w in view["workers"]] == [("Alice", "Available", True, 0), ("Bob", "Offline", False, 100)]
+    assert _get(emu, base + first.sid)["task_queue"]["workers_total"] == 2

@@ -616,8 +616,10 @@ class Router:
 
     # --- helpers --------------------------------------------------------------------------------------
     def _finish(self, ws: WorkspaceTables, task: Task) -> None:
-        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later."""
+        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later. Its
+        routing state is over (a finished task is never routed again): it goes now."""
         ws.timers.cancel_task(task.sid)
+        ws.task_routing.pop(task.sid, None)
         idx.sync_task(ws, ws.index, task)
         ws.timers.start(lifecycle.DELETION, task.sid, FINISHED_TASK_RETENTION)
 
@@ -639,12 +641,12 @@ class Router:
             channel.assigned_tasks -= 1
 
 
-# The one table from timer kind to handler.
-TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {
+TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {  # the one table: timer kind -> handler
     lifecycle.TTL: Router._ttl_expired,
     lifecycle.TARGET: Router._target_expired,
     lifecycle.RESERVATION: Router._reservation_expired,
     lifecycle.ASSIGNED_LIFETIME: Router._assigned_expired,
     lifecycle.DELETION: Router._finished_expired,
+    lifecycle.EVENT_EXPIRY: lambda router, ws, subject: ws.expire_events(),
 }
 assert set(TIMER_HANDLERS) == set(lifecycle.TIMER_KINDS)

@@ -144,11 +144,9 @@ class Router:
                 ws.set_worker_activity(worker, ws.timeout_activity_sid)
         else:
             activities.restore(ws, reservation)
-        # A reservation timeout re-evaluates the task, which moves to the next target of its filter
-        # at once (https://www.twilio.com/docs/taskrouter/task-evaluation: at t=8 "the reservation
-        # times out for Task A. Task A re-evaluates and maps to Q2"); on the last target it stays.
-        task = ws.tasks.get(reservation.task_sid)
-        state = ws.task_routing.get(reservation.task_sid)
+        # The task re-evaluates: on to the next target of its filter at once, if any (https://www.twilio.com/
+        # docs/taskrouter/task-evaluation: the reservation "times out for Task A. Task A re-evaluates and maps to Q2").
+        task, state = ws.tasks.get(reservation.task_sid), ws.task_routing.get(reservation.task_sid)
         route = state.route if state is not None else None
         if task is not None and route is not None and route.workflow_sid and task.assignment_status == PENDING \
                 and route.index + 1 < len(route.targets):

@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING
 from .. import errors
 from . import activities, instructions, lifecycle
 from .context import WorkQueue
-from .lifecycle import (
-    ASSIGNED_TASK_LIFETIME,
-    DEFAULT_RESERVATION_TIMEOUT,
-    FINISHED_TASK_RETENTION,
-    LOAD_STATUSES,
-    TTL_REASON,
-)
+from .lifecycle import ASSIGNED_TASK_LIFETIME, DEFAULT_RESERVATION_TIMEOUT, FINISHED_TASK_RETENTION, LOAD_STATUSES, TTL_REASON
 from .routing import index as idx
 from .routing import matching, steps, transfers
 from .routing.index import RoutingIndex
@@ -461,11 +455,8 @@ class Router:
 
     def _reserve(self, ws: WorkspaceTables, task: Task, worker: Worker) -> None:
         now = ws.now()
-        # a task transferred to a queue: this reservation is the transfer's offer
-        reservation = Reservation(ws.new_sid("WR"), ws.account_sid, ws.sid, task.sid, worker.sid, RS.PENDING, now, now,
-                                  transfer_sid=task.transfer_sid)
-        if task.transfer_sid is not None:
-            transfers.offered(ws, task, reservation)
+        reservation = Reservation(ws.new_sid("WR"), ws.account_sid, ws.sid, task.sid, worker.sid, RS.PENDING, now, now)
+        transfers.offered(ws, task, reservation)  # of a task transferred to a queue: the transfer's offer
         ws.reservations[reservation.sid] = reservation
         idx.index_reservation(ws.index, reservation)
         state = ws.task_routing[task.sid]

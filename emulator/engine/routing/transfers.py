@@ -87,9 +87,11 @@ def create(router: Router, ws: WorkspaceTables, reservation: Reservation, task: 
 
 
 def offered(ws: WorkspaceTables, task: Task, leg: Reservation) -> None:
-    """The router reserved a worker for a task transferred to a queue: the transfer's latest offer."""
-    transfer = ws.transfers.get(task.transfer_sid or "")
+    """The router reserved a worker for a task: if the task is being transferred to a queue, the
+    reservation is the transfer's latest offer."""
+    transfer = ws.transfers.get(task.transfer_sid) if task.transfer_sid is not None else None
     if transfer is not None:
+        leg.transfer_sid = transfer.sid
         transfer.reservation_sid = leg.sid
 
 

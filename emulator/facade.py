@@ -17,8 +17,10 @@ from . import snapshot
 from .blueprints import LoadResult, load_blueprint
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
 from .engine.backend import Backend
+from .faults import Faults
 from .http import Credentials, create_app
 from .mock import EmulatorMock, InProcessAdapter, skip_environment
+from .requestlog import RequestLog
 from .server import DEFAULT_HOST, Server
 from .webhooks import Inbox, WebhookRecord, Webhooks
 
@@ -108,6 +110,24 @@ class TaskRouterEmulator:
         ``headers`` (signed), ``timestamp``, ``attempts``, ``response`` or ``error``."""
         return self.webhooks.inbox
 
+    @property
+    def requests(self) -> RequestLog:
+        """Every API request this emulator answered, oldest first, the last 1000 kept:
+        ``records(method=, path=, status=, account_sid=, after=, errors_only=)``, ``clear()``,
+        ``emu.requests[-1]``; each record has ``method``, ``path``, ``parameters``,
+        ``account_sid``, ``status``, ``error_code``, ``error_message``, ``timestamp`` (virtual),
+        ``duration_ms``, ``fault``; ``line()`` is its log line. Requests the guard stopped are
+        there too (``blocked``)."""
+        return self.app.config["request_log"]
+
+    @property
+    def faults(self) -> Faults:
+        """Fault injection: ``faults.api(429, path="/v1/Workspaces/*/Tasks", times=2)`` (a Twilio
+        error, or ``latency=`` seconds, for the next matching requests), ``faults.callback(url_prefix,
+        status=, body=, timeout=)`` (callbacks that fail, time out or get that answer),
+        ``list()``, ``clear()``. Every fault used shows in ``requests`` and ``inbox``."""
+        return self.app.config["faults"]
+
     def on_assignment(self, handler: "Callable[[WebhookRecord], dict | None] | None") -> None:
         """Answer every assignment callback with ``handler(record)``: a dict is the JSON answer
         (``{"instruction": "accept"}``, ``{"instruction": "reject", "activity_sid": ...}``, ...),
@@ -150,6 +170,8 @@ class TaskRouterEmulator:
                 self.clock.set_mode(self._clock_mode)
             self.backend.sids.reseed(self.seed)
             self.webhooks.reset(settings=True)
+            self.faults.clear()
+            self.requests.clear()
 
     # --- checkpoints --------------------------------------------------------------------------
     def snapshot(self) -> dict:

@@ -45,6 +45,11 @@ authentication, and the tokens callbacks are signed with). One test can override
 ``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=..., guard=..., auth_token=...,
 credentials={...})``.
 
+Faults: ``@pytest.mark.taskrouter_fault(status=429, path="/v1/Workspaces/*/Tasks", times=2)`` (the
+options of ``taskrouter.faults.api``) or ``@pytest.mark.taskrouter_fault(callback="https://app.test/",
+timeout=True)`` (those of ``taskrouter.faults.callback``), repeatable, for ``taskrouter`` and
+``taskrouter_server``.
+
 This module imports nothing heavy at load time: it is loaded into every pytest session of an
 environment the package is installed in.
 """
@@ -106,6 +111,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "taskrouter(seed=, start=, clock=, strict_schema=, guard=, auth_token=, credentials=): settings of this "
                    "test's TaskRouter emulator")
+    config.addinivalue_line(
+        "markers", "taskrouter_fault(status=, code=, message=, latency=, method=, path=, account_sid=, times=; or "
+                   "callback=URL_PREFIX, status=, body=, timeout=, times=): a fault of the test's TaskRouter emulator "
+                   "(repeatable)")
     config.addinivalue_line(
         "markers", "taskrouter_emulator_only(reason): a test that runs only on the emulator; skipped when "
                    "--taskrouter-target=live")
@@ -222,6 +231,22 @@ def _blueprint_for(request: pytest.FixtureRequest):
     return marker.args[0]
 
 
+def _add_faults(request: pytest.FixtureRequest, emulator) -> None:
+    """The faults ``@pytest.mark.taskrouter_fault(...)`` markers ask for (closest last, so a
+    test's own marker is used before its class's or module's)."""
+    from .faults import from_marker
+
+    for marker in reversed(list(request.node.iter_markers("taskrouter_fault"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.taskrouter_fault takes keyword arguments only: the options of "
+                                    "taskrouter.faults.api(...), or callback=URL_PREFIX and those of "
+                                    "taskrouter.faults.callback(...)")
+        try:
+            from_marker(emulator.faults, marker.kwargs)
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(f"@pytest.mark.taskrouter_fault{marker.kwargs}: {exc}") from None
+
+
 def _load(request: pytest.FixtureRequest, emulator, fixture: str) -> None:
     blueprint = _blueprint_for(request)
     if blueprint is not None:
@@ -241,6 +266,7 @@ def taskrouter(request: pytest.FixtureRequest):
     try:
         with emulator.mock():
             _load(request, emulator, "taskrouter")
+            _add_faults(request, emulator)
             yield emulator
     finally:
         emulator.close()
@@ -353,6 +379,7 @@ def taskrouter_server(request: pytest.FixtureRequest, _taskrouter_session_server
     server.emulator.strict_schema = values["strict_schema"]
     server.emulator.set_credentials(values["credentials"], values["auth_token"])
     _load(request, server.emulator, "taskrouter_server")
+    _add_faults(request, server.emulator)
     yield server
 
 

@@ -15,7 +15,8 @@ Floors:
 
 Every latency is the median over rounds of per-call means, emulator and floor interleaved round by
 round. CPU time is the whole process's (client and in-thread server); for Prism its processes' CPU
-time is added. Routing and statistics run in fresh interpreters (``routing.py``, ``statistics.py``).
+time is added. Routing, statistics and the dashboard run in fresh interpreters (``routing.py``, ``statistics.py``,
+``dashboard.py``).
 
 Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism]
 """
@@ -382,6 +383,22 @@ def statistics_rows(quick: bool) -> list[Row]:
              "(a later query)", r["later_ms"], None, "<= 100")]
 
 
+def dashboard_rows(quick: bool) -> list[Row]:
+    r = child("dashboard.py", "--json", *(["--quick"] if quick else []))
+    rows: list[Row] = []
+    for figures in r["server"]:
+        for name in ("view", "state"):
+            rows.append(ms_row(f"dashboard {name}, {figures['tasks']:,} tasks", figures[name],
+                               "REST page of 50 tasks", figures["floor"], "<= 3" if name == "view" else "<= 1"))
+    if r["browser"]:
+        b = r["browser"]
+        for name in ("fetch", "render"):
+            big, small = b[name]
+            rows.append((f"dashboard page {name}, {b['big']:,} tasks", "ms", big * 1e3, None,
+                         f"{b['small']} tasks (growth)", small * 1e3, None, "growth <= 2"))
+    return rows
+
+
 def startup_row() -> Row:
     """Seconds from spawning ``python -m emulator serve`` to a healthy answer, and its idle RSS in MiB."""
     port = free_port()
@@ -449,6 +466,7 @@ def main() -> None:
     rows += http
     rows += routing_rows(args.quick)
     rows += statistics_rows(args.quick)
+    rows += dashboard_rows(args.quick)
     if os.path.exists("/proc/self/status"):
         rows.append(startup_row())
     print(f"TaskRouter emulator benchmarks ({'quick' if args.quick else 'full'}: {n} calls x {rounds} rounds; "

@@ -9,7 +9,9 @@
     pending: "#b26a00", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
     completed: "#59636e", canceled: "#b3261e",
   };
-  const PALETTE = ["#1b7f3b", "#59636e", "#b26a00", "#1f62c7", "#7b3fb2", "#b3261e", "#00807f", "#8a5a00"];
+  // activities: greens for those that make a worker available, other colours for the rest
+  const AVAILABLE_COLOURS = ["#1b7f3b", "#00807f", "#4d7c0f"];
+  const UNAVAILABLE_COLOURS = ["#59636e", "#b26a00", "#7b3fb2", "#b3261e", "#1f62c7", "#8a5a00"];
 
   const S = {
     auth: sessionStorage.getItem("taskrouter-dashboard-auth"),
@@ -504,27 +506,50 @@
     else renderWorker(body);
   }
 
-  // Spans of a bar from [{start, end, label, colour}] over [t0, t1], with ticks of relative seconds.
-  function timelineSvg(title, spans, marks, t0, t1) {
-    const width = 900, left = 8, right = 8, span = Math.max(1, t1 - t0);
+  // Lanes of bars ([[{start, end, label, text, colour}]]) over [t0, t1], event marks on an axis
+  // below them and ticks of seconds since t0.
+  function timelineSvg(title, lanes, marks, t0, t1) {
+    const width = 900, left = 8, right = 8, span = Math.max(1, t1 - t0), lane = 28;
     const x = (t) => left + ((t - t0) / span) * (width - left - right);
-    const svg = s("svg", { class: "timeline", viewBox: `0 0 ${width} 74`, role: "img", "aria-label": title });
+    const axis = 8 + lanes.length * lane + 4;
+    const svg = s("svg", { class: "timeline", viewBox: `0 0 ${width} ${axis + 34}`, role: "img", "aria-label": title });
     svg.append(s("title", {}, title));
-    for (const sp of spans) {
-      const x0 = x(sp.start), x1 = Math.max(x0 + 2, x(sp.end));
-      svg.append(s("rect", { x: x0, y: 8, width: x1 - x0, height: 22, fill: sp.colour, rx: 2 }, s("title", {}, sp.label)));
-      if (x1 - x0 > 60) svg.append(s("text", { x: x0 + 4, y: 23, fill: "#fff" }, sp.text || sp.label));
-    }
-    svg.append(s("line", { class: "axis", x1: left, x2: width - right, y1: 40, y2: 40 }));
+    lanes.forEach((spans, i) => {
+      const y = 8 + i * lane;
+      for (const sp of spans) {
+        const x0 = Math.min(x(sp.start), width - right - 6), x1 = Math.max(x0 + 6, x(sp.end));
+        svg.append(s("rect", { x: x0, y, width: x1 - x0, height: 22, fill: sp.colour, rx: 2 }, s("title", {}, sp.label)));
+        if (x1 - x0 > 60) svg.append(s("text", { x: x0 + 4, y: y + 15, class: "on-bar" }, sp.text || sp.label));
+      }
+    });
+    svg.append(s("line", { class: "axis", x1: left, x2: width - right, y1: axis, y2: axis }));
     for (const m of marks) {
-      svg.append(s("line", { x1: x(m.t), x2: x(m.t), y1: 34, y2: 46, stroke: m.colour || "#334e68", "stroke-width": 2 },
-        s("title", {}, m.label)));
+      svg.append(s("line", { x1: x(m.t), x2: x(m.t), y1: axis - 6, y2: axis + 6, stroke: m.colour || "#334e68",
+        "stroke-width": 2 }, s("title", {}, m.label)));
     }
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
       const t = t0 + f * span;
-      svg.append(s("text", { class: "tick", x: Math.min(width - 40, x(t)), y: 62 }, `+${seconds(Math.round((t - t0) / 1000))}`));
+      svg.append(s("text", { class: "tick", x: Math.min(width - 40, x(t)), y: axis + 22 }, `+${seconds(Math.round((t - t0) / 1000))}`));
     }
     return svg;
+  }
+
+  // One bar per reservation of a task, from its first event to its last (to now while it lasts),
+  // coloured and labelled by the status the reservation record has.
+  function reservationLanes(events, reservations, t1) {
+    const lanes = [];
+    for (const r of reservations) {
+      const own = events.filter((e) => e.resource_sid === r.sid);
+      if (!own.length) continue;
+      const live = ["pending", "accepted", "wrapping"].includes(r.reservation_status);
+      const start = own[0].event_date_ms, end = live ? t1 : own[own.length - 1].event_date_ms;
+      const status = r.reservation_status;
+      const colour = { pending: "#1f62c7", accepted: "#1b7f3b", wrapping: "#7b3fb2", completed: "#59636e",
+        timeout: "#8a5a00" }[status] || "#b3261e";
+      const text = `${r.worker_name || r.worker_sid}: ${status}`;
+      lanes.push([{ start, end, colour, text, label: `reservation ${r.sid} to ${text}, ${seconds(Math.round((end - start) / 1000))}` }]);
+    }
+    return lanes;
   }
 
   function legend(entries) {
@@ -586,7 +611,9 @@
     replace($("detail-body"),
       summary,
       h("h3", {}, "Timeline"),
-      timelineSvg(`Task ${data.task ? data.task.sid : ""} status over time: ${spans.map((sp) => sp.label).join(", ")}`, spans, marks, t0, t1),
+      timelineSvg(`Task status over time: ${spans.map((sp) => sp.label).join(", ")}; reservations: ${
+        data.reservations.map((r) => `${r.worker_name} ${r.reservation_status}`).join(", ") || "none"}`,
+      [spans, ...reservationLanes(events, data.reservations, t1)], marks, t0, t1),
       legend(Object.entries(STATUS_COLOURS)),
       eventList(events, t0, describeTaskEvent),
       table("Reservations of this task", ["Reservation", "Worker", "Status", "Created", "Updated"],
@@ -598,7 +625,15 @@
   function renderWorker(data) {
     const w = data.worker;
     const names = [...new Set([...S.activities.map((a) => a.friendly_name), ...data.activity_spans.map((sp) => sp.activity_name)])];
-    const colour = (name) => PALETTE[names.indexOf(name) % PALETTE.length];
+    const colours = {};
+    const counts = [0, 0];
+    for (const name of names) {
+      const activity = S.activities.find((a) => a.friendly_name === name);
+      const palette = activity && activity.available ? AVAILABLE_COLOURS : UNAVAILABLE_COLOURS;
+      const i = activity && activity.available ? counts[0]++ : counts[1]++;
+      colours[name] = palette[i % palette.length];
+    }
+    const colour = (name) => colours[name];
     const t0 = data.activity_spans.length ? data.activity_spans[0].start_ms : data.now_ms;
     const t1 = Math.max(data.now_ms, t0 + 1000);
     const spans = data.activity_spans.map((sp) => {
@@ -615,7 +650,7 @@
         h("dt", {}, "channels"), h("dd", {}, w.channels.map((c) => `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}${c.available ? "" : " (off)"}`).join(", ")),
         h("dt", {}, "attributes"), h("dd", {}, w.attributes)),
       h("h3", {}, "Activity over time"),
-      timelineSvg(`Worker ${w.friendly_name} activity over time: ${spans.map((sp) => sp.label).join(", ")}`, spans, marks, t0, t1),
+      timelineSvg(`Worker ${w.friendly_name} activity over time: ${spans.map((sp) => sp.label).join(", ")}`, [spans], marks, t0, t1),
       legend(names.map((n) => [n, colour(n)])),
       eventList(data.events, t0, (e) => e.description),
       table("Reservations of this worker", ["Reservation", "Task", "Status", "Created", "Updated"],

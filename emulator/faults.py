@@ -16,6 +16,7 @@ response says which fault answered. Reached from Python (``emu.faults``), the py
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import json
 import re
@@ -244,10 +245,11 @@ class Faults:
             return len(self._api) + len(self._callbacks)
 
     # --- using --------------------------------------------------------------------------------
-    def take_api(self, method: str, path: str, account_sid: str | None) -> list[ApiFault]:
+    def take_api(self, method: str, path: str, account_sid: str | None) -> builtins.list[ApiFault]:
         """The live API faults this request meets, each counted as used, in the order added:
         every matching latency and the first matching error (the answer, last in the list)."""
-        delays, answer = [], None
+        delays: builtins.list[ApiFault] = []
+        answer: ApiFault | None = None
         with self._lock:
             for fault in self._api:
                 if fault.remaining == 0 or (answer is not None and fault.status is not None):

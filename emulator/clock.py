@@ -230,6 +230,16 @@ class Clock:
             self._wake.notify_all()
             return self.now()
 
+    def fire_due(self) -> datetime:
+        """Fire every timer already due, in order, and return the instant they were due by. The
+        real-mode thread does this on its own; a caller that must know that nothing due is left
+        pending before it acts (the server's journal, under the lock) calls it first."""
+        with self._lock:
+            limit = self.now()
+        while self._fire_next(limit):
+            self._settle()
+        return limit
+
     def set_mode(self, mode: str) -> None:
         """Switch between ``manual`` and ``real``; the virtual instant is kept."""
         if mode not in MODES:

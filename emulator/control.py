@@ -20,6 +20,7 @@ so anything served there later is covered too):
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import re
@@ -30,6 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from . import __version__, dashboard, errors, faults, requestlog, snapshot
 from .clock import MODES, parse_instant
 from .engine.backend import Backend
+from .journal import ALL, REPLAY_KEY
 from .sids import is_sid
 from .webhooks.inbox import KINDS
 
@@ -69,6 +71,10 @@ def guard_control_api(app: Flask, credentials) -> None:
     @app.before_request
     def check_control_access():
         if not is_control_path(request.path):
+            return None
+        replayed = request.environ.get(REPLAY_KEY)
+        if replayed is not None:  # a journal replay acts as the caller it records
+            g.control_scope = ALL_ACCOUNTS if replayed == ALL else replayed
             return None
         own_hosts = request.environ.get("emulator.server_hosts")
         if own_hosts is not None:
@@ -141,6 +147,20 @@ def _scoped_account(account_sid: str | None) -> str | None:
     return scope
 
 
+@contextlib.contextmanager
+def _change(backend: Backend):
+    """A control action that changes state: applied under the engine lock and, on a server with
+    a journal, recorded in the same hold of the lock and made durable before the answer."""
+    journal = current_app.config.get("journal")
+    with backend.lock:
+        if journal is not None:
+            journal.catch_up()
+        yield
+        seq = journal.record_request(request, control_scope()) if journal is not None else None
+    if journal is not None and seq is not None:
+        journal.commit(seq)
+
+
 def _target() -> tuple[Backend, Any]:
     """The backend and webhooks of the app serving this request (its ``config``)."""
     config = current_app.config
@@ -163,9 +183,10 @@ def control_blueprint() -> Blueprint:
         if account_sid is not None and not is_sid(account_sid, "AC"):
             raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid, name="AccountSid"))
         account_sid = _scoped_account(account_sid)
-        backend.reset(account_sid)
-        if webhooks is not None:
-            webhooks.reset(account_sid)
+        with _change(backend):
+            backend.reset(account_sid)
+            if webhooks is not None:
+                webhooks.reset(account_sid)
         return _json({"status": "ok", "reset": account_sid or "all"})
 
     @bp.get("/clock")
@@ -188,7 +209,8 @@ def control_blueprint() -> Blueprint:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="Seconds", reason="must be a non-negative number of seconds"))
         try:
-            backend.clock.advance(seconds)
+            with _change(backend):
+                backend.clock.advance(seconds)
         except (OverflowError, ValueError):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="Seconds", reason="moves the clock past the last representable instant")) from None
@@ -204,14 +226,16 @@ def control_blueprint() -> Blueprint:
         instant = _instant("Now", now) if now is not None else None
         if instant is not None and instant < backend.clock.now():
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Now", reason="the clock cannot go backwards"))
-        if instant is not None:
-            try:
-                backend.clock.set(instant)
-            except (OverflowError, ValueError):
-                raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                    name="Now", reason="is past the last representable instant")) from None
-        if mode is not None:
-            backend.clock.set_mode(mode)
+        with _change(backend):
+            if instant is not None:
+                try:
+                    backend.clock.set(instant)
+                except (OverflowError, ValueError):
+                    raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                        name="Now", reason="is past the last representable instant")) from None
+            # a replay runs on a manual clock and takes the recorded mode at its end
+            if mode is not None and REPLAY_KEY not in request.environ:
+                backend.clock.set_mode(mode)
         return _json(clock_state(backend))
 
     @bp.post("/snapshot")
@@ -220,7 +244,10 @@ def control_blueprint() -> Blueprint:
         require_all_accounts("A snapshot")
         # The document is the whole state (clock, timers and inbox included); POST it back to
         # /_emulator/restore to return to this instant.
-        return _json(snapshot.take(backend, webhooks))
+        # Deliveries in progress are taken as they stand (not finished), rather than waiting for
+        # a receiver that may never answer.
+        with backend.lock, (webhooks.as_is() if webhooks is not None else contextlib.nullcontext()):
+            return _json(snapshot.take(backend, webhooks))
 
     @bp.post("/restore")
     def restore_snapshot():
@@ -233,10 +260,14 @@ def control_blueprint() -> Blueprint:
         if document is None:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="body", reason="must be a snapshot document sent as application/json"))
-        try:
-            snapshot.restore(backend, document, webhooks)
-        except snapshot.SnapshotError as exc:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="body", reason=str(exc))) from None
+        journal = current_app.config.get("journal")
+        with backend.lock:
+            try:
+                snapshot.restore(backend, document, webhooks)
+            except snapshot.SnapshotError as exc:
+                raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="body", reason=str(exc))) from None
+            if journal is not None:
+                journal.rebase()  # the restored state becomes the journal's base before anything else
         return _json(clock_state(backend))
 
     @bp.get("/webhooks")
@@ -269,12 +300,14 @@ def control_blueprint() -> Blueprint:
 
     @bp.delete("/webhooks")
     def clear_webhooks():
-        webhooks = _target()[1]
+        backend, webhooks = _target()
         scope = control_scope()
-        if scope is ALL_ACCOUNTS:
-            _inbox(webhooks).clear()
-        else:
-            _inbox(webhooks).remove(lambda record: record.account_sid == scope)
+        inbox = _inbox(webhooks)
+        with _change(backend):
+            if scope is ALL_ACCOUNTS:
+                inbox.clear()
+            else:
+                inbox.remove(lambda record: record.account_sid == scope)
         return Response(b"", status=204, content_type="application/json; charset=utf-8")
 
     return bp

@@ -98,7 +98,7 @@ def test_a_restarted_server_with_a_state_file_loses_nothing(tmp_path, sig):
         inbox = requests.get(f"{url}/_emulator/webhooks", timeout=5).json()["webhooks"]
     finally:
         _stop(proc, sig)
-    assert json.loads(state.read_text())["format"] == "taskrouter-emulator-snapshot"
+    assert json.loads(state.read_text())["format"] == "taskrouter-emulator-state"
 
     proc, url = _start(state, "--blueprint", "helpdesk")  # a restored state skips the blueprints
     try:
@@ -114,7 +114,7 @@ def test_a_restarted_server_with_a_state_file_loses_nothing(tmp_path, sig):
         _stop(proc)
 
 
-def test_the_state_file_is_saved_on_a_timer(tmp_path):
+def test_the_journal_is_compacted_into_the_state_file_on_a_timer(tmp_path):
     state = tmp_path / "state.json"
     proc, url = _start(state, "--state-interval", "0.2")
     try:

@@ -22,6 +22,7 @@ from werkzeug.routing import Map, Rule
 
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
+from ..journal import REPLAY_KEY
 from ..sids import is_sid
 from . import (
     params,
@@ -183,9 +184,13 @@ def _copy_map(source: Map) -> Map:
 def _make_view(op: spec.Operation):
     handler = HANDLERS.get(op.operation_id)
 
+    writes = op.method not in ("GET", "HEAD")
+
     def view(**path_values: str) -> Response:
         config = current_app.config
-        account_sid = config["credentials"].account_for(request.headers.get("Authorization"))
+        credentials = config["credentials"]
+        replayed = request.environ.get(REPLAY_KEY)  # a journal replay: set by the server, never by a client
+        account_sid = replayed if replayed is not None else credentials.account_for(request.headers.get("Authorization"))
         if handler is None:
             raise errors.NotImplementedByEmulator(
                 f"{op.operation_id} ({op.method} {op.path}) is not served by this version of the emulator")
@@ -199,8 +204,18 @@ def _make_view(op: spec.Operation):
         backend = config["backend"]
         call = Call(op.operation_id, backend, account_sid, values, path_values,
                     Renderer(config["public_url"] or request.host_url), request.path, request.args, request.form)
+        journal = config.get("journal")
+        seq = None
         with backend.lock:
+            if journal is not None and writes:
+                journal.catch_up()
             reply: Reply = handler(call)
+            if journal is not None and writes:
+                # lenient mode signs callbacks with the token the account used: keep it for a replay
+                token = None if credentials.strict else credentials.last_tokens.get(account_sid)
+                seq = journal.record_request(request, account_sid, token)
+        if journal is not None and seq is not None:
+            journal.commit(seq)  # durable before the answer leaves
         webhooks = config["webhooks"]
         if webhooks is not None:
             # callbacks go out after the lock is released, before the API call returns

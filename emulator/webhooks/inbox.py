@@ -88,14 +88,21 @@ class Inbox:
 
     def __init__(self) -> None:
         self._records: list[WebhookRecord] = []
+        self._by_id: dict[int, WebhookRecord] = {}
         self._changed = threading.Condition()
         self._version = 0  # bumped on every change, so waiters know when to look again
 
     def add(self, record: WebhookRecord) -> None:
         with self._changed:
             self._records.append(record)
+            self._by_id[record.id] = record
             self._version += 1
             self._changed.notify_all()
+
+    def get(self, record_id: int) -> WebhookRecord | None:
+        """The record with this id, if the inbox still holds it."""
+        with self._changed:
+            return self._by_id.get(record_id)
 
     def finish(self, record: WebhookRecord, **fields) -> None:
         """Mark ``record`` delivered (or failed) with the given fields and wake waiters."""
@@ -126,6 +133,7 @@ class Inbox:
         """Hold exactly ``records`` (restoring a checkpoint)."""
         with self._changed:
             self._records = list(records)
+            self._by_id = {r.id: r for r in self._records}
             self._version += 1
             self._changed.notify_all()
 
@@ -133,6 +141,7 @@ class Inbox:
         """Drop every record ``predicate`` selects (one account's records, say)."""
         with self._changed:
             self._records = [r for r in self._records if not predicate(r)]
+            self._by_id = {r.id: r for r in self._records}
             self._version += 1
             self._changed.notify_all()
 
@@ -140,6 +149,7 @@ class Inbox:
         """Empty the inbox (ids keep growing, so an ``after`` cursor stays valid)."""
         with self._changed:
             self._records.clear()
+            self._by_id.clear()
             self._version += 1
             self._changed.notify_all()
 

@@ -16,6 +16,7 @@ go to a delivery thread instead and never block the request that caused them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -87,6 +88,11 @@ class Webhooks:
         self._flush_lock = threading.Lock()
         self._pool = Dispatcher(self._run, **(limits or {}))
         self.faults = None  # an emulator.faults.Faults: callbacks it fails are not delivered
+        # The server's journal (``emulator.journal``): told of each answer applied and each
+        # callback finished by a real delivery, so a restart replays them.
+        self.journal = None
+        self._paused = False  # replaying a journal: callbacks are recorded, not sent
+        self._no_wait_thread: int | None = None
         backend.subscribe(self._on_event)
         backend.clock.on_settle(self.flush)
 
@@ -206,6 +212,8 @@ class Webhooks:
         """Deliver every queued callback, oldest first, with the engine lock released, applying
         assignment answers under the lock; returns when nothing is left to deliver in-process.
         Safe to call from anywhere: a nested or concurrent call leaves the work to the running one."""
+        if self._paused:
+            return
         while True:
             if not self._flush_lock.acquire(blocking=False):
                 return
@@ -260,24 +268,36 @@ class Webhooks:
                     log.exception("delivering webhook %s failed", record.id)
                     result = Result(attempts=1, error=f"{type(exc).__name__}: {exc}")
             fields.update(attempts=result.attempts, response=result.response(), error=result.error)
-            if record.kind != EVENT:
-                if isinstance(transport, Capture):
-                    fields["outcome"] = "captured, not answered: the reservation stays pending"
-                else:
-                    with self.backend.lock:
-                        if epoch is not None and epoch != self._epoch:
-                            # answered after a reset or a restore: that reservation's timeline is gone
-                            fields["outcome"] = "answered after a reset or restore: not applied"
-                        else:
-                            fields["outcome"] = self._apply_answer(record, result)
-            if result.status == 403:
-                hint = self._signature_rejected(record)
-                fields["outcome"] = f"{fields['outcome']}; {hint}" if fields.get("outcome") else hint
         except Exception as exc:  # never let a delivery fail the API call or the clock that caused it
             log.exception("handling webhook %s failed", record.id)
             fields["error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.inbox.finish(record, **fields)
+            result = None
+        # The answer is applied, the record finished and both journaled in one hold of the lock,
+        # so a replay of the journal applies it at the same point among the other changes.
+        with self.backend.lock:
+            applied = None
+            try:
+                if record.kind != EVENT and result is not None:
+                    if isinstance(transport, Capture):
+                        fields["outcome"] = "captured, not answered: the reservation stays pending"
+                    elif epoch is not None and epoch != self._epoch:
+                        # answered after a reset or a restore: that reservation's timeline is gone
+                        fields["outcome"] = "answered after a reset or restore: not applied"
+                    else:
+                        if self.journal is not None:
+                            self.journal.catch_up()
+                        applied = result
+                        fields["outcome"] = self._apply_answer(record, result)
+                if result is not None and result.status == 403:
+                    hint = self._signature_rejected(record)
+                    fields["outcome"] = f"{fields['outcome']}; {hint}" if fields.get("outcome") else hint
+            except Exception as exc:
+                log.exception("applying the answer to webhook %s failed", record.id)
+                fields["error"] = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.inbox.finish(record, **fields)
+                if self.journal is not None and transport.asynchronous and self.inbox.get(record.id) is record:
+                    self.journal.record_done(record.id, fields, applied)
 
     def _signature_rejected(self, record: WebhookRecord) -> str:
         """The outcome (and a logged warning) of a 403: most often a receiver that validates
@@ -342,6 +362,8 @@ class Webhooks:
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait (real seconds) until every queued callback, including real HTTP deliveries on the
         delivery threads, has been delivered and its answer applied. Raises ``TimeoutError``."""
+        if self._no_wait_thread == threading.get_ident():
+            return
         deadline = time.monotonic() + timeout
         while True:
             self.flush()
@@ -352,6 +374,44 @@ class Webhooks:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"webhooks still being delivered after {timeout}s")
             time.sleep(0.01)
+
+    # --- the journal's side ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def as_is(self):
+        """Within this block (on this thread, holding the engine lock), a snapshot takes the inbox
+        as it stands instead of waiting for deliveries in progress: the journal records their
+        outcome when it comes."""
+        self._no_wait_thread = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._no_wait_thread = None
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Record callbacks without sending them (while a journal is replayed)."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+
+    def replay_done(self, record_id: int, fields: dict, answer: dict | None) -> None:
+        """Finish a record as the journal says it was, applying its answer again (under the lock)."""
+        with self.backend.lock:
+            record = self.inbox.get(record_id)
+            if record is None:
+                return
+            if answer is not None:
+                self._apply_answer(record, Result(**answer))
+            self.inbox.finish(record, **fields)
+
+    def resume_undelivered(self) -> None:
+        """After a replay: send again every callback whose delivery never finished (the process
+        stopped first). Receivers may see one twice; ``I-Twilio-Idempotency-Token`` is the same."""
+        with self.backend.lock:
+            self._outbox = deque(r for r in self.inbox if not r.done)
+        self.flush()
 
     def _discard_queued(self, predicate=lambda record: True, reason: str = "the emulator was reset or closed") -> None:
         """Drop what waits for a delivery thread (its records stay in the inbox, undelivered)."""

@@ -1,0 +1,270 @@
+"""``--state-file``: a real server process killed at any moment loses no acknowledged write;
+SIGTERM exits in time whatever the callbacks do; nothing temporary is left behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from twilio.rest import Client
+
+from emulator.server import Server
+
+ACCOUNT = "AC" + "a" * 32
+AUTH = (ACCOUNT, "token")
+
+
+def _start(state: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--seed", "3",
+                             "--state-file", str(state), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the server exited before serving: {proc.stderr.read()}")
+        if line.startswith("TaskRouter emulator "):
+            return proc, line.split(" serving on ")[1].split()[0]
+
+
+def _client(url: str) -> Client:
+    client = Client(*AUTH)
+    client.taskrouter.base_url = url
+    return client
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    proc.kill()  # SIGKILL: no handler runs, nothing is flushed on the way out
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+@pytest.mark.parametrize("sync", ["always", "everysec"])
+def test_kill_9_mid_load_loses_no_acknowledged_write(tmp_path, sync):
+    state = tmp_path / "state.json"
+    # real clock: timers fire by themselves while writes come in; compactions run during the load
+    proc, url = _start(state, "--clock", "real", "--webhooks", "capture", "--state-sync", sync,
+                       "--state-interval", "0.2")
+    client = _client(url)
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="Load", template="FIFO")
+    workspace = client.taskrouter.v1.workspaces(ws.sid)
+    activities = {a.friendly_name: a.sid for a in workspace.activities.list()}
+    workers = [workspace.workers.create(friendly_name=f"w{n}").sid for n in range(4)]
+    acknowledged: dict[str, dict] = {}
+    activity_of: dict[str, tuple[str, str | None]] = {}  # worker -> (last acknowledged, in flight)
+    stop = threading.Event()
+
+    def load(n: int) -> None:
+        session = requests.Session()
+        names = ["Available", "Offline"]
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                answer = session.post(f"{url}/v1/Workspaces/{ws.sid}/Tasks", auth=AUTH, timeout=5,
+                                      data={"Attributes": json.dumps({"n": n, "i": i}), "Timeout": "3600"})
+                if answer.status_code == 201:
+                    acknowledged[answer.json()["sid"]] = {"n": n, "i": i}
+                wanted = activities[names[i % 2]]
+                activity_of[workers[n]] = (activity_of.get(workers[n], (None, None))[0], wanted)
+                answer = session.post(f"{url}/v1/Workspaces/{ws.sid}/Workers/{workers[n]}", auth=AUTH, timeout=5,
+                                      data={"ActivitySid": wanted})
+                if answer.status_code == 200:
+                    activity_of[workers[n]] = (wanted, None)
+            except requests.RequestException:
+                return  # the server is gone
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2.0)
+    _kill(proc)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(acknowledged) > 20
+
+    proc, url = _start(state, "--clock", "real", "--webhooks", "capture", "--state-sync", sync)
+    try:
+        client = _client(url)
+        kept = {t.sid: t.attributes for t in client.taskrouter.v1.workspaces(ws.sid).tasks.list(page_size=1000)}
+        missing = [sid for sid in acknowledged if sid not in kept]
+        assert missing == []
+        assert all(json.loads(kept[sid]) == attributes for sid, attributes in acknowledged.items())
+        for worker, (last, in_flight) in activity_of.items():
+            now = client.taskrouter.v1.workspaces(ws.sid).workers(worker).fetch().activity_sid
+            assert now in (last, in_flight)
+        assert not list(tmp_path.glob("*.tmp"))
+    finally:
+        _kill(proc)
+
+
+def _hanging_receiver() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(50)
+    return sock
+
+
+def test_sigterm_during_a_hanging_delivery_exits_in_time_and_loses_nothing(tmp_path):
+    state = tmp_path / "state.json"
+    hanging = _hanging_receiver()
+    try:
+        proc, url = _start(state, "--clock", "manual", "--webhooks", "http")
+        client = _client(url)
+        ws = client.taskrouter.v1.workspaces.create(
+            friendly_name="Hanging", template="FIFO",
+            event_callback_url=f"http://127.0.0.1:{hanging.getsockname()[1]}/events")
+        task = client.taskrouter.v1.workspaces(ws.sid).tasks.create(attributes='{"kept": true}')
+        time.sleep(0.2)  # the deliveries are under way, waiting for an answer that never comes
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 2.0
+        proc.stdout.close()
+        proc.stderr.close()
+
+        proc, url = _start(state, "--clock", "manual", "--webhooks", "capture")
+        try:
+            client = _client(url)
+            assert json.loads(client.taskrouter.v1.workspaces(ws.sid).tasks(task.sid).fetch().attributes) == {"kept": True}
+            # the callbacks that never finished are still there (and sent again: captured this time)
+            inbox = requests.get(f"{url}/_emulator/webhooks", params={"TaskSid": task.sid}, timeout=5).json()
+            assert [r["event_type"] for r in inbox["webhooks"]][:2] == ["task.created", "workflow.entered"]
+            assert all(r["done"] for r in inbox["webhooks"])
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.journal.2"]
+        finally:
+            _kill(proc)
+    finally:
+        hanging.close()
+
+
+def test_assignment_answers_and_restores_survive_a_kill(tmp_path):
+    receiver = Flask("receiver")
+
+    @receiver.post("/assign")
+    def assign():
+        return {"instruction": "accept"}
+
+    state = tmp_path / "state.json"
+    with Server(receiver, "127.0.0.1", 0) as answering:
+        proc, url = _start(state, "--clock", "manual", "--webhooks", "http")
+        client = _client(url)
+        ws = client.taskrouter.v1.workspaces.create(friendly_name="Answers", template="FIFO")
+        workspace = client.taskrouter.v1.workspaces(ws.sid)
+        available = next(a.sid for a in workspace.activities.list() if a.friendly_name == "Available")
+        workflow = workspace.workflows.list()[0]
+        workspace.workflows(workflow.sid).update(assignment_callback_url=answering.url + "/assign")
+        workspace.workers.create(friendly_name="alice", activity_sid=available)
+        task = workspace.tasks.create(attributes="{}")
+        deadline = time.monotonic() + 10
+        while workspace.tasks(task.sid).fetch().assignment_status != "assigned":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.2)  # the journal writes finished callbacks within a second
+        _kill(proc)
+
+    proc, url = _start(state, "--clock", "manual", "--webhooks", "capture")
+    try:
+        client = _client(url)
+        assert client.taskrouter.v1.workspaces(ws.sid).tasks(task.sid).fetch().assignment_status == "assigned"
+        assignment = requests.get(f"{url}/_emulator/webhooks", params={"Kind": "assignment"}, timeout=5).json()
+        (record,) = assignment["webhooks"]
+        assert record["response"]["status"] == 200 and "accept" in record["outcome"]
+        # a restore becomes the journal's base at once: a kill right after keeps it
+        document = requests.post(f"{url}/_emulator/snapshot", timeout=5).json()
+        client.taskrouter.v1.workspaces.create(friendly_name="Gone after the restore")
+        assert requests.post(f"{url}/_emulator/restore", json=document, timeout=5).ok
+        client.taskrouter.v1.workspaces.create(friendly_name="After the restore")
+        _kill(proc)
+        proc, url = _start(state, "--clock", "manual", "--webhooks", "capture")
+        names = sorted(w.friendly_name for w in _client(url).taskrouter.v1.workspaces.list())
+        assert names == ["After the restore", "Answers"]
+    finally:
+        _kill(proc)
+
+
+def test_a_state_file_that_cannot_be_written_stops_the_start(tmp_path):
+    state = tmp_path / "state.json"
+    (tmp_path / "state.json.tmp").mkdir()  # where the snapshot is written before its rename
+    (tmp_path / "state.json.tmp" / "keep").write_text("x")
+    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state-file", str(state)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"--state-file {state}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_replay_rebuilds_the_same_state_while_timers_fire_between_writes(tmp_path):
+    from emulator.clock import REAL, Clock
+    from emulator.engine.backend import Backend
+    from emulator.http import create_app
+    from emulator.journal import Journal
+    from emulator.webhooks import Webhooks
+
+    wall = [1_000.0]  # a real-mode clock on a wall that moves only when the test says
+
+    def build():
+        clock = Clock(REAL, start="2026-01-01T00:00:00Z", wall=lambda: wall[0])
+        backend = Backend(clock=clock, seed=7)
+        webhooks = Webhooks(backend, default_delivery="capture")
+        app = create_app(backend, webhooks=webhooks)
+        return clock, app, Journal(str(tmp_path / "state.json"), backend, webhooks, app, interval=0)
+
+    def state(clock, app) -> list:
+        # What happened and in which order; the instants a timer's effects are stamped with may
+        # differ by the delay with which the real-mode clock fired it.
+        clock.fire_due()
+        http = app.test_client()
+        base = f"/v1/Workspaces/{ws}"
+        tasks = http.get(f"{base}/Tasks?PageSize=1000", auth=AUTH).get_json()["tasks"]
+        reservations = [(r["sid"], r["task_sid"], r["worker_sid"], r["reservation_status"])
+                        for t in tasks for r in http.get(f"{base}/Tasks/{t['sid']}/Reservations", auth=AUTH)
+                        .get_json()["reservations"]]
+        workers = http.get(f"{base}/Workers", auth=AUTH).get_json()["workers"]
+        events = http.get(f"{base}/Events?PageSize=1000", auth=AUTH).get_json()["events"]
+        inbox = http.get("/_emulator/webhooks").get_json()["webhooks"]
+        return [[(t["sid"], t["assignment_status"], t["reason"], t["attributes"], t["date_created"]) for t in tasks],
+                reservations, [(w["sid"], w["activity_sid"], w["available"]) for w in workers],
+                [(e["event_type"], e["resource_sid"]) for e in events],
+                [(r["id"], r["event_type"], r["params"].get("TaskSid")) for r in inbox]]
+
+    clock, app, journal = build()
+    assert journal.load() is False
+    journal.start()
+    http = app.test_client()
+    ws = http.post("/v1/Workspaces", data={"FriendlyName": "Replay", "Template": "FIFO",
+                                           "EventCallbackUrl": "https://app.test/e"}, auth=AUTH).get_json()["sid"]
+    base = f"/v1/Workspaces/{ws}"
+    available = next(a["sid"] for a in http.get(f"{base}/Activities", auth=AUTH).get_json()["activities"]
+                     if a["friendly_name"] == "Available")
+    workers = [http.post(f"{base}/Workers", data={"FriendlyName": f"w{n}", "ActivitySid": available},
+                         auth=AUTH).get_json()["sid"] for n in range(2)]
+    for n in range(12):
+        wall[0] += 7.3  # past reservation timeouts (120 s) and task TTLs (20 s) now and then
+        http.post(f"{base}/Tasks", data={"Attributes": json.dumps({"n": n}), "Timeout": "20"}, auth=AUTH)
+        if n % 3 == 0:
+            http.post(f"{base}/Workers/{workers[n % 2]}", data={"ActivitySid": available}, auth=AUTH)
+        if n == 6:
+            journal.compact()
+    before = state(clock, app)
+    assert any(status == "canceled" for _, status, *_ in before[0])  # timers did fire
+    journal.close()
+    clock.stop()
+
+    clock, app, journal = build()
+    assert journal.load() is True
+    try:
+        after = state(clock, app)
+        assert after == before
+    finally:
+        journal.close()
+        clock.stop()

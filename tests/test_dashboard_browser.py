@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from twilio.base.exceptions import TwilioRestException
 
 from emulator import TaskRouterEmulator
 from emulator.http import Credentials
@@ -35,7 +36,7 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +254,18 @@ def test_the_request_log_view_shows_only_when_the_emulator_keeps_one(emulator, p
     except urllib.error.HTTPError:
         kept = False
     assert page.find_element(By.ID, "requests-tab").is_displayed() == kept
+    if not kept:
+        return
+    client = emulator.client()
+    ws = client.taskrouter.v1.workspaces.create(friendly_name="Logged")
+    with pytest.raises(TwilioRestException):  # a 400, logged with its error
+        client.taskrouter.v1.workspaces(ws.sid).tasks.create(workflow_sid="WW" + "0" * 32, attributes="{}")
+    page.find_element(By.ID, "requests-tab").send_keys(Keys.ENTER)
+    _wait(page, lambda d: f"/v1/Workspaces/{ws.sid}/Tasks" in _text(d, "#requests"))
+    Select(page.find_element(By.ID, "requests-outcome")).select_by_value("client")
+    _wait(page, lambda d: _texts(d, "#requests tbody tr td:nth-child(3)") == ["POST"])
+    assert "20001" in _text(page, "#requests tbody") and "WorkflowSid" in _text(page, "#requests tbody")
+    _shot(page, "requests")
 
 
 def _sign_in(driver, user: str, password: str) -> None:

@@ -24,7 +24,8 @@
     taskStatus: "", taskQueue: "", reservationStatus: "",
     detail: null, // {kind: "task" | "worker", sid}
     inbox: new Map(), inboxOpen: new Set(), inboxPage: 0, inboxCount: 0, inboxLastId: 0,
-    requestsAvailable: null, requestsProbedAt: 0, requests: [], requestsPage: 0,
+    requestsAvailable: null, requestsProbedAt: 0, requests: [], requestsPage: 0, requestsLastId: null,
+    requestsOpen: new Set(),
     seen: {}, // the last JSON text rendered per view, to skip unchanged renders
     activities: [],
     timer: null, running: false, again: false,
@@ -756,46 +757,96 @@
   }
 
   // --- the request log (shown when the emulator keeps one) ------------------------------------
+  // Read while its view is open: the whole log when the view opens, then only what is newer.
   async function refreshRequests() {
     const now = Date.now();
     if (S.requestsAvailable === false && now - S.requestsProbedAt < REQUESTS_PROBE_MS) return;
-    if (S.requestsAvailable && S.view !== "requests") return;
+    if (S.requestsAvailable && S.view !== "requests") { S.requestsLastId = null; return; }
     S.requestsProbedAt = now;
+    const after = S.requestsLastId === null || S.requestsLastId === undefined ? 0 : S.requestsLastId;
+    let body;
     try {
-      const { body } = await api("/_emulator/requests");
-      S.requests = Array.isArray(body) ? body : (body.requests || []);
+      ({ body } = await api(`/_emulator/requests?After=${after}`));
       S.requestsAvailable = true;
     } catch (error) {
       if (error.status === 401) throw error;
       S.requestsAvailable = false;
     }
     $("requests-tab").hidden = !S.requestsAvailable;
-    if (!S.requestsAvailable && S.view === "requests") showView("workspace");
+    if (!S.requestsAvailable) {
+      if (S.view === "requests") showView("workspace");
+      return;
+    }
+    if (after === 0) S.requests = [];
+    for (const r of body.requests || []) {
+      S.requests.push(r);
+      S.requestsLastId = Math.max(S.requestsLastId || 0, r.id);
+    }
+    if (S.requestsLastId === null || S.requestsLastId === undefined) S.requestsLastId = 0;
+    if (body.size && S.requests.length > body.size) S.requests = S.requests.slice(-body.size); // the log keeps the last N
     if (S.view === "requests") renderRequests();
   }
 
+  function answerOf(r) {
+    if (r.blocked) return ["failed", "blocked"];
+    if (r.status === null || r.status === undefined) return ["waiting", "none"];
+    return [r.status < 400 ? "answered" : "failed", String(r.status)];
+  }
+
+  function requestMatches(r, method, outcome, text) {
+    if (method && r.method !== method) return false;
+    if (outcome === "ok" && !(r.status >= 200 && r.status < 300)) return false;
+    if (outcome === "client" && !(r.status >= 400 && r.status < 500)) return false;
+    if (outcome === "server" && !(r.status >= 500)) return false;
+    if (outcome === "fault" && !r.fault) return false;
+    if (outcome === "blocked" && !r.blocked) return false;
+    if (!text) return true;
+    const hay = [r.path, r.host, r.account_sid, r.error_message, r.error_code, r.fault,
+      JSON.stringify(r.parameters || {})].join(" ").toLowerCase();
+    return hay.includes(text);
+  }
+
   function renderRequests() {
+    const method = $("requests-method").value, outcome = $("requests-outcome").value;
     const text = $("requests-text").value.trim().toLowerCase();
-    const rows = S.requests.filter((r) => !text || JSON.stringify(r).toLowerCase().includes(text)).slice().reverse();
+    const rows = S.requests.filter((r) => requestMatches(r, method, outcome, text)).reverse();
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     S.requestsPage = Math.min(S.requestsPage, pages - 1);
     const shown = rows.slice(S.requestsPage * PAGE_SIZE, (S.requestsPage + 1) * PAGE_SIZE);
-    if (!changed("requests", [shown, S.requestsPage, rows.length])) return;
-    const pick = (r, ...keys) => { for (const k of keys) if (r[k] !== undefined && r[k] !== null) return r[k]; return ""; };
-    replace($("requests"), table(`Requests, newest first: ${rows.length} shown`, [
-      "Time", "Method", "Path", "Status", "Account", "Details"],
-    shown.map((r, i) => {
-      const response = typeof r.response === "object" && r.response ? r.response : {};
-      return h("tr", {},
-        h("td", { class: "mono" }, pick(r, "timestamp", "date", "time")), h("td", {}, pick(r, "method")),
-        h("td", { class: "mono" }, pick(r, "path", "url")), h("td", {}, String(pick(r, "status", "status_code") || pick(response, "status"))),
-        h("td", { class: "mono" }, pick(r, "account_sid")),
-        h("td", {}, h("details", { "data-key": `req-${pick(r, "id") || i}` }, h("summary", {}, "request"),
-          h("pre", {}, JSON.stringify(r, null, 2)))));
+    if (!changed("requests", [shown, S.requestsPage, rows.length, [...S.requestsOpen]])) return;
+    replace($("requests"), table(`Requests, newest first: ${rows.length} of ${S.requests.length} shown by the filters`, [
+      { label: "#", num: true }, "Virtual time", "Method", "Path", "Answer", "Account", { label: "Took", num: true }, "Parameters"],
+    shown.flatMap((r) => {
+      const [state, label] = answerOf(r);
+      const open = S.requestsOpen.has(r.id);
+      const names = Object.keys(r.parameters || {});
+      const detailId = `request-detail-${r.id}`;
+      return [
+        h("tr", { "data-id": r.id },
+          h("td", { class: "num" }, r.id), h("td", { class: "date" }, r.timestamp), h("td", {}, r.method),
+          h("td", { class: "mono wrap" }, r.path),
+          h("td", { class: "wrap" }, statusChip(state, label),
+            r.error_code ? h("div", { class: "muted" }, `${r.error_code} ${r.error_message || ""}`) : null,
+            r.fault ? h("div", { class: "muted" }, `fault: ${r.fault}`) : null),
+          h("td", { class: "mono wrap" }, r.account_sid || ""),
+          h("td", { class: "num date" }, r.duration_ms !== undefined ? `${r.duration_ms} ms` : ""),
+          h("td", {}, names.length ? h("button", { type: "button", class: "link", "data-key": `request-${r.id}`,
+            "aria-expanded": String(open), "aria-controls": detailId,
+            "aria-label": `Parameters of request ${r.id}: ${names.length}`,
+            onclick: () => {
+              if (S.requestsOpen.has(r.id)) S.requestsOpen.delete(r.id); else S.requestsOpen.add(r.id);
+              renderRequests();
+            } }, `${open ? "hide" : "show"} ${names.length}`) : h("span", { class: "muted" }, "none"))),
+        open ? h("tr", { id: detailId, class: "expanded" }, h("td", { colspan: 8 },
+          h("dl", { class: "params" }, names.map((k) => [h("dt", {}, k),
+            h("dd", {}, Array.isArray(r.parameters[k]) ? r.parameters[k].join(", ") : String(r.parameters[k]))])))) : null,
+      ];
     })),
     pager("requests", S.requestsPage, pages, rows.length, (p) => { S.requestsPage = p; renderRequests(); }));
   }
-  $("requests-text").addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
+  for (const id of ["requests-method", "requests-outcome", "requests-text"]) {
+    $(id).addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
+  }
 
   tick(true);
 })();

@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode})", flush=True)
+    print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode}); "
+          f"dashboard at {server.url}/", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

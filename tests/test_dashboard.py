@@ -243,3 +243,26 @@ def test_strict_mode_an_account_sees_its_own_workspaces_only():
     assert refused.status_code == 403 and refused.get_json()["code"] == 20403
     assert http.get(theirs + "/workers/WK" + "0" * 32, headers=a).status_code == 403
     assert http.get(theirs, headers=_basic("admin", "admin-secret")).status_code == 200
+
+
+def test_the_standalone_server_serves_the_page_and_names_it_when_it_starts():
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--blueprint", "helpdesk"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = ""
+        while not line.startswith("TaskRouter emulator "):
+            line = proc.stdout.readline()
+            assert line, "the server exited before serving"
+        url = line.split(" dashboard at ")[1].strip()
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200 and b"<title>TaskRouter emulator</title>" in page.read()
+        with urllib.request.urlopen(url + "_emulator/dashboard/state", timeout=10) as state:
+            [account] = json.load(state)["accounts"]
+        assert [w["friendly_name"] for w in account["workspaces"]] == ["Help Desk"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -225,6 +225,7 @@ def test_a_thousand_tasks_are_shown_a_page_at_a_time(emulator, page):
           f"rendered in {timings['workspaceRenderMs']:.0f} ms")
     page.find_element(By.CSS_SELECTOR, "[data-key='tasks-next']").send_keys(Keys.ENTER)
     _wait(page, lambda d: "Page 2 of 20" in _text(d, "#tasks"))
+    assert page.switch_to.active_element.get_attribute("data-key") == "tasks-next"  # focus survives the re-render
     assert json.loads(_text(page, "#tasks tbody tr:first-child td.mono")) == {"n": 949}
 
 

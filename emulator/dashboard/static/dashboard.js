@@ -4,6 +4,7 @@
 (function () {
   const POLL_MS = 1000;
   const PAGE_SIZE = 50;
+  const INBOX_KEPT = 2000; // callbacks the page holds (the newest); the inbox itself keeps them all
   const REQUESTS_PROBE_MS = 30000;
   const STATUS_COLOURS = {
     pending: "#b26a00", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
@@ -693,11 +694,16 @@
     // records are re-read from the first one not finished yet, so their answers show up
     let after = S.inboxLastId;
     for (const r of S.inbox.values()) if (!r.done && r.id - 1 < after) after = r.id - 1;
+    after = Math.max(after, info.last_id - INBOX_KEPT); // the newest records only: ids grow one by one
     if (info.last_id > S.inboxLastId || after < S.inboxLastId) {
       const { body } = await api(`/_emulator/webhooks?After=${after}`);
       for (const r of body.webhooks) {
         S.inbox.set(r.id, r);
         if (r.id > S.inboxLastId) S.inboxLastId = r.id;
+      }
+      for (const id of S.inbox.keys()) {
+        if (S.inbox.size <= INBOX_KEPT) break;
+        S.inbox.delete(id);
       }
     }
     if (S.view === "inbox") renderInbox();
@@ -720,7 +726,8 @@
     S.inboxPage = Math.min(S.inboxPage, pages - 1);
     const shown = rows.slice(S.inboxPage * PAGE_SIZE, (S.inboxPage + 1) * PAGE_SIZE);
     if (!changed("inbox", [shown, S.inboxPage, rows.length])) return;
-    replace($("inbox"), table(`Callbacks, newest first: ${rows.length} of ${S.inbox.size} shown by the filters`, [
+    const held = S.inboxCount > S.inbox.size ? ` (the newest ${S.inbox.size} of ${S.inboxCount})` : "";
+    replace($("inbox"), table(`Callbacks, newest first: ${rows.length} of ${S.inbox.size}${held} shown by the filters`, [
       { label: "#", num: true }, "Virtual time", "Kind", "Event type", "URL", "Status", "Outcome", "Signed request"],
     shown.flatMap((r) => {
       const [state, label] = delivery(r);

@@ -8,6 +8,7 @@
 # make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
 # make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
 # make dist         - build the sdist and the wheel into dist/
+# make sdk-specs SDK=/path/to/twilio-taskrouter.js - the Worker SDK's own integration specs against the emulator
 # make bench        - run the benchmarks: one table against floors measured in the same run (never part of
 #                     make test; ARGS=--quick for a short run, ARGS=--no-prism without Prism)
 PYTHON ?= python3
@@ -22,7 +23,7 @@ find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versi
 FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
 PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: run lint test test-floors test-sdist test-pythons dist bench browser clean node-deps
+.PHONY: run lint test test-floors test-sdist test-pythons dist bench browser clean node-deps sdk-specs
 
 NPM ?= npm
 NODE_STAMP := tests/node/node_modules/.installed
@@ -102,6 +103,15 @@ node-deps:
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error || echo "npm ci failed: the Node client tests will be skipped"
 	@if [ -d tests/node/node_modules/twilio-taskrouter ]; then touch $@; fi
+
+# SDK: a checkout of github.com/twilio/twilio-taskrouter.js (tag 3.0.0) with its npm install done;
+# SPECS: spec names to run instead of all (e.g. SPECS="Activity Workspace").
+SDK ?=
+SPECS ?=
+sdk-specs: $(VENV)/.installed
+	@if [ -z "$(SDK)" ]; then echo "sdk-specs: give SDK=/path/to/twilio-taskrouter.js (tag 3.0.0, npm install done); nothing run"; \
+	elif ! command -v node >/dev/null 2>&1; then echo "sdk-specs: node not found; nothing run"; \
+	else $(PY) tests/sdk_specs/run.py "$(SDK)" $(SPECS); fi
 
 clean:
 	rm -rf $(VENV) .venv-* build dist *.egg-info tests/node/node_modules

@@ -191,7 +191,9 @@ def test_errors_are_a_status_and_a_message(desk):
     answer = desk.http.post("/v1/wschannels", data=b"not json")
     assert answer.status_code == 400 and "JSON" in answer.get_json()["message"]
     code, body = desk.post(f"Workers/{desk.alice}/Transfers", "POST", {"TaskSid": "WT" + "0" * 32})
-    assert code == 501 and "transfers" in body["message"].lower()
+    assert code == 400 and "ReservationSid" in body["message"]
+    code, body = desk.post(f"Workers/{desk.alice}/CustomerParticipant", "POST", {})
+    assert code == 501 and "voice" in body["message"].lower()
 
 
 # --- paging -------------------------------------------------------------------------------------
@@ -295,7 +297,8 @@ def _frame(sock, timeout=3.0) -> dict:
 def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     desk, url = served
     monkeypatch.setattr(bridge_session, "HEARTBEAT_SECONDS", 0.3)
-    first = _connect(url, desk.token(desk.alice, ttl=120))
+    first_token = desk.token(desk.alice, ttl=120)
+    first = _connect(url, first_token)
     init = _frame(first)
     assert init["event_type"] == "init"
     assert init["payload"]["channel_id"] == desk.alice and init["payload"]["workspace_sid"] == desk.sid
@@ -315,9 +318,104 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     while (first.connected or second.connected) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not first.connected and not second.connected
+    # a replaced client reconnecting with its token and the same option closes no other session
+    again = _connect(url, first_token, closeExistingSessions="true")
+    assert _frame(again)["event_type"] == "init"
+    time.sleep(0.3)
+    assert third.connected
+    again.close()
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Available"  # one session is left
     third.close()
     deadline = time.monotonic() + 1.0
     while desk.ws.workers(desk.alice).fetch().activity_name != "Offline" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Offline"
+
+
+# --- transfers ----------------------------------------------------------------------------------
+TRANSFER_KEYS = ["date_created", "date_updated", "initiating_reservation_sid", "initiating_worker_sid",
+                 "initiating_queue_sid", "initiating_workflow_sid", "sid", "transfer_mode", "transfer_to",
+                 "transfer_type", "transfer_status"]
+
+
+def _transfer_setup(desk: Desk):
+    hub = desk.emu.app.config["event_bridge"].hub
+    alice, bob = Recorder(desk.sid, desk.alice), Recorder(desk.sid, desk.bob)
+    hub.add(alice)
+    hub.add(bob)
+    desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
+    task = desk.ws.tasks.create(attributes="{}")
+    [held] = desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"]
+    desk.ok(f"Workers/{desk.alice}/Reservations/{held['sid']}", "POST", {"ReservationStatus": "accepted"})
+    transfer = desk.ok(f"Workers/{desk.alice}/Transfers", "POST",
+                       {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": desk.bob},
+                       headers={"apiVersion": "v2"})
+    return alice, bob, task, held, transfer
+
+
+@pytest.mark.parametrize("outcome", ["accepted", "rejected", "canceled"])
+def test_a_warm_transfer_to_a_worker(desk, outcome):
+    alice, bob, task, held, transfer = _transfer_setup(desk)
+    assert set(TRANSFER_KEYS) <= set(transfer) and transfer["sid"].startswith("TT")
+    assert (transfer["transfer_status"], transfer["transfer_mode"], transfer["transfer_type"]) == \
+        ("initiated", "WARM", "WORKER")
+    assert alice.frames[-1]["event_type"] == "task.transfer-initiated"
+    offer = bob.frames[-1]
+    assert offer["event_type"] == "reservation.created"
+    assert offer["payload"]["task_transfer"]["sid"] == transfer["sid"]
+    assert offer["payload"]["task"]["assignment_status"] == "reserved"
+    bob_token = desk.token(desk.bob)
+    if outcome == "canceled":
+        done = desk.ok(f"Workers/{desk.alice}/Transfers/{transfer['sid']}", "POST",
+                       {"TaskSid": task.sid, "TransferStatus": "canceled"})
+        assert done["transfer_status"] == "canceled"
+        code, body = desk.post(f"Workers/{desk.alice}/Transfers/{transfer['sid']}", "POST",
+                               {"TaskSid": task.sid, "TransferStatus": "canceled"})
+        assert (code, body["message"]) == (
+            400, f"Transfer {transfer['sid']} is already canceled . Cannot cancel transfer.")
+    else:
+        reply = desk.ok(f"Workers/{desk.bob}/Reservations/{offer['payload']['sid']}", "POST",
+                        {"ReservationStatus": outcome}, token=bob_token)
+        assert "task_transfer" not in reply  # the SDK reads replies without their task
+    status = {"accepted": "complete", "rejected": "failed", "canceled": "canceled"}[outcome]
+    event = {"accepted": "completed", "rejected": "failed", "canceled": "canceled"}[outcome]
+    alice_types = [f["event_type"] for f in alice.frames]
+    assert f"task.transfer-{event}" in alice_types
+    last_transfer = next(f for f in reversed(alice.frames) if f["event_type"].startswith("task.transfer-"))
+    assert last_transfer["payload"]["transfer_status"] == status
+    fetched = desk.ws.tasks(task.sid).fetch()
+    assert fetched.assignment_status == "assigned"
+    holders = {r.worker_sid: r.reservation_status for r in desk.ws.tasks(task.sid).reservations.list()}
+    if outcome == "accepted":
+        assert holders == {desk.alice: "accepted", desk.bob: "accepted"}  # warm: both on it
+    else:
+        # Bob's offer ends, then Alice learns the transfer failed and gets her task back
+        assert bob.frames[-1]["event_type"] == f"reservation.{'rejected' if outcome == 'rejected' else 'canceled'}"
+        assert bob.frames[-1]["payload"]["task_transfer"]["transfer_status"] == status
+        assert alice_types[-2:] == [f"task.transfer-{event}", "task.updated"]
+        assert alice.frames[-1]["payload"]["assignment_status"] == "assigned"
+        assert holders[desk.alice] == "accepted"
+
+
+def test_a_cold_transfer_hands_the_task_over(desk):
+    hub = desk.emu.app.config["event_bridge"].hub
+    desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
+    task = desk.ws.tasks.create(attributes="{}")
+    [held] = desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"]
+    desk.ok(f"Workers/{desk.alice}/Reservations/{held['sid']}", "POST", {"ReservationStatus": "accepted"})
+    desk.ok(f"Workers/{desk.alice}/Transfers", "POST",
+            {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": desk.bob, "Mode": "COLD"})
+    [offer] = [r for r in desk.ws.tasks(task.sid).reservations.list() if r.worker_sid == desk.bob]
+    desk.ok(f"Workers/{desk.bob}/Reservations/{offer.sid}", "POST", {"ReservationStatus": "accepted"},
+            token=desk.token(desk.bob))
+    holders = {r.worker_sid: r.reservation_status for r in desk.ws.tasks(task.sid).reservations.list()}
+    assert holders == {desk.alice: "completed", desk.bob: "accepted"}
+    assert desk.ws.workers(desk.alice).worker_channels("default").fetch().assigned_tasks == 0
+    code, body = desk.post(f"Workers/{desk.alice}/Transfers", "POST",
+                           {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": desk.bob})
+    assert code == 400  # Alice no longer holds it
+    code, body = desk.post(f"Workers/{desk.bob}/Transfers", "POST",
+                           {"ReservationSid": offer.sid, "TaskSid": task.sid, "To": desk.ws.task_queues.list()[0].sid},
+                           token=desk.token(desk.bob))
+    assert code == 501 and "TaskQueue" in body["message"]
+    assert hub is not None

@@ -227,6 +227,42 @@ def task_system_deleted(w):
     return {"ResourceSid": task.sid, "TaskAssignmentStatus": "canceled", "TaskCanceledReason": "Task TTL Exceeded"}
 
 
+def _transfer(w, then):
+    """Alice holds a task and transfers it to Bob (transfers exist only on the Worker SDK's Event
+    Bridge, so the engine is driven directly); ``then`` decides what happens to Bob's offer."""
+    alice, task, _ = w.accepted()
+    bob = w.worker("bob")
+    ws = w.emu.backend.get_workspace(ACCOUNT_SID, w.sid)
+    with w.emu.backend.lock:
+        [held] = [r for r in ws.reservations.values() if r.task_sid == task.sid]
+        transfer = ws.create_transfer(alice.sid, reservation_sid=held.sid, task_sid=task.sid, to=bob.sid)
+    then(ws, transfer, bob)
+    return {"ResourceSid": task.sid, "TaskSid": task.sid, "TaskQueueSid": w.queue, "WorkflowSid": w.workflow}
+
+
+def task_transfer_initiated(w):
+    return {**_transfer(w, lambda ws, transfer, bob: None), "TaskAssignmentStatus": "reserved"}
+
+
+def task_transfer_completed(w):
+    def accept(ws, transfer, bob):
+        w.ws.workers(bob.sid).reservations(transfer.reservation_sid).update(reservation_status="accepted")
+    return {**_transfer(w, accept), "TaskAssignmentStatus": "assigned"}
+
+
+def task_transfer_failed(w):
+    def reject(ws, transfer, bob):
+        w.ws.workers(bob.sid).reservations(transfer.reservation_sid).update(reservation_status="rejected")
+    return _transfer(w, reject)
+
+
+def task_transfer_canceled(w):
+    def cancel(ws, transfer, bob):
+        with w.emu.backend.lock:
+            ws.cancel_transfer(transfer.initiating_worker_sid, transfer.sid, status="canceled")
+    return _transfer(w, cancel)
+
+
 def task_channel_created(w):
     channel = w.ws.task_channels.create(friendly_name="Fax", unique_name="fax", channel_optimized_routing=True)
     return {"ResourceSid": channel.sid, "TaskChannelSid": channel.sid, "TaskChannelName": "Fax",
@@ -396,6 +432,8 @@ DRIVERS = {
     "task.created": task_created, "task.updated": task_updated, "task.canceled": task_canceled,
     "task.wrapup": task_wrapup, "task.completed": task_completed, "task.deleted": task_deleted,
     "task.system-deleted": task_system_deleted,
+    "task.transfer-initiated": task_transfer_initiated, "task.transfer-completed": task_transfer_completed,
+    "task.transfer-failed": task_transfer_failed, "task.transfer-canceled": task_transfer_canceled,
     "task-channel.created": task_channel_created, "task-channel.updated": task_channel_updated,
     "task-channel.deleted": task_channel_deleted,
     "task-queue.created": task_queue_created, "task-queue.deleted": task_queue_deleted,

@@ -76,8 +76,9 @@ class EventBridge:
 
     # --- websocket ----------------------------------------------------------------------------
     def handle_upgrade(self) -> Response:
+        token = request.args.get("token") or ""
         try:
-            grant = self.grant(request.args.get("token"))
+            grant = self.grant(token)
             if grant.worker_sid is None:
                 raise errors.Forbidden(errors.TOKEN_NO_WORKER)
         except errors.TwilioError as exc:
@@ -86,7 +87,7 @@ class EventBridge:
             return _error(errors.NotImplementedByEmulator(errors.BRIDGE_NEEDS_SERVER))
         # This thread serves the socket from now on; nothing it causes waits for a reply.
         self.hub.release()
-        session = Session(grant, offline_on_disconnect=_flag(request.args.get("setWorkerOfflineIfDisconnected"), True),
+        session = Session(grant, token, offline_on_disconnect=_flag(request.args.get("setWorkerOfflineIfDisconnected"), True),
                           client_version=request.args.get("clientVersion"))
         try:
             ws = simple_websocket.Server(request.environ)

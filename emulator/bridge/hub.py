@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..engine import queries
-from . import shapes
+from . import shapes, tokens
 
 if TYPE_CHECKING:
     from ..engine.state import Event
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 TASK_EVENTS = ("task.updated", "task.canceled", "task.completed", "task.wrapup")
 WORKER_EVENTS = ("worker.activity.update", "worker.attributes.update")
+TASK_HOLDERS = ("pending", "accepted", "wrapping", "completed")
+TRANSFER_EVENTS = ("task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
+                   "task.transfer-canceled", "task.transfer-completed")
 CHANNEL_EVENTS = ("worker.capacity.update", "worker.channel.availability.update")
 # The reservation events the SDK handles (reservation.failed needs calls; the engine places none).
 RESERVATION_EVENTS = ("reservation.created", "reservation.accepted", "reservation.rejected", "reservation.timeout",
@@ -51,9 +54,15 @@ def deliveries(ws: "Workspace", event: "Event") -> list[Delivery]:
         if task is None:
             return []
         text = frame(kind, shapes.task(ws, task))
-        # every worker holding a reservation on the task (the SDK skips tasks it does not hold)
-        workers = dict.fromkeys(r.worker_sid for r in queries.reservations(ws, task_sid=task.sid))
+        # every worker holding the task or offered it (not those whose offer ended unaccepted)
+        workers = dict.fromkeys(r.worker_sid for r in queries.reservations(ws, task_sid=task.sid)
+                                if r.reservation_status in TASK_HOLDERS)
         return [(ws.sid, worker_sid, text) for worker_sid in workers]
+    if kind in TRANSFER_EVENTS:
+        transfer = ws.transfers.get(str(event.data.get("TransferSid")))
+        if transfer is None:
+            return []
+        return [(ws.sid, transfer.initiating_worker_sid, frame(kind, shapes.transfer(transfer)))]
     if kind in WORKER_EVENTS:
         worker = ws.workers.get(event.resource_sid)
         return [(ws.sid, worker.sid, frame(kind, shapes.worker(ws, worker)))] if worker is not None else []
@@ -73,14 +82,26 @@ class Hub:
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, str], list["Session"]] = {}
         self._held = threading.local()
+        # tokens whose session a newer one closed (closeExistingSessions), until they expire
+        self._superseded: dict[str, float] = {}
         self.on_last_close: Callable[["Session"], None] | None = None
 
     # --- sessions -----------------------------------------------------------------------------
     def add(self, session: "Session", *, close_others: bool = False) -> None:
+        """Open ``session``; with ``close_others`` (the SDK's closeExistingSessions) the worker's other
+        sessions close. [I] A closed SDK reconnects with the token it has and the same option, which
+        would close the newer session in turn, and so on; so a session opened with the token of a
+        session closed this way closes no other."""
         with self._lock:
             sessions = self._sessions.setdefault(session.key, [])
+            close_others = close_others and session.token not in self._superseded
             others = list(sessions) if close_others else []
             sessions.append(session)
+            now = tokens.wall_clock()
+            self._superseded = {t: exp for t, exp in self._superseded.items() if exp > now}
+            for other in others:
+                if other.token != session.token:
+                    self._superseded[other.token] = other.grant.expires
         for other in others:
             other.close(reason="closeExistingSessions")
 

@@ -23,6 +23,7 @@ from .. import errors, spec
 from ..http import params as http_params
 from ..http.registry import HANDLERS, Call
 from ..http.render import Renderer
+from . import shapes
 from .shapes import BridgeRenderer
 from .tokens import Grant
 
@@ -121,10 +122,10 @@ def authorize(grant: Grant, endpoint: str, method: str, path: dict) -> None:
 def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: MultiDict, url: str, method: str,
                    headers) -> dict:
     """Run the REST v1 handler of ``endpoint`` and return the bridge's payload (caller holds the lock)."""
-    if endpoint in (TRANSFERS, VOICE):
-        raise errors.NotImplementedByEmulator(errors.TRANSFERS_NOT_BUILT.format(method=method, url=url)
-                                              if endpoint == TRANSFERS else
-                                              f"Voice calls are not placed by this emulator ({method} {url})")
+    if endpoint == VOICE:
+        raise errors.NotImplementedByEmulator(f"Voice calls are not placed by this emulator ({method} {url})")
+    if endpoint == TRANSFERS:
+        return transfer_operation(backend, grant, path, values, method)
     op = spec.operations()[endpoint]
     handler = HANDLERS.get(endpoint)
     if handler is None:
@@ -136,11 +137,35 @@ def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: Mul
     parsed = http_params.parse(op, values, values, _headers(headers))
     active = endpoint == "ListWorkerReservation" and values.get("Active", "").lower() == "true"
     # the handlers call only the renderer methods BridgeRenderer draws (anything else is refused)
-    renderer = cast(Renderer, BridgeRenderer(active_only=active))
+    renderer = cast(Renderer, BridgeRenderer(active_only=active, change=method != "GET"))
     call = Call(endpoint, backend, grant.account_sid, parsed, path, renderer,
                 "/v1/" + url.strip("/"), values, values)
     reply = handler(call)
     return reply.body if reply.body is not None else {}
+
+
+def transfer_operation(backend, grant: Grant, path: dict, values: MultiDict, method: str) -> dict:
+    """The Transfers resource, which only the bridge has: ``POST Workers/WK/Transfers`` starts one,
+    ``POST Workers/WK/Transfers/TT`` with ``TransferStatus=canceled`` withdraws it, ``GET`` reads it."""
+    ws = backend.get_workspace(grant.account_sid, path["WorkspaceSid"])
+    worker_sid, sid = path["WorkerSid"], path.get("Sid")
+    if sid is None and method == "POST":
+        for name in ("ReservationSid", "TaskSid", "To"):
+            if not values.get(name):
+                raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name=name))
+        priority = values.get("Priority")
+        if priority is not None and not priority.lstrip("-").isdigit():
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Priority", reason="not an integer"))
+        transfer = ws.create_transfer(worker_sid, reservation_sid=values["ReservationSid"], task_sid=values["TaskSid"],
+                                      to=values["To"], mode=values.get("Mode"), attributes=values.get("Attributes"),
+                                      priority=int(priority) if priority is not None else None)
+    elif sid is not None and method == "POST":
+        transfer = ws.cancel_transfer(worker_sid, sid, status=values.get("TransferStatus"))
+    elif sid is not None and method == "GET":
+        transfer = ws.get_transfer(sid, worker_sid=worker_sid)
+    else:
+        raise errors.MethodNotAllowed(errors.METHOD_NOT_ALLOWED.format(method=method, path=f"Workers/{worker_sid}/Transfers"))
+    return shapes.transfer(transfer)
 
 
 def _headers(headers) -> dict:

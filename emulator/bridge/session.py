@@ -30,9 +30,11 @@ EVENT_DELAY_SECONDS = 0.1
 class Session:
     """An open event stream of one worker. ``push`` queues a frame; ``run`` sends until closed."""
 
-    def __init__(self, grant: Grant, *, offline_on_disconnect: bool, client_version: str | None = None) -> None:
+    def __init__(self, grant: Grant, token: str, *, offline_on_disconnect: bool,
+                 client_version: str | None = None) -> None:
         assert grant.worker_sid is not None
         self.grant = grant
+        self.token = token
         self.key = (grant.workspace_sid, grant.worker_sid)
         self.offline_on_disconnect = offline_on_disconnect
         self.client_version = client_version

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from .. import errors
 from ..engine import queries
-from ..engine.state import Activity, Reservation, Task, TaskQueue, Worker, WorkerChannel
+from ..engine.state import Activity, Reservation, Task, TaskQueue, Transfer, Worker, WorkerChannel
 from ..engine.workspace import Workspace
 from ..sids import is_sid
 
@@ -69,7 +69,7 @@ def task(ws: Workspace, t: Task) -> dict:
     }
 
 
-def reservation(ws: Workspace, r: Reservation) -> dict:
+def reservation(ws: Workspace, r: Reservation, *, with_transfers: bool = True) -> dict:
     t = ws.tasks.get(r.task_sid)
     workflow = ws.workflows.get(t.workflow_sid) if t is not None and t.workflow_sid else None
     w = ws.workers.get(r.worker_sid)
@@ -81,6 +81,30 @@ def reservation(ws: Workspace, r: Reservation) -> dict:
         "date_created": epoch(r.date_created), "date_updated": epoch(r.date_updated),
         "version": RESERVATION_VERSIONS.get(r.reservation_status, 0),
         "task": task(ws, t) if t is not None else None,
+        **(_transfers_of(ws, r, t) if with_transfers else {}),
+    }
+
+
+def _transfers_of(ws: Workspace, r: Reservation, t: Task | None) -> dict:
+    """``task_transfer`` on a transfer's offer; ``active_outgoing_task_transfer`` on the reservation
+    of the worker transferring the task (both optional in the SDK)."""
+    found = {}
+    if r.transfer_sid is not None and r.transfer_sid in ws.transfers:
+        found["task_transfer"] = transfer(ws.transfers[r.transfer_sid])
+    outgoing = ws.transfers.get(t.transfer_sid) if t is not None and t.transfer_sid else None
+    if outgoing is not None and outgoing.initiating_reservation_sid == r.sid:
+        found["active_outgoing_task_transfer"] = transfer(outgoing)
+    return found
+
+
+def transfer(x: Transfer) -> dict:
+    return {
+        "sid": x.sid, "account_sid": x.account_sid, "workspace_sid": x.workspace_sid, "task_sid": x.task_sid,
+        "transfer_type": x.transfer_type, "transfer_mode": x.transfer_mode, "transfer_to": x.transfer_to,
+        "transfer_status": x.transfer_status, "transfer_failed_reason": x.transfer_failed_reason,
+        "initiating_reservation_sid": x.initiating_reservation_sid, "initiating_worker_sid": x.initiating_worker_sid,
+        "initiating_queue_sid": x.initiating_queue_sid, "initiating_workflow_sid": x.initiating_workflow_sid,
+        "date_created": epoch(x.date_created), "date_updated": epoch(x.date_updated),
     }
 
 
@@ -133,10 +157,13 @@ class BridgeRenderer:
     """Duck-types ``emulator.http.render.Renderer`` for the REST v1 handlers the bridge runs.
 
     ``active_only``: the route's ``Active=true`` (EB-only): keep only reservations that still hold
-    the worker."""
+    the worker. ``change``: the request changes something (POST)."""
 
-    def __init__(self, active_only: bool = False) -> None:
+    def __init__(self, active_only: bool = False, change: bool = False) -> None:
         self.active_only = active_only
+        # the reply to a change: the SDK reads a reservation's reply ignoring its task, and a
+        # ``task_transfer`` there without the task makes it fail, so changes answer without them
+        self.change = change
 
     @staticmethod
     def worker(ws: Workspace, w: Worker) -> dict:
@@ -146,9 +173,8 @@ class BridgeRenderer:
     def task(ws: Workspace, t: Task) -> dict:
         return task(ws, t)
 
-    @staticmethod
-    def reservation(ws: Workspace, r: Reservation, via_worker: bool = False) -> dict:
-        return reservation(ws, r)
+    def reservation(self, ws: Workspace, r: Reservation, via_worker: bool = False) -> dict:
+        return reservation(ws, r, with_transfers=not self.change)
 
     @staticmethod
     def activity(a: Activity) -> dict:

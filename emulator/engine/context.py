@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..clock import Clock
 from ..sids import SidSource
-from .state import Event, Reservation, Task, TaskQueue, Worker, Workflow
+from .state import Event, Reservation, Task, TaskQueue, Transfer, Worker, Workflow
 
 if TYPE_CHECKING:
     from .tables import WorkspaceTables
@@ -40,6 +40,9 @@ class RoutingHooks(Protocol):
     def reevaluate_workflow(self, ws: WorkspaceTables, workflow: Workflow) -> None: ...
     def update_reservation(self, ws: WorkspaceTables, reservation: Reservation, update: ReservationUpdate) -> None: ...
     def cancel_reservation(self, ws: WorkspaceTables, reservation: Reservation) -> None: ...
+    def create_transfer(self, ws: WorkspaceTables, reservation: Reservation, task: Task, to: str, mode: str,
+                        attributes: tuple[str, dict] | None, priority: int | None) -> Transfer: ...
+    def cancel_transfer(self, ws: WorkspaceTables, transfer: Transfer) -> None: ...
 
 
 class WorkQueue:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .state import Activity, Event, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
+from .state import Activity, Event, Task, TaskChannel, TaskQueue, Transfer, Worker, WorkerChannel, Workflow
 
 if TYPE_CHECKING:
     from .tables import WorkspaceTables
@@ -47,8 +47,8 @@ EVENT_TYPES = (
 NOT_EMITTED = {
     "reservation.failed": "logged when the voice call an instruction places to the worker fails; the emulator "
                           "places no calls (dequeue, call and conference are accepted as instructions only)",
-    **{f"task.transfer-{kind}": "task transfers are not built"
-       for kind in ("initiated", "attempt-failed", "failed", "canceled", "completed")},
+    "task.transfer-attempt-failed": "logged when one attempt of a transfer to a TaskQueue fails; the emulator "
+                                    "transfers to workers only",
 }
 
 # [I] Operating units are a Flex notion the emulator does not model: the field the reference lists
@@ -110,6 +110,15 @@ def worker_channel_fields(ws: WorkspaceTables, worker: Worker, channel: WorkerCh
         "TaskChannelUniqueName": task_channel.unique_name if task_channel else None,
         "WorkerChannelTaskCount": channel.assigned_tasks,
     }
+
+
+def transfer_fields(transfer: Transfer) -> dict:
+    """[I] The transfer's own fields, named as its other groups are (Transfer + snake_case key)."""
+    return {"TransferSid": transfer.sid, "TransferType": transfer.transfer_type,
+            "TransferMode": transfer.transfer_mode, "TransferTo": transfer.transfer_to,
+            "TransferStatus": transfer.transfer_status, "TransferFailedReason": transfer.transfer_failed_reason,
+            "TransferInitiatingReservationSid": transfer.initiating_reservation_sid,
+            "TransferInitiatingWorkerSid": transfer.initiating_worker_sid}
 
 
 def activity_fields(activity: Activity) -> dict:

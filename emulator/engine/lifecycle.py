@@ -47,7 +47,7 @@ RS = ReservationStatus
 # Every change of ``Task.assignment_status`` the engine makes: status -> the statuses it may come from.
 TASK_TRANSITIONS: dict[str, tuple[str, ...]] = {
     PENDING: (PENDING, RESERVED),  # created, or its offers ended without acceptance
-    RESERVED: (PENDING, RESERVED),  # an offer is out
+    RESERVED: (PENDING, RESERVED, ASSIGNED),  # an offer is out (of an assigned task: a transfer)
     ASSIGNED: (RESERVED,),  # a worker accepted
     WRAPPING: (ASSIGNED,),
     COMPLETED: (ASSIGNED, WRAPPING),

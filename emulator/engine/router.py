@@ -29,7 +29,7 @@ from .lifecycle import (
     TTL_REASON,
 )
 from .routing import index as idx
-from .routing import matching, steps
+from .routing import matching, steps, transfers
 from .routing.index import RoutingIndex
 from .state import (
     ASSIGNED,
@@ -45,6 +45,7 @@ from .state import (
     Task,
     TaskQueue,
     TaskRouting,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
@@ -272,12 +273,14 @@ class Router:
 
     def cancel_task(self, ws: WorkspaceTables, task: Task, reason: str | None) -> None:
         with self._batch():
-            for reservation in self._task_reservations(ws, task, RS.PENDING):
-                self._end_reservation(ws, reservation, RS.CANCELED)
-                self.work.want_worker(ws, reservation.worker_sid)
+            pending = self._task_reservations(ws, task, RS.PENDING)
+            # the task is canceled before its offers end, so their events carry the canceled task
             lifecycle.move_task(task, CANCELED, ws.now())
             if reason is not None:
                 task.reason = reason
+            for reservation in pending:
+                self._end_reservation(ws, reservation, RS.CANCELED)
+                self.work.want_worker(ws, reservation.worker_sid)
             idx.sync_task(ws, ws.index, task)
             self._task_event(ws, task, "task.canceled",
                              f"Task canceled: {task.reason}" if task.reason else "Task canceled")
@@ -295,6 +298,10 @@ class Router:
                 for reservation in self._task_reservations(ws, task, RS.PENDING):
                     self._end_reservation(ws, reservation, RS.CANCELED)
             for reservation in self._task_reservations(ws, task, RS.ACCEPTED, RS.WRAPPING):
+                if not system:
+                    # [I] an API delete ends the work the worker holds: reservation.completed, as the
+                    # Worker SDK's specs expect ("should delete the task and receive the completed event")
+                    self._end_reservation(ws, reservation, RS.COMPLETED)
                 # [I] deleting an assigned task frees the worker's capacity
                 self._free_assigned(ws, reservation, task)
             # https://www.twilio.com/docs/taskrouter/api/event/reference: task.deleted is an API delete and
@@ -330,7 +337,7 @@ class Router:
     def _assign_task(self, ws: WorkspaceTables, task: Task) -> None:
         """Give ``task`` reservations with the best eligible workers of its current target, looking
         only at the workers free to take it in its queue."""
-        if task.assignment_status not in WAITING:
+        if task.assignment_status not in WAITING or task.transfer_sid is not None:
             return
         state, target = matching.current(ws, task)
         if state is None or target is None or state.route is None:
@@ -459,7 +466,10 @@ class Router:
 
     # --- reservations -----------------------------------------------------------------------------------
     def _release(self, ws: WorkspaceTables, reservation: Reservation, status: str, *, exclude: bool) -> None:
-        """A pending reservation ends without acceptance: the task goes back to routing."""
+        """A pending reservation ends unaccepted: its task goes back to routing (or to its transferer)."""
+        if reservation.transfer_sid is not None:
+            transfers.failed(self, ws, reservation, status)
+            return
         self._end_reservation(ws, reservation, status)
         task = ws.tasks.get(reservation.task_sid)
         if reservation.worker_sid in ws.workers:
@@ -570,6 +580,7 @@ class Router:
                     queue.assignment_activity_sid in ws.activities and \
                     worker.activity_sid != queue.assignment_activity_sid:
                 ws.set_worker_activity(worker, queue.assignment_activity_sid)
+        transfers.accepted(self, ws, reservation, task)  # a transfer's offer: the transfer completes
 
     def _reject(self, ws: WorkspaceTables, reservation: Reservation, activity_sid: str | None) -> None:
         self._release(ws, reservation, RS.REJECTED, exclude=True)
@@ -588,6 +599,15 @@ class Router:
             worker = ws.workers.get(reservation.worker_sid)
             if worker is not None and activity_sid in ws.activities and worker.activity_sid != activity_sid:
                 ws.set_worker_activity(worker, activity_sid)
+
+    def create_transfer(self, ws: WorkspaceTables, reservation: Reservation, task: Task, to: str, mode: str,
+                        attributes: tuple[str, dict] | None, priority: int | None) -> Transfer:
+        with self._batch():
+            return transfers.create(self, ws, reservation, task, to, mode, attributes, priority)
+
+    def cancel_transfer(self, ws: WorkspaceTables, transfer: Transfer) -> None:
+        with self._batch():
+            transfers.cancel(self, ws, transfer)
 
     # --- helpers --------------------------------------------------------------------------------------
     def _finish(self, ws: WorkspaceTables, task: Task) -> None:

@@ -151,6 +151,8 @@ class Task:
     version: int = 0
     # TaskQueueSid given at creation: the task goes straight to that queue
     requested_queue_sid: str | None = None
+    # the transfer under way (the task is offered to its target meanwhile, and routed to no one else)
+    transfer_sid: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -165,6 +167,41 @@ class Reservation:
     date_updated: datetime
     # activity the worker moves to once the work is done (conference / dequeue instruction)
     post_work_activity_sid: str | None = None
+    # the transfer this reservation offers (a transfer leg)
+    transfer_sid: str | None = None
+
+
+class TransferStatus:
+    """Task transfer statuses (the Worker SDK's ``Transfer``; transfers exist only there)."""
+
+    INITIATED = "initiated"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    COMPLETE = "complete"
+
+
+@dataclass(eq=False, slots=True)
+class Transfer:
+    """A task handed by the worker holding it to another worker (``transfer_type`` WORKER) or
+    queue (QUEUE), keeping the first worker on it (``transfer_mode`` WARM) or not (COLD)."""
+
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    task_sid: str
+    transfer_type: str
+    transfer_mode: str
+    transfer_to: str
+    transfer_status: str
+    initiating_reservation_sid: str
+    initiating_worker_sid: str
+    initiating_queue_sid: str | None
+    initiating_workflow_sid: str | None
+    date_created: datetime
+    date_updated: datetime
+    transfer_failed_reason: str | None = None
+    # the reservation offering the task to the target
+    reservation_sid: str | None = None
 
 
 @dataclass(eq=False, slots=True)

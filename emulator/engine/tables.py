@@ -28,6 +28,7 @@ from .state import (
     TaskChannel,
     TaskQueue,
     TaskRouting,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
@@ -64,6 +65,7 @@ class WorkspaceTables:
         self.workflows: OrderedDict[str, Workflow] = OrderedDict()
         self.tasks: OrderedDict[str, Task] = OrderedDict()
         self.reservations: OrderedDict[str, Reservation] = OrderedDict()
+        self.transfers: OrderedDict[str, Transfer] = OrderedDict()
         self.events: OrderedDict[str, Event] = OrderedDict()
         # each task's routing state, and when each worker last got a task (its idle time runs from then)
         self.task_routing: dict[str, TaskRouting] = {}

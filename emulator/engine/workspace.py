@@ -14,20 +14,24 @@ from __future__ import annotations
 import json
 
 from .. import errors
+from ..sids import is_sid
 from . import events as ev
 from . import validation as v
 from .expressions import parse as parse_expression
 from .state import (
     ACTIVE_TASK_STATUSES,
+    ASSIGNED,
     PENDING,
     RESERVED,
+    WRAPPING,
     Activity,
     Reservation,
     TaskChannel,
     TaskQueue,
+    Transfer,
     Workflow,
 )
-from .tasks import TaskResources
+from .tasks import PRIORITY_MAX, TaskResources
 from .updates import ReservationUpdate
 from .workers import WorkerResources
 from .workflow_config import WorkflowConfiguration
@@ -63,6 +67,52 @@ class Workspace(TaskResources, WorkerResources):
     def cancel_reservation(self, reservation: Reservation) -> None:
         """Cancel a pending reservation (its assignment callback and fallback both failed)."""
         self.ctx.routing.cancel_reservation(self, reservation)
+
+    # --- transfers (the Worker SDK's Transfers resource) -----------------------------------------
+    def get_transfer(self, sid: str, *, worker_sid: str | None = None) -> Transfer:
+        transfer = self.transfers.get(sid)
+        if transfer is None or (worker_sid is not None and transfer.initiating_worker_sid != worker_sid):
+            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
+                path=f"/v1/Workspaces/{self.sid}/Workers/{worker_sid}/Transfers/{sid}"))
+        return transfer
+
+    def create_transfer(self, worker_sid: str, *, reservation_sid: str, task_sid: str, to: str,
+                        mode: str | None = None, attributes: str | None = None,
+                        priority: int | None = None) -> Transfer:
+        """Transfer the task a worker holds (its accepted reservation) to another worker, WARM
+        (the default: the worker stays on it) or COLD."""
+        worker = self.get_worker(worker_sid)
+        reservation = self.reservations.get(reservation_sid)
+        task = self.tasks.get(task_sid)
+        if reservation is None or task is None or reservation.worker_sid != worker.sid or \
+                reservation.task_sid != task.sid or reservation.reservation_status not in ("accepted", "wrapping"):
+            raise errors.InvalidParameter(errors.TRANSFER_RESERVATION.format(
+                sid=reservation_sid, worker_sid=worker_sid, task_sid=task_sid))
+        mode = (mode or "WARM").upper()
+        if mode not in ("WARM", "COLD"):
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be WARM or COLD"))
+        if is_sid(to, "WQ"):
+            raise errors.NotImplementedByEmulator(errors.TRANSFERS_TO_QUEUE)
+        if not is_sid(to, "WK") or to not in self.workers or to == worker.sid:
+            raise errors.InvalidParameter(errors.TRANSFER_TARGET.format(to=to, workspace_sid=self.sid))
+        if task.transfer_sid is not None:
+            raise errors.IllegalState(errors.TRANSFER_UNDER_WAY.format(task_sid=task.sid,
+                                                                       transfer_sid=task.transfer_sid))
+        if task.assignment_status not in (ASSIGNED, WRAPPING):
+            raise errors.IllegalState(errors.TRANSFER_RESERVATION.format(
+                sid=reservation_sid, worker_sid=worker_sid, task_sid=task_sid))
+        parsed = v.json_object("Attributes", attributes) if attributes is not None else None
+        if priority is not None:
+            v.integer_range("Priority", priority, 0, PRIORITY_MAX)
+        return self.ctx.routing.create_transfer(self, reservation, task, to, mode, parsed, priority)
+
+    def cancel_transfer(self, worker_sid: str, sid: str, *, status: str | None) -> Transfer:
+        transfer = self.get_transfer(sid, worker_sid=worker_sid)
+        if status != "canceled":
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="TransferStatus", reason="can only be set to canceled"))
+        self.ctx.routing.cancel_transfer(self, transfer)
+        return transfer
 
     # --- workspace ----------------------------------------------------------------------------
     def populate_defaults(self, template: str) -> None:

@@ -435,7 +435,7 @@
         meter, `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}`,
         h("span", { class: "visually-hidden" }, `, ${used}% in use${c.available ? "" : ", unavailable"}`));
       }))),
-      h("td", {}, w.reservations.length ? w.reservations.map((r) => h("div", {},
+      h("td", { class: "holds" }, w.reservations.length ? w.reservations.map((r) => h("div", {},
         sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `hold-${r.sid}`),
         " ", statusChip(r.reservation_status))) : h("span", { class: "muted" }, "nothing"))))),
     pager("workers", workers.page, workers.pages, workers.total, (p) => { S.workerPage = p; refreshSoon(); }));

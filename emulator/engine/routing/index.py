@@ -265,7 +265,9 @@ def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
     state = ws.task_routing.get(task.sid)
     place: tuple | None = None
     key = None
-    if task.assignment_status in (PENDING, RESERVED) and state is not None and state.route is not None:
+    # a task being transferred waits for its transfer's target only
+    if task.assignment_status in (PENDING, RESERVED) and state is not None and state.route is not None \
+            and task.transfer_sid is None:
         rows = ix.by_task.get(task.sid)
         pending = sum(1 for r in rows.values() if r.reservation_status == RS.PENDING) if rows else 0
         full = pending >= max_reservations(ws, task, state)

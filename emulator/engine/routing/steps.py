@@ -40,7 +40,11 @@ def start_routing(ws: WorkspaceTables, task: Task) -> bool:
     route = None
     target = task.routing_target
     if target and target.startswith("WK") and target in ws.workers:
-        route = Route([Target(queue_sid=None)], worker_sid=target)
+        # A TaskQueueSid given with a worker RoutingTarget is the queue the task sits in while it is
+        # offered to that worker (the Worker SDK's createTask sends both, and its specs read the
+        # task's queue_sid back).
+        queue_sid = task.requested_queue_sid if task.requested_queue_sid in ws.task_queues else None
+        route = Route([Target(queue_sid=queue_sid)], worker_sid=target)
     elif target and target.startswith("WQ") and target in ws.task_queues:
         route = Route([Target(queue_sid=target)])
     elif task.requested_queue_sid and task.requested_queue_sid in ws.task_queues:

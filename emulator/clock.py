@@ -37,6 +37,8 @@ COMPACT_MINIMUM = 1024  # the heap is never compacted below this many entries
 
 def utc(dt: datetime) -> datetime:
     """``dt`` as an aware UTC datetime (naive values are taken to be UTC, as Twilio's clients do)."""
+    if dt.tzinfo is timezone.utc:
+        return dt
     if dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
@@ -101,6 +103,8 @@ class Clock:
         self._anchor_virtual = utc(start)
         self._anchor_wall = self._wall()
         self._mode = mode
+        # what now() reads, replaced as one tuple under the lock, so reading needs no lock
+        self._reading = (mode, self._anchor_virtual, self._anchor_wall)
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._settle_hooks: list[Callable[[], None]] = []
@@ -118,10 +122,10 @@ class Clock:
 
     def now(self) -> datetime:
         """The current virtual instant (aware UTC, microsecond precision)."""
-        with self._lock:
-            if self._mode == MANUAL:
-                return self._anchor_virtual
-            return self._anchor_virtual + timedelta(seconds=self._wall() - self._anchor_wall)
+        mode, virtual, wall = self._reading
+        if mode == MANUAL:
+            return virtual
+        return virtual + timedelta(seconds=self._wall() - wall)
 
     def now_ms(self) -> int:
         now = self.now()
@@ -140,7 +144,8 @@ class Clock:
             heapq.heappush(self._timers, timer)
             if len(self._timers) >= self._compact_at:
                 self._compact()
-            self._wake.notify_all()
+            if self._mode == REAL and self._timers[0] is timer:
+                self._wake.notify_all()  # the real-mode thread sleeps until the earliest timer
             return timer
 
     def call_later(self, seconds: float, kind: str, workspace: str = "", subject: str = "") -> Timer:
@@ -247,7 +252,7 @@ class Clock:
         with self._lock:
             now = self.now()
             self._mode = mode
-            self._move_to(now)
+            self._move_to(now)  # (publishes the new mode to now())
             if mode == REAL:
                 self._start_thread()
             self._wake.notify_all()
@@ -265,6 +270,7 @@ class Clock:
     def _move_to(self, instant: datetime) -> None:
         self._anchor_virtual = instant
         self._anchor_wall = self._wall()
+        self._reading = (self._mode, instant, self._anchor_wall)
 
     def _compact(self) -> None:
         # A cancelled timer stays in the heap until its due time (cancelling is just a flag), and

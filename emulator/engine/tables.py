@@ -40,7 +40,7 @@ class WorkspaceTables:
     """One Workspace's records (Activities, TaskChannels, TaskQueues, Workers, Workflows, Tasks,
     Reservations, Events), its derived state, and the helpers its rules share."""
 
-    SNAPSHOT_TRANSIENT = {"_index": lambda: None}
+    SNAPSHOT_TRANSIENT = {"_index": lambda: None, "_worker_names": lambda: None}
 
     def __init__(self, ctx: Context, sid: str, account_sid: str, friendly_name: str, *,
                  event_callback_url: str | None = None, events_filter: str | None = None,
@@ -76,6 +76,9 @@ class WorkspaceTables:
         self.queue_expressions: dict[str, Expression] = {}
         self.workflow_configurations: dict[str, WorkflowConfiguration] = {}
         self._index: RoutingIndex | None = None
+        # casefolded worker name -> worker SID, so name uniqueness is a lookup, not a scan of the
+        # workers (derived: built on first use, kept in step by the worker rules)
+        self._worker_names: dict[str, str] | None = None
 
     # --- helpers ----------------------------------------------------------------------------
     @property
@@ -157,6 +160,14 @@ class WorkspaceTables:
             if (other.casefold() if casefold else other) == key:
                 return True
         return False
+
+    @property
+    def worker_names(self) -> dict[str, str]:
+        """Casefolded friendly name -> SID of every worker (derived state)."""
+        names = self._worker_names
+        if names is None:
+            names = self._worker_names = {w.friendly_name.casefold(): w.sid for w in self.workers.values()}
+        return names
 
     def _taken_message(self, template: str, name: str) -> str:
         return template.format(name=name, workspace_sid=self.sid, account_sid=self.account_sid)

@@ -26,7 +26,7 @@ class WorkerResources(WorkspaceTables):
         v.friendly_name(friendly_name)
         # "Friendly names are case insensitive, and unique within the TaskRouter Workspace"
         # (https://www.twilio.com/docs/taskrouter/api/worker).
-        if self._name_taken(self.workers.values(), friendly_name, casefold=True):
+        if friendly_name.casefold() in self.worker_names:
             raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
         text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
         activity = self.activity_param(activity_sid, "ActivitySid") if activity_sid else \
@@ -37,6 +37,7 @@ class WorkerResources(WorkspaceTables):
         for channel in self.task_channels.values():
             self._add_worker_channel(worker, channel)
         self.workers[worker.sid] = worker
+        self.worker_names[friendly_name.casefold()] = worker.sid
         self.record("worker.created", f"Worker {friendly_name} created", "worker", worker.sid,
                     f"Workers/{worker.sid}", ev.worker_fields(self, worker))
         self.ctx.routing.worker_changed(self, worker)
@@ -56,7 +57,7 @@ class WorkerResources(WorkspaceTables):
         parsed = v.json_object("Attributes", attributes) if attributes is not None else None
         if friendly_name is not None:
             v.friendly_name(friendly_name)
-            if self._name_taken(self.workers.values(), friendly_name, casefold=True, exclude=worker):
+            if self.worker_names.get(friendly_name.casefold(), worker.sid) != worker.sid:
                 raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
         if reject_pending_reservations and (activity is None or activity.available):
             # "only valid when the new activity is unavailable" (https://www.twilio.com/docs/taskrouter/api/worker)
@@ -65,6 +66,9 @@ class WorkerResources(WorkspaceTables):
         now = self.now()
         changed = False
         if friendly_name is not None and friendly_name != worker.friendly_name:
+            names = self.worker_names
+            del names[worker.friendly_name.casefold()]
+            names[friendly_name.casefold()] = worker.sid
             worker.friendly_name = friendly_name
             changed = True
         if parsed is not None:
@@ -92,6 +96,7 @@ class WorkerResources(WorkspaceTables):
         # [I] undocumented: deletion is allowed; the worker's pending reservations are canceled.
         self.ctx.routing.worker_removed(self, worker)
         del self.workers[sid]
+        self.worker_names.pop(worker.friendly_name.casefold(), None)
         self.record("worker.deleted", f"Worker {worker.friendly_name} deleted", "worker", sid, None,
                     ev.worker_fields(self, worker))
 

@@ -7,12 +7,12 @@
   const INBOX_KEPT = 2000; // callbacks the page holds (the newest); the inbox itself keeps them all
   const REQUESTS_PROBE_MS = 30000;
   const STATUS_COLOURS = {
-    pending: "#b26a00", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
+    pending: "#8f5500", reserved: "#1f62c7", assigned: "#1b7f3b", wrapping: "#7b3fb2",
     completed: "#59636e", canceled: "#b3261e",
   };
   // activities: greens for those that make a worker available, other colours for the rest
   const AVAILABLE_COLOURS = ["#1b7f3b", "#00807f", "#4d7c0f"];
-  const UNAVAILABLE_COLOURS = ["#59636e", "#b26a00", "#7b3fb2", "#b3261e", "#1f62c7", "#8a5a00"];
+  const UNAVAILABLE_COLOURS = ["#59636e", "#8f5500", "#7b3fb2", "#b3261e", "#1f62c7", "#8a5a00"];
 
   const S = {
     auth: sessionStorage.getItem("taskrouter-dashboard-auth"),
@@ -84,7 +84,8 @@
   }
 
   function sidButton(sid, label, onclick, key) {
-    return h("button", { type: "button", class: "link", "data-key": key || sid, "aria-label": label, onclick }, sid);
+    // the accessible name starts with the visible text (the SID), then says what the button does
+    return h("button", { type: "button", class: "link", "data-key": key || sid, "aria-label": `${sid}: ${label}`, onclick }, sid);
   }
 
   function table(caption, headers, rows) {
@@ -734,7 +735,7 @@
       const open = S.inboxOpen.has(r.id);
       const detailId = `inbox-detail-${r.id}`;
       const toggle = h("button", { type: "button", class: "link", "data-key": `inbox-${r.id}`, "aria-expanded": String(open),
-        "aria-controls": detailId, "aria-label": `Signed request of callback ${r.id}: ${Object.keys(r.params).length} parameters`,
+        "aria-controls": detailId, "aria-label": `${open ? "hide" : "show"} ${Object.keys(r.params).length} parameters of callback ${r.id}`,
         onclick: () => {
           if (S.inboxOpen.has(r.id)) S.inboxOpen.delete(r.id); else S.inboxOpen.add(r.id);
           delete S.seen.inbox;
@@ -839,7 +840,7 @@
           h("td", { class: "num date" }, r.duration_ms !== undefined ? `${r.duration_ms} ms` : ""),
           h("td", {}, names.length ? h("button", { type: "button", class: "link", "data-key": `request-${r.id}`,
             "aria-expanded": String(open), "aria-controls": detailId,
-            "aria-label": `Parameters of request ${r.id}: ${names.length}`,
+            "aria-label": `${open ? "hide" : "show"} ${names.length} parameters of request ${r.id}`,
             onclick: () => {
               if (S.requestsOpen.has(r.id)) S.requestsOpen.delete(r.id); else S.requestsOpen.add(r.id);
               renderRequests();

@@ -1,0 +1,52 @@
+"""Derived indexes of the engine (worker names, ...) agree with the records through every change,
+including a snapshot restore, which rebuilds them."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator import errors, snapshot
+from emulator.engine.backend import Backend
+
+ACCOUNT = "AC" + "1" * 32
+
+
+@pytest.fixture
+def ws():
+    backend = Backend(seed=5)
+    return backend.create_workspace(ACCOUNT, "Indexes")
+
+
+def taken(ws, name: str) -> bool:
+    try:
+        worker = ws.create_worker(name)
+    except errors.InvalidParameter as exc:
+        assert "already exists" in str(exc)
+        return True
+    ws.delete_worker(worker.sid)
+    return False
+
+
+def test_worker_names_stay_unique_case_insensitively_through_rename_and_delete(ws):
+    alice = ws.create_worker("Alice")
+    bob = ws.create_worker("Bob")
+    assert taken(ws, "ALICE") and taken(ws, "bob")
+    ws.update_worker(alice.sid, friendly_name="Carol")
+    assert not taken(ws, "alice") and taken(ws, "carol")
+    ws.update_worker(alice.sid, friendly_name="CAROL")  # its own name in another case
+    with pytest.raises(errors.InvalidParameter):
+        ws.update_worker(alice.sid, friendly_name="BOB")
+    ws.delete_worker(bob.sid)
+    assert not taken(ws, "Bob")
+    assert [w.friendly_name for w in ws.workers.values()] == ["CAROL"]
+
+
+def test_a_restored_workspace_rebuilds_the_name_index():
+    backend = Backend(seed=5)
+    ws = backend.create_workspace(ACCOUNT, "Indexes")
+    ws.create_worker("Dana")
+    document = snapshot.take(backend)
+    ws.create_worker("Eve")
+    snapshot.restore(backend, document)
+    restored = backend.get_workspace(ACCOUNT, ws.sid)
+    assert taken(restored, "dana") and not taken(restored, "eve")

@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "its shape matches the one recorded from the real TaskRouter, and when that was recorded. "
                     "Same as python -m emulator.contract parity.")
     parity.add_argument("--fixtures", metavar="DIR", help="the recorded shapes (default: fixtures/contract)")
+    parity.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "parity":
         from .contract.cli import main as contract_main
-        return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"])
+        return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"]
+                             + (["--json"] if args.json else []))
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # one line per request at INFO comes from the request log (emulator.requests); werkzeug's
     # access log would repeat it, so it is only on when asked for

@@ -90,6 +90,18 @@ def test_the_parity_report(capsys):
     assert int(summary[1]) == sum(len(v) for v in store.load(store.default_dir()).values())
 
 
+def test_the_parity_report_as_json(capsys):
+    from emulator.cli import main
+
+    assert main(["parity", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    by_key = {(e["scenario"], e["key"]): e for e in document["shapes"]}
+    assert by_key["setup", "CreateWorker.201"]["state"] == "matches"
+    known = by_key["routing", "event.task.created"]["known"]
+    assert any("TaskAddons" in k["difference"] and "add-ons" in k["reason"] for k in known)
+    assert document["totals"]["recorded"] == len(document["shapes"]) and document["totals"]["differs"] == 0
+
+
 def test_parity_without_fixtures_says_so(tmp_path, capsys):
     assert cli.main(["--fixtures", str(tmp_path / "none"), "parity"]) == 2
     assert "no recorded shapes" in capsys.readouterr().err

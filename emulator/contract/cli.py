@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -63,6 +64,20 @@ def parity_lines(comparisons: list[store.Comparison], directory: Path,
     return lines, counts["differs"] == 0 and counts["not observed"] == 0
 
 
+def parity_document(comparisons: list[store.Comparison]) -> dict:
+    """The parity report as JSON-ready data: one entry per recorded shape, and the totals."""
+    entries = [{"scenario": c.scenario, "key": r.recorded.key, "state": r.state, "recorded_at": r.recorded.recorded_at,
+                "source": r.recorded.source, "differences": [d.describe() for d in r.differences],
+                "known": [{"difference": d.describe(), "reason": reason} for d, reason in r.known]}
+               for c in comparisons for r in c.results]
+    totals = {state: sum(1 for e in entries if e["state"] == state)
+              for state in ("matches", "known differences", "differs", "not observed")}
+    return {"shapes": entries, "totals": {**totals, "recorded": len(entries)},
+            "not_recorded": {c.scenario: c.unrecorded for c in comparisons if c.unrecorded},
+            "stale_allowlist": [{"scenario": a.scenario, "key": a.key, "path": a.path}
+                                for c in comparisons for a in c.stale]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator.contract",
                                      description="Contract testing of the emulator against recorded shapes of "
@@ -71,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the fixtures directory (default: fixtures/contract of the checkout, or "
                              f"${store.ENVIRONMENT})")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("parity", help="run the scenarios on the emulator and report, per operation and event "
-                                       "type, whether its shape matches the recorded one")
+    parity = commands.add_parser("parity", help="run the scenarios on the emulator and report, per operation and "
+                                                "event type, whether its shape matches the recorded one")
+    parity.add_argument("--json", action="store_true", help="print the report as JSON")
     record = commands.add_parser("record", help="run the scenarios against the real TaskRouter and write the "
                                                 "shapes (needs TASKROUTER_LIVE=1 and credentials; callbacks are "
                                                 "recorded when TASKROUTER_LIVE_CALLBACK_URL is set, otherwise the "
@@ -99,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no recorded shapes at {directory} (give --fixtures DIR)", file=sys.stderr)
         return 2
     comparisons = compare_all(directory)
+    if args.json:
+        document = parity_document(comparisons)
+        print(json.dumps(document, indent=1))
+        return 0 if document["totals"]["differs"] + document["totals"]["not observed"] == 0 else 1
     compared = {c.scenario for c in comparisons}
     lines, ok = parity_lines(comparisons, directory, tuple(n for n in scenarios.SCENARIOS if n not in compared))
     print("\n".join(lines))

@@ -116,12 +116,11 @@ class Target:
     # called with the reason when callbacks cannot be received (the pytest plugin skips the test);
     # without it, ``wait_for_callback`` raises ``CallbacksUnavailable``
     on_unavailable: Callable[[str], Any] | None = None
+    watch: bool = True  # record the client's responses (shapes, and what to clean up)
 
     @property
     def live(self) -> bool:
         return self.name == "live"
-
-    watch: bool = True  # record the client's responses (shapes, and what to clean up)
 
     def __post_init__(self) -> None:
         if self.watch:
@@ -177,6 +176,7 @@ class Target:
             if self.on_unavailable is not None:
                 self.on_unavailable(reason)
             raise CallbacksUnavailable(reason)
+
         def match() -> list[Callback]:
             return [c for c in self.callbacks() if c.kind == kind
                     and (event_type is None or c.event_type == event_type)

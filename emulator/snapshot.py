@@ -1,25 +1,32 @@
-"""Checkpoints: the whole emulator state as a JSON document, and back.
+"""Checkpoints: the whole emulator state as a versioned JSON document of plain data, and back.
 
-A snapshot holds every account's workspaces and everything inside them, the router's state, the
-SID generator's position, the virtual clock's instant and its pending timers, and (when given)
-the webhooks inbox. ``restore`` puts all of it back, so a test can rewind to a checkpoint and a
-restarted server loses nothing.
+Format ``taskrouter-emulator-snapshot``, version 2 (JSON Schema: ``emulator/snapshot.schema.json``,
+shipped in the package)::
 
-The encoding is a small object-graph format rather than pickle, so that restoring a document that
-came over HTTP or from a file can only ever rebuild the emulator's own classes and plain data:
+    {"format": "taskrouter-emulator-snapshot", "version": 2,
+     "clock":    {"now": "2026-01-01T00:10:00+00:00", "mode": "manual"},
+     "sids":     {"seed": 1234, "state": [625 integers: the SID generator's position]},
+     "accounts": [{"account_sid": "AC..", "workspaces": [{"sid": "WS..", "friendly_name": ..., settings,
+                   "activities": [...], "task_channels": [...], "task_queues": [...], "workers": [...],
+                   "workflows": [...], "tasks": [...], "reservations": [...], "events": [...]}]}],
+     "timers":   [{"due": "...", "kind": "reservation-timeout", "workspace": "WS..", "subject": "WR.."}],
+     "inbox":    {"next_id": 12, "records": [{"id": 1, "kind": "event", "url": ..., ...}]}}
 
-- JSON scalars stand for themselves; lists stay lists.
-- Everything else is a one-key-tagged object: ``{"$dict": [[k, v], ...]}``, ``{"$odict": ...}``,
-  ``{"$tuple": [...]}``, ``{"$set": [...]}``, ``{"$dt": iso}``, ``{"$td": seconds}``,
-  ``{"$random": state}``, ``{"$count": next}``, ``{"$obj": id, "cls": "module:Name", "state": {...}}``
-  for an instance of one of the emulator's classes, ``{"$method": name, "self": ...}`` for a bound
-  method, ``{"$partial": ...}`` for a ``functools.partial`` (how timers hold their action),
-  ``{"$ref": id}`` for an object or container already written (shared references and cycles), and
-  ``{"$ext": name}`` for the live singletons that are not state (the backend, clock and lock).
-- Containers referenced from more than one place carry an ``"$id"`` so they stay shared.
+Each record holds the fields of the REST representation (attributes and workflow configurations
+as the JSON text the service echoes); a task also holds its routing state (its route's targets
+as workflow-configuration targets, the workers passed over, its reservation attempts); timers are
+listed in the order they fire. A document names no code: no class, function or attribute of the
+emulator appears in it. Derived state (routing indexes, parsed expressions and configurations,
+statistics) is rebuilt on restore.
 
-Classes are resolved only inside the ``emulator`` package, and functions only as bound methods of
-restored objects: a document cannot name anything else.
+``restore`` checks the document against the schema, then builds the whole new state aside,
+checking every reference (a reservation's task and worker, a worker's activity, a timer's
+subject, ...); only when all of it holds does it swap the state in, so an invalid document
+raises ``SnapshotError`` and changes nothing. Version 1 documents (which described Python
+objects) are refused with a message saying so.
+
+The engine lock is held only while the state is copied (``take``) or swapped in (``restore``),
+never while a document is checked, encoded or written.
 """
 
 from __future__ import annotations
@@ -30,375 +37,473 @@ import itertools
 import json
 import logging
 import os
-import random
 import re
-import sys
 import tempfile
 import threading
-from collections import OrderedDict, deque
-from datetime import datetime, timedelta
+import time
+from collections import OrderedDict
+from datetime import datetime
+from importlib import resources
+from operator import attrgetter
 from typing import Any
 
-from .clock import Clock, Timer, parse_instant
+import jsonschema
+
+from . import errors
+from .clock import Clock, utc
+from .engine import lifecycle
+from .engine import validation as v
+from .engine.expressions import parse as parse_expression
+from .engine.state import (
+    Activity,
+    Event,
+    Reservation,
+    Route,
+    Task,
+    TaskChannel,
+    TaskQueue,
+    TaskRouting,
+    Worker,
+    WorkerChannel,
+    Workflow,
+)
+from .engine.workflow_config import Target, WorkflowConfiguration
+from .engine.workspace import Workspace
+from .webhooks.inbox import WebhookRecord
 
 log = logging.getLogger("emulator.snapshot")
 
 FORMAT = "taskrouter-emulator-snapshot"
-VERSION = 1
-PACKAGE = "emulator"
-
-# The modules whose classes make up the state; a document may name no other class.
-RESTORABLE_MODULES = ("emulator.engine", "emulator.clock", "emulator.sids", "emulator.webhooks.inbox")
-
-# Attributes of the Backend that are wiring, not state: the lock and clock are the live ones,
-# listeners are the subscribers (webhooks) of the running emulator.
-_BACKEND_WIRING = ("lock", "clock", "_listeners")
+VERSION = 2
+MAX_DOCUMENT_DEPTH = 64  # the schema's deepest path is 9 levels; anything far deeper is refused unread
 
 
 class SnapshotError(ValueError):
-    """A snapshot cannot be taken or a document is not a snapshot this emulator can restore."""
+    """A document is not a snapshot this emulator can restore (the message names the problem)."""
 
 
-# --- encoding ---------------------------------------------------------------------------------
-class _Encoder:
-    def __init__(self, externals: dict[int, str]) -> None:
-        self.externals = externals
-        self.ids: dict[int, int] = {}
-        self.shared: set[int] = set()
-        self.keep: list = []  # keeps walked temporaries alive so their ids stay unique
-
-    # First pass: which containers are reachable from more than one place.
-    def count(self, root: Any) -> None:
-        seen: set[int] = set()
-        stack = [root]
-        while stack:
-            value = stack.pop()
-            if value is None or isinstance(value, (bool, int, float, str, datetime, timedelta)):
-                continue
-            key = id(value)
-            if key in self.externals:
-                continue
-            if key in seen:
-                self.shared.add(key)
-                continue
-            seen.add(key)
-            self.keep.append(value)
-            stack.extend(self._children(value))
-
-    def _children(self, value: Any) -> list:
-        if isinstance(value, dict):
-            return [*value.keys(), *value.values()]
-        if isinstance(value, (list, tuple, set, frozenset, deque)):
-            return list(value)
-        if isinstance(value, functools.partial):
-            return [value.func, *value.args, *value.keywords.values()]
-        if hasattr(value, "__self__") and hasattr(value, "__func__"):
-            return [value.__self__]
-        if _is_ours(type(value)):
-            return [] if isinstance(value, tuple) else list(_state(value).values())
-        return []
-
-    def encode(self, value: Any) -> Any:
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if isinstance(value, float) and value != value:
-                raise SnapshotError("NaN cannot be stored")
-            return value
-        key = id(value)
-        if key in self.externals:
-            return {"$ext": self.externals[key]}
-        if key in self.ids:
-            return {"$ref": self.ids[key]}
-        if isinstance(value, datetime):
-            return {"$dt": value.isoformat()}
-        if isinstance(value, timedelta):
-            return {"$td": value.total_seconds()}
-        if isinstance(value, random.Random):
-            version, internal, gauss = value.getstate()
-            return {"$random": [version, list(internal), gauss]}
-        if isinstance(value, itertools.count):
-            return {"$count": _count_next(value)}
-        if isinstance(value, re.Pattern):
-            return {"$re": value.pattern, "flags": value.flags}
-        if isinstance(value, functools.partial):
-            return {"$partial": self.encode(value.func), "args": [self.encode(a) for a in value.args],
-                    "keywords": [[k, self.encode(v)] for k, v in value.keywords.items()]}
-        if hasattr(value, "__self__") and hasattr(value, "__func__"):
-            owner = value.__self__
-            if not _is_ours(type(owner)):
-                raise SnapshotError(f"cannot store a method of {type(owner).__name__}")
-            return {"$method": value.__func__.__name__, "self": self.encode(owner)}
-        if callable(value) and not isinstance(value, type) and not _is_ours(type(value)):
-            # A lambda or closure cannot be rebuilt; every timer must hold a bound method.
-            raise SnapshotError(f"cannot store the callable {getattr(value, '__qualname__', value)!r}")
-        if _is_ours(type(value)):
-            return self._object(value)
-        return self._container(value)
-
-    def _tag(self, value: Any, body: dict) -> dict:
-        key = id(value)
-        if key in self.shared:
-            body["$id"] = self.ids[key] = len(self.ids) + 1
-        return body
-
-    def _object(self, value: Any) -> dict:
-        key = id(value)
-        self.ids[key] = len(self.ids) + 1
-        body: dict = {"$obj": self.ids[key], "cls": f"{type(value).__module__}:{type(value).__qualname__}"}
-        if isinstance(value, tuple):  # a NamedTuple of ours
-            body["items"] = [self.encode(item) for item in value]
-        else:
-            # pairs, not a JSON object: decoding follows this order, whatever a JSON tool does to keys
-            body["state"] = [[name, self.encode(item)] for name, item in _state(value).items()]
-        return body
-
-    def _container(self, value: Any) -> Any:
-        if isinstance(value, list):
-            if id(value) in self.shared:
-                body = self._tag(value, {})
-                body["$list"] = [self.encode(item) for item in value]
-                return body
-            return [self.encode(item) for item in value]
-        if isinstance(value, deque):
-            body = self._tag(value, {})
-            body["$deque"] = [self.encode(item) for item in value]
-            return body
-        if isinstance(value, OrderedDict):
-            body = self._tag(value, {})
-            body["$odict"] = [[self.encode(k), self.encode(v)] for k, v in value.items()]
-            return body
-        if isinstance(value, dict):
-            body = self._tag(value, {})
-            body["$dict"] = [[self.encode(k), self.encode(v)] for k, v in value.items()]
-            return body
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(item) for item in value]}
-        if isinstance(value, (set, frozenset)):
-            tag = "$frozenset" if isinstance(value, frozenset) else "$set"
-            body = self._tag(value, {})
-            body[tag] = [self.encode(item) for item in value]
-            return body
-        raise SnapshotError(f"cannot store a value of type {type(value).__name__}")
+@functools.lru_cache(maxsize=1)
+def schema() -> dict:
+    """The JSON Schema of the current format."""
+    return json.loads(resources.files("emulator").joinpath("snapshot.schema.json").read_text(encoding="utf-8"))
 
 
-def _is_ours(cls: type) -> bool:
-    return _restorable(cls.__module__)
+@functools.lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema())
 
 
-def _transient(cls: type) -> dict:
-    """Attributes a class marks as caches rebuilt from the rest (``SNAPSHOT_TRANSIENT``: name ->
-    factory of the empty value); they are not stored, and restored empty."""
-    return getattr(cls, "SNAPSHOT_TRANSIENT", {})
+# --- copying the state (under the lock) -------------------------------------------------------
+ACTIVITY_FIELDS = ("sid", "friendly_name", "available", "date_created", "date_updated")
+TASK_CHANNEL_FIELDS = ("sid", "friendly_name", "unique_name", "channel_optimized_routing", "date_created",
+                       "date_updated")
+TASK_QUEUE_FIELDS = ("sid", "friendly_name", "target_workers", "max_reserved_workers", "task_order",
+                     "reservation_activity_sid", "assignment_activity_sid", "date_created", "date_updated")
+WORKER_FIELDS = ("sid", "friendly_name", "attributes", "activity_sid", "date_created", "date_updated",
+                 "date_status_changed", "version")
+WORKER_CHANNEL_FIELDS = ("sid", "task_channel_sid", "configured_capacity", "available", "assigned_tasks",
+                         "date_created", "date_updated")
+WORKFLOW_FIELDS = ("sid", "friendly_name", "configuration", "assignment_callback_url",
+                   "fallback_assignment_callback_url", "task_reservation_timeout", "document_content_type",
+                   "date_created", "date_updated")
+TASK_FIELDS = ("sid", "attributes", "assignment_status", "priority", "timeout", "task_channel_sid", "workflow_sid",
+               "task_queue_sid", "date_created", "date_updated", "virtual_start_time", "task_queue_entered_date",
+               "reason", "routing_target", "ignore_capacity", "addons", "version", "requested_queue_sid")
+RESERVATION_FIELDS = ("sid", "task_sid", "worker_sid", "reservation_status", "date_created", "date_updated",
+                      "post_work_activity_sid")
+EVENT_FIELDS = ("sid", "event_type", "description", "resource_type", "resource_sid", "resource_path", "actor_type",
+                "actor_sid", "actor_path", "event_date")
+WORKSPACE_FIELDS = ("sid", "friendly_name", "event_callback_url", "events_filter", "multi_task_enabled",
+                    "prioritize_queue_order", "date_created", "date_updated", "default_activity_sid",
+                    "timeout_activity_sid")
+RECORD_FIELDS = ("id", "kind", "url", "method", "params", "headers", "timestamp", "account_sid", "workspace_sid",
+                 "event_type", "task_sid", "reservation_sid", "delivery", "attempts", "response", "error", "outcome",
+                 "done")
+_get = {name: attrgetter(*fields) for name, fields in (
+    ("activity", ACTIVITY_FIELDS), ("task_channel", TASK_CHANNEL_FIELDS), ("task_queue", TASK_QUEUE_FIELDS),
+    ("worker", WORKER_FIELDS), ("worker_channel", WORKER_CHANNEL_FIELDS), ("workflow", WORKFLOW_FIELDS),
+    ("task", TASK_FIELDS), ("reservation", RESERVATION_FIELDS), ("workspace", WORKSPACE_FIELDS))}
 
 
-def _state(value: Any) -> dict:
-    state = dict(vars(value)) if hasattr(value, "__dict__") else {}
-    for name in _transient(type(value)):
-        state.pop(name, None)
-    for cls in type(value).__mro__:
-        slots = getattr(cls, "__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
-                state[name] = getattr(value, name)
-    return state
+def _copy_workspace(ws: Workspace) -> tuple:
+    """The workspace's state as tuples of field values, enough to encode it later without the
+    lock. Records that change are copied field by field; events never change once logged, so the
+    event log is copied as references."""
+    workers = [(_get["worker"](w), ws.last_assigned.get(w.sid),
+                [_get["worker_channel"](c) for c in w.channels.values()]) for w in ws.workers.values()]
+    routing = {}
+    for sid, state in ws.task_routing.items():
+        route = state.route
+        routing[sid] = (None if route is None else (route.targets, route.workflow_sid, route.filter_name,
+                                                    route.filter_index, route.index, route.worker_sid),
+                        list(state.excluded), state.attempts)
+    get_task = _get["task"]
+    return (_get["workspace"](ws),
+            [_get["activity"](a) for a in ws.activities.values()],
+            [_get["task_channel"](c) for c in ws.task_channels.values()],
+            [_get["task_queue"](q) for q in ws.task_queues.values()],
+            workers,
+            [_get["workflow"](w) for w in ws.workflows.values()],
+            [(get_task(t), routing.get(t.sid)) for t in ws.tasks.values()],
+            [_get["reservation"](r) for r in ws.reservations.values()],
+            list(ws.events.values()))
 
 
-def _count_next(counter: itertools.count) -> int:
+def _copy_inbox(webhooks) -> tuple[int, list]:
+    state = webhooks.checkpoint()
+    # a record is final once delivered; one still queued is copied now
+    records = [r if r.done else _record_data(r) for r in state["records"]]
+    return _count_next(state["ids"]), records
+
+
+def _count_next(counter) -> int:
     # ``repr(count(7))`` is ``count(7)``: the next value, read without consuming it.
     match = re.fullmatch(r"count\((-?\d+)\)", repr(counter))
     if match is None:
-        raise SnapshotError("cannot store a non-integer counter")
+        raise SnapshotError("the webhooks' id counter is not an integer counter")
     return int(match.group(1))
 
 
-# --- decoding ---------------------------------------------------------------------------------
-class _Decoder:
-    def __init__(self, externals: dict[str, Any]) -> None:
-        self.externals = externals
-        self.objects: dict[int, Any] = {}
-
-    def decode(self, data: Any) -> Any:
-        if data is None or isinstance(data, (bool, int, float, str)):
-            return data
-        if isinstance(data, list):
-            return [self.decode(item) for item in data]
-        if not isinstance(data, dict) or not data:
-            raise SnapshotError("malformed snapshot value")
-        if "$ref" in data:
-            try:
-                return self.objects[data["$ref"]]
-            except (KeyError, TypeError):
-                raise SnapshotError(f"snapshot refers to unknown object {data['$ref']!r}") from None
-        if "$ext" in data:
-            try:
-                return self.externals[data["$ext"]]
-            except (KeyError, TypeError):
-                raise SnapshotError(f"unknown external {data['$ext']!r}") from None
-        if "$obj" in data:
-            return self._object(data)
-        if "$dt" in data:
-            return datetime.fromisoformat(data["$dt"])
-        if "$td" in data:
-            return timedelta(seconds=data["$td"])
-        if "$random" in data:
-            version, internal, gauss = data["$random"]
-            generator = random.Random()
-            generator.setstate((version, tuple(internal), gauss))
-            return generator
-        if "$count" in data:
-            return itertools.count(int(data["$count"]))
-        if "$re" in data:
-            return re.compile(data["$re"], int(data.get("flags", 0)))
-        if "$partial" in data:
-            func = self.decode(data["$partial"])
-            if not callable(func):
-                raise SnapshotError("a partial must wrap a method")
-            args = self.decode(data.get("args", []))
-            keywords = {k: self.decode(v) for k, v in data.get("keywords", [])}
-            if not all(isinstance(k, str) for k in keywords):
-                raise SnapshotError("malformed partial")
-            return functools.partial(func, *args, **keywords)
-        if "$method" in data:
-            owner = self.decode(data["self"])
-            name = data["$method"]
-            if not isinstance(name, str) or name.startswith("__") or not _is_ours(type(owner)):
-                raise SnapshotError(f"cannot restore method {name!r}")
-            method = getattr(owner, name, None)
-            if not callable(method):
-                raise SnapshotError(f"{type(owner).__name__} has no method {name!r}")
-            return method
-        if "$tuple" in data:
-            return tuple(self.decode(item) for item in data["$tuple"])
-        for tag, make in (("$list", list), ("$deque", deque), ("$set", set), ("$frozenset", frozenset)):
-            if tag in data:
-                if make is frozenset:
-                    return self._register(data, frozenset(self.decode(i) for i in data[tag]))
-                container = self._register(data, make())
-                for item in data[tag]:
-                    if make is set:
-                        container.add(self.decode(item))
-                    else:
-                        container.append(self.decode(item))
-                return container
-        for tag, mapping in (("$dict", dict), ("$odict", OrderedDict)):
-            if tag in data:
-                container = self._register(data, mapping())
-                for key, item in data[tag]:
-                    container[self.decode(key)] = self.decode(item)
-                return container
-        raise SnapshotError(f"unknown snapshot tag in {sorted(data)!r}")
-
-    def _register(self, data: dict, value: Any) -> Any:
-        if "$id" in data:
-            self.objects[data["$id"]] = value
-        return value
-
-    def _object(self, data: dict) -> Any:
-        cls = _resolve(data.get("cls"))
-        if "items" in data:
-            value = cls(*[self.decode(item) for item in data["items"]])
-            self.objects[data["$obj"]] = value
-            return value
-        value = object.__new__(cls)
-        self.objects[data["$obj"]] = value  # before the state, so cycles resolve to it
-        state = {name: self.decode(item) for name, item in data.get("state", [])}
-        if any(not isinstance(name, str) or name.startswith("__") for name in state):
-            raise SnapshotError(f"malformed state for {data.get('cls')!r}")
-        for name, item in state.items():
-            object.__setattr__(value, name, item)
-        for name, factory in _transient(cls).items():
-            object.__setattr__(value, name, factory())
-        return value
+# --- encoding (no lock) -----------------------------------------------------------------------
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
-def _restorable(module_name: str) -> bool:
-    return any(module_name == m or module_name.startswith(m + ".") for m in RESTORABLE_MODULES)
+def _row(fields: tuple[str, ...], values: tuple) -> dict:
+    return {name: (value.isoformat() if isinstance(value, datetime) else value)
+            for name, value in zip(fields, values, strict=True)}
 
 
-def _resolve(name: Any) -> type:
-    if not isinstance(name, str) or ":" not in name:
-        raise SnapshotError(f"malformed class name {name!r}")
-    module_name, qualname = name.split(":", 1)
-    # Only modules already loaded, and only those holding state: resolving never imports (an
-    # import can run code) and never reaches the server, the CLI or the HTTP layer.
-    module = sys.modules.get(module_name)
-    if module is None or not _restorable(module_name):
-        raise SnapshotError(f"class {name!r} is not one of the emulator's state classes")
-    try:
-        target: Any = module
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except AttributeError:
-        raise SnapshotError(f"unknown class {name!r}") from None
-    if not isinstance(target, type):
-        raise SnapshotError(f"{name!r} is not a class")
-    return target
+def _encode_workspace(copy: tuple) -> dict:
+    settings, activities, channels, queues, workers, workflows, tasks, reservations, events = copy
+    doc = _row(WORKSPACE_FIELDS, settings)
+    doc["activities"] = [_row(ACTIVITY_FIELDS, a) for a in activities]
+    doc["task_channels"] = [_row(TASK_CHANNEL_FIELDS, c) for c in channels]
+    doc["task_queues"] = [_row(TASK_QUEUE_FIELDS, q) for q in queues]
+    doc["workers"] = [{**_row(WORKER_FIELDS, w), "last_assigned": _iso(last),
+                       "channels": [_row(WORKER_CHANNEL_FIELDS, c) for c in chans]} for w, last, chans in workers]
+    doc["workflows"] = [_row(WORKFLOW_FIELDS, w) for w in workflows]
+    doc["tasks"] = [{**_row(TASK_FIELDS, t), "routing": _encode_routing(r)} for t, r in tasks]
+    doc["reservations"] = [_row(RESERVATION_FIELDS, r) for r in reservations]
+    doc["events"] = [{**{name: getattr(e, name) for name in EVENT_FIELDS}, "event_date": e.event_date.isoformat(),
+                      "data": dict(e.data)} for e in events]
+    return doc
+
+
+def _encode_routing(routing: tuple | None) -> dict | None:
+    if routing is None:
+        return None
+    route, excluded, attempts = routing
+    encoded = None
+    if route is not None:
+        targets, workflow_sid, filter_name, filter_index, index, worker_sid = route
+        encoded = {"targets": [t.to_data() for t in targets], "workflow_sid": workflow_sid, "filter_name": filter_name,
+                   "filter_index": filter_index, "index": index, "worker_sid": worker_sid}
+    return {"route": encoded, "excluded": sorted(excluded), "attempts": attempts}
+
+
+def _record_data(record) -> dict:
+    data = {name: getattr(record, name) for name in RECORD_FIELDS}
+    data["timestamp"] = record.timestamp.isoformat()
+    data["params"], data["headers"] = dict(record.params), dict(record.headers)
+    return data
 
 
 # --- the document -----------------------------------------------------------------------------
-def take(backend, webhooks=None) -> dict:
+def take(backend, webhooks=None, timings: dict | None = None) -> dict:
     """The whole state of ``backend`` (and its clock's pending timers), and of ``webhooks``'
-    inbox when given, as a JSON-ready dict."""
+    inbox when given, as a JSON-ready dict. ``timings`` (a dict) receives ``lock_ms``, how long
+    the engine lock was held."""
     clock: Clock = backend.clock
     if webhooks is not None:
         webhooks.wait_idle()  # no callback half-delivered: its answer would be lost to the snapshot
     with backend.lock:
-        extra = {"webhooks": webhooks.checkpoint()} if webhooks is not None else {}
-        externals = {id(backend): "backend", id(clock): "clock", id(backend.lock): "lock"}
-        encoder = _Encoder(externals)
-        state = {name: value for name, value in vars(backend).items() if name not in _BACKEND_WIRING}
-        timers = list(clock.pending())
-        root = {"backend": state, "timers": timers, "extra": extra}
-        encoder.count(root)
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "clock": {"now": clock.now().isoformat(), "mode": clock.mode},
-            "state": encoder.encode(root),
-        }
+        started = time.perf_counter()
+        now, mode = clock.now(), clock.mode
+        seed, sid_state = backend.sids.seed, backend.sids.getstate()
+        accounts = [(account_sid, [_copy_workspace(ws) for ws in workspaces.values()])
+                    for account_sid, workspaces in backend.accounts.items() if workspaces]
+        timers = [(t.due, t.kind, t.workspace, t.subject) for t in clock.pending()]
+        inbox = _copy_inbox(webhooks) if webhooks is not None else None
+        held = time.perf_counter() - started
+    if timings is not None:
+        timings["lock_ms"] = held * 1000
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "clock": {"now": now.isoformat(), "mode": mode},
+        "sids": {"seed": seed, "state": list(sid_state[1])},
+        "accounts": [{"account_sid": account_sid, "workspaces": [_encode_workspace(c) for c in copies]}
+                     for account_sid, copies in accounts],
+        "timers": [{"due": due.isoformat(), "kind": kind, "workspace": workspace, "subject": subject}
+                   for due, kind, workspace, subject in timers],
+        "inbox": None if inbox is None else {
+            "next_id": inbox[0],
+            "records": [r if isinstance(r, dict) else _record_data(r) for r in inbox[1]]},
+    }
 
 
-def restore(backend, document: Any, webhooks=None) -> None:
-    """Replace ``backend``'s state (and its clock's instant and timers, and ``webhooks``' inbox
-    when given) with ``document``'s.
+def check(document: Any) -> None:
+    """Raise ``SnapshotError`` unless ``document`` is valid against the format's schema."""
+    if not isinstance(document, dict):
+        raise SnapshotError("not a TaskRouter emulator snapshot: the document is not a JSON object")
+    if document.get("format") != FORMAT:
+        raise SnapshotError(f"not a TaskRouter emulator snapshot: \"format\" must be {FORMAT!r}")
+    version = document.get("version")
+    if version == 1:
+        raise SnapshotError("snapshot version 1 (written by an earlier emulator, as Python objects) cannot be "
+                            "restored: start without it and take a new snapshot")
+    if version != VERSION:
+        raise SnapshotError(f"snapshot version {_short(version)} is not supported (this emulator reads version "
+                            f"{VERSION})")
+    if _depth(document) > MAX_DOCUMENT_DEPTH:
+        raise SnapshotError(f"the document is nested deeper than {MAX_DOCUMENT_DEPTH} levels")
+    try:
+        error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))), None)
+    except RecursionError:
+        raise SnapshotError("the document is nested too deeply") from None
+    if error is not None:
+        raise SnapshotError(f"{_where(error.absolute_path)}: {_explain(error)}")
 
-    Nothing changes unless the whole document decodes. The clock keeps its mode; its instant may
-    move backwards, since a checkpoint is a rewind.
-    """
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise SnapshotError("not a TaskRouter emulator snapshot")
-    if document.get("version") != VERSION:
-        raise SnapshotError(f"snapshot version {document.get('version')!r} is not {VERSION}")
-    clock: Clock = backend.clock
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DOCUMENT_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _where(path) -> str:
+    text = "document"
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool)) or value is None else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _explain(error) -> str:
+    """The schema error in words, without echoing a (possibly huge) value."""
+    kind, expected = error.validator, error.validator_value
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {}))) \
+            if isinstance(error.instance, dict) else []
+        return "unknown key(s) " + ", ".join(_short(k) for k in extra[:5])
+    if kind == "required":
+        return error.message.split(" is a required")[0] + " is required"
+    if kind == "type":
+        return f"must be of type {expected}"
+    if kind in ("enum", "const"):
+        return f"{_short(error.instance)} is not one of the allowed values"
+    if kind in ("minimum", "maximum", "minItems", "maxItems", "maxLength", "maxProperties"):
+        return f"{kind} is {expected}"
+    if kind == "pattern":
+        return f"{_short(error.instance)} is not in the expected form"
+    if kind == "anyOf":
+        return f"{_short(error.instance)} is not a valid value here"
+    return f"fails {kind}"
+
+
+def restore(backend, document: Any, webhooks=None, timings: dict | None = None) -> None:
+    """Replace ``backend``'s state (its clock's instant and timers, the SID source, and
+    ``webhooks``' inbox when given) with ``document``'s.
+
+    Nothing changes unless the whole document is valid. The clock keeps its mode; its instant may
+    move backwards, since a checkpoint is a rewind."""
+    check(document)
+    built = _Builder(backend.ctx).build(document)
+    inbox = _build_inbox(document["inbox"]) if webhooks is not None and document["inbox"] is not None else None
     with backend.lock:
-        decoder = _Decoder({"backend": backend, "clock": clock, "lock": backend.lock})
+        started = time.perf_counter()
+        backend.replace_state(built["accounts"])
+        backend.sids.reseed(document["sids"]["seed"])
+        backend.sids.setstate(built["sid_state"])
+        backend.clock.rewind(built["now"])
+        for due, kind, ws, subject in built["timers"]:
+            ws.timers.start_at(kind, subject, due)
+        if inbox is not None:
+            webhooks.restore_checkpoint(inbox)
+        held = time.perf_counter() - started
+    if timings is not None:
+        timings["lock_ms"] = held * 1000
+
+
+def _instant(text: str) -> datetime:
+    return utc(datetime.fromisoformat(text))
+
+
+class _Builder:
+    """Builds the new state from a document checked against the schema, checking what the schema
+    cannot: references between records, parseable attributes, expressions and configurations."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.seen: set[str] = set()
+        self.where = "document"
+
+    def fail(self, reason: str) -> SnapshotError:
+        return SnapshotError(f"{self.where}: {reason}")
+
+    def unique(self, sid: str) -> str:
+        if sid in self.seen:
+            raise self.fail(f"{sid} appears twice")
+        self.seen.add(sid)
+        return sid
+
+    def build(self, doc: dict) -> dict:
         try:
-            now = parse_instant(document["clock"]["now"])
-            root = decoder.decode(document["state"])
-            state, timers, extra = root["backend"], root["timers"], root["extra"]
-            if not isinstance(state, dict) or not isinstance(extra, dict) or not isinstance(timers, list):
-                raise SnapshotError("malformed snapshot: bad state or timers")
-            for timer in timers:
-                _check_timer(timer)
-            if webhooks is not None and "webhooks" in extra:
-                webhooks.check_checkpoint(extra["webhooks"])
+            return self._build(doc)
         except SnapshotError:
             raise
-        except Exception as exc:  # whatever a hand-made document breaks, it is refused, nothing changed
-            raise SnapshotError(f"malformed snapshot: {type(exc).__name__}: {exc}") from None
-        # Everything is checked: from here on nothing can fail half-way.
-        if webhooks is not None and "webhooks" in extra:
-            webhooks.restore_checkpoint(extra["webhooks"])
-        vars(backend).update(state)
-        clock.replace_timers(now, timers)
+        except (errors.TwilioError, errors.ExpressionError) as exc:
+            raise self.fail(getattr(exc, "message", None) or str(exc)) from None
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            raise self.fail(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+
+    def _build(self, doc: dict) -> dict:
+        accounts: dict[str, OrderedDict[str, Workspace]] = {}
+        by_sid: dict[str, Workspace] = {}
+        for i, account in enumerate(doc["accounts"]):
+            self.where = f"document.accounts[{i}]"
+            if account["account_sid"] in accounts:
+                raise self.fail(f"account {account['account_sid']} appears twice")
+            table = accounts[account["account_sid"]] = OrderedDict()
+            for j, data in enumerate(account["workspaces"]):
+                self.where = f"document.accounts[{i}].workspaces[{j}]"
+                ws = self.workspace(account["account_sid"], data)
+                table[ws.sid] = by_sid[ws.sid] = ws
+        timers = []
+        for i, timer in enumerate(doc["timers"]):
+            self.where = f"document.timers[{i}]"
+            owner = by_sid.get(timer["workspace"])
+            if owner is None:
+                raise self.fail(f"workspace {timer['workspace']} does not exist")
+            subjects = owner.reservations if timer["kind"] == lifecycle.RESERVATION else owner.tasks
+            if timer["subject"] not in subjects:
+                raise self.fail(f"{timer['kind']} timer for {timer['subject']}, which does not exist")
+            timers.append((_instant(timer["due"]), timer["kind"], owner, timer["subject"]))
+        self.where = "document.sids.state"
+        state = doc["sids"]["state"]
+        if state[-1] > 624:
+            raise self.fail("is not a generator state")
+        now = _instant(doc["clock"]["now"])
+        return {"accounts": accounts, "timers": timers, "now": now, "sid_state": (3, tuple(state), None)}
+
+    def workspace(self, account_sid: str, d: dict) -> Workspace:
+        ws = Workspace(self.ctx, self.unique(d["sid"]), account_sid, d["friendly_name"],
+                       event_callback_url=d["event_callback_url"], events_filter=d["events_filter"],
+                       multi_task_enabled=d["multi_task_enabled"], prioritize_queue_order=d["prioritize_queue_order"])
+        ws.date_created, ws.date_updated = _instant(d["date_created"]), _instant(d["date_updated"])
+        common = (account_sid, ws.sid)
+        for a in d["activities"]:
+            ws.activities[self.unique(a["sid"])] = Activity(a["sid"], *common, a["friendly_name"], a["available"],
+                                                            _instant(a["date_created"]), _instant(a["date_updated"]))
+        for key in ("default_activity_sid", "timeout_activity_sid"):
+            if d[key] not in ws.activities:
+                raise self.fail(f"{key} {d[key]} is not an activity of the workspace")
+        ws.default_activity_sid, ws.timeout_activity_sid = d["default_activity_sid"], d["timeout_activity_sid"]
+        for c in d["task_channels"]:
+            ws.task_channels[self.unique(c["sid"])] = TaskChannel(
+                c["sid"], *common, c["friendly_name"], c["unique_name"], c["channel_optimized_routing"],
+                _instant(c["date_created"]), _instant(c["date_updated"]))
+        for q in d["task_queues"]:
+            for key in ("reservation_activity_sid", "assignment_activity_sid"):
+                if q[key] is not None and q[key] not in ws.activities:
+                    raise self.fail(f"task queue {q['sid']}: {key} {q[key]} does not exist")
+            ws.task_queues[self.unique(q["sid"])] = TaskQueue(
+                q["sid"], *common, q["friendly_name"], q["target_workers"], q["max_reserved_workers"], q["task_order"],
+                q["reservation_activity_sid"], q["assignment_activity_sid"], _instant(q["date_created"]),
+                _instant(q["date_updated"]))
+            text = q["target_workers"]
+            ws.queue_expressions[q["sid"]] = parse_expression(text if text is not None and text.strip() else "1==1")
+        for w in d["workers"]:
+            self.worker(ws, w)
+        for w in d["workflows"]:
+            config = WorkflowConfiguration.parse(w["configuration"], ws)
+            ws.workflows[self.unique(w["sid"])] = Workflow(
+                w["sid"], *common, w["friendly_name"], config.text, config.data, w["assignment_callback_url"],
+                w["fallback_assignment_callback_url"], w["task_reservation_timeout"], _instant(w["date_created"]),
+                _instant(w["date_updated"]), w["document_content_type"])
+            ws.workflow_configurations[w["sid"]] = config
+        for t in d["tasks"]:
+            self.task(ws, t)
+        for r in d["reservations"]:
+            if r["task_sid"] not in ws.tasks or r["worker_sid"] not in ws.workers:
+                raise self.fail(f"reservation {r['sid']} names a task or worker that does not exist")
+            ws.reservations[self.unique(r["sid"])] = Reservation(
+                r["sid"], *common, r["task_sid"], r["worker_sid"], r["reservation_status"], _instant(r["date_created"]),
+                _instant(r["date_updated"]), r["post_work_activity_sid"])
+        for e in d["events"]:
+            ws.events[self.unique(e["sid"])] = Event(
+                e["sid"], *common, e["event_type"], e["description"], e["resource_type"], e["resource_sid"],
+                e["resource_path"], e["actor_type"], e["actor_sid"], e["actor_path"], _instant(e["event_date"]),
+                dict(e["data"]))
+        return ws
+
+    def worker(self, ws: Workspace, w: dict) -> None:
+        if w["activity_sid"] not in ws.activities:
+            raise self.fail(f"worker {w['sid']}: activity {w['activity_sid']} does not exist")
+        text, data = v.json_object("Attributes", w["attributes"])
+        worker = Worker(self.unique(w["sid"]), ws.account_sid, ws.sid, w["friendly_name"], text, data,
+                        w["activity_sid"], _instant(w["date_created"]), _instant(w["date_updated"]),
+                        _instant(w["date_status_changed"]), w["version"])
+        for c in w["channels"]:
+            if c["task_channel_sid"] not in ws.task_channels or c["task_channel_sid"] in worker.channels:
+                raise self.fail(f"worker {w['sid']}: channel {c['sid']} names a task channel that does not exist "
+                                "or twice")
+            worker.channels[c["task_channel_sid"]] = WorkerChannel(
+                self.unique(c["sid"]), ws.account_sid, ws.sid, worker.sid, c["task_channel_sid"],
+                c["configured_capacity"], c["available"], c["assigned_tasks"], _instant(c["date_created"]),
+                _instant(c["date_updated"]))
+        ws.workers[worker.sid] = worker
+        if w["last_assigned"] is not None:
+            ws.last_assigned[worker.sid] = _instant(w["last_assigned"])
+
+    def task(self, ws: Workspace, t: dict) -> None:
+        if t["task_channel_sid"] not in ws.task_channels:
+            raise self.fail(f"task {t['sid']}: task channel {t['task_channel_sid']} does not exist")
+        for key, table in (("workflow_sid", ws.workflows), ("task_queue_sid", ws.task_queues),
+                           ("requested_queue_sid", ws.task_queues)):
+            if t[key] is not None and t[key] not in table:
+                raise self.fail(f"task {t['sid']}: {key} {t[key]} does not exist")
+        text, data = v.json_object("Attributes", t["attributes"])
+        task = Task(self.unique(t["sid"]), ws.account_sid, ws.sid, text, data, t["assignment_status"], t["priority"],
+                    t["timeout"], t["task_channel_sid"], t["workflow_sid"], t["task_queue_sid"],
+                    _instant(t["date_created"]), _instant(t["date_updated"]), _instant(t["virtual_start_time"]),
+                    _instant(t["task_queue_entered_date"]) if t["task_queue_entered_date"] else None, t["reason"],
+                    t["routing_target"], t["ignore_capacity"], t["addons"], t["version"], t["requested_queue_sid"])
+        ws.tasks[task.sid] = task
+        routing = t["routing"]
+        if routing is not None:
+            route = None
+            if routing["route"] is not None:
+                r = routing["route"]
+                if r["index"] >= len(r["targets"]):
+                    raise self.fail(f"task {t['sid']}: its route's step {r['index']} does not exist")
+                route = Route([Target.from_data(target) for target in r["targets"]], r["workflow_sid"],
+                              r["filter_name"], r["index"], r["worker_sid"], r["filter_index"])
+            ws.task_routing[task.sid] = TaskRouting(route, set(routing["excluded"]), routing["attempts"])
 
 
-def _check_timer(timer: Any) -> None:
-    if (not isinstance(timer, Timer) or not isinstance(timer.due, datetime) or timer.due.tzinfo is None
-            or not isinstance(timer.seq, int) or not isinstance(timer.kind, str) or not isinstance(timer.subject, str)
-            or not isinstance(timer.cancelled, bool)):
-        raise SnapshotError("malformed snapshot: a timer is not a due instant, a sequence number and an action")
+def _build_inbox(data: dict) -> dict:
+    records = []
+    for i, r in enumerate(data["records"]):
+        record = WebhookRecord(**{**r, "timestamp": _instant(r["timestamp"])})
+        if not record.well_formed():
+            raise SnapshotError(f"document.inbox.records[{i}]: is not a webhook record")
+        records.append(record)
+    return {"records": records, "ids": itertools.count(data["next_id"])}
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -419,14 +524,22 @@ def save(backend, path: str, webhooks=None) -> None:
         raise
 
 
-def load(backend, path: str, webhooks=None) -> None:
-    """Restore ``backend`` (and ``webhooks``' inbox) from the snapshot file at ``path``."""
+def read(path: str) -> Any:
+    """The JSON document in the file at ``path`` (``SnapshotError`` if it is not JSON)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            document = json.load(fh)
+            return json.load(fh)
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path} is not JSON: {exc}") from None
-    restore(backend, document, webhooks)
+    except UnicodeDecodeError:
+        raise SnapshotError(f"{path} is not UTF-8 text") from None
+    except RecursionError:
+        raise SnapshotError(f"{path} is nested too deeply") from None
+
+
+def load(backend, path: str, webhooks=None) -> None:
+    """Restore ``backend`` (and ``webhooks``' inbox) from the snapshot file at ``path``."""
+    restore(backend, read(path), webhooks)
 
 
 class StateFile:
@@ -455,7 +568,7 @@ class StateFile:
     def save(self) -> None:
         save(self.backend, self.path, self.webhooks)
 
-    def start(self) -> "StateFile":
+    def start(self) -> StateFile:
         """Save every ``interval`` seconds on a background thread (``interval <= 0``: only on stop)."""
         if self.interval > 0 and self._thread is None:
             self._thread = threading.Thread(target=self._run, name="taskrouter-emulator-state", daemon=True)

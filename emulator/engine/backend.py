@@ -108,6 +108,16 @@ class Backend:
         if self._by_sid.get(workspace.sid) is workspace:
             del self._by_sid[workspace.sid]
 
+    def replace_state(self, accounts: dict[str, OrderedDict[str, Workspace]]) -> None:
+        """Put ``accounts`` (workspaces built for this backend's context, e.g. from a snapshot) in
+        place of every account's workspaces. Their timers are the caller's to schedule."""
+        for workspaces in self.accounts.values():
+            for workspace in workspaces.values():
+                self.forget_workspace(workspace)
+        self.router.work.clear()
+        self.accounts = accounts
+        self._by_sid = {ws.sid: ws for workspaces in accounts.values() for ws in workspaces.values()}
+
     # --- control ------------------------------------------------------------------------------
     def reset(self, account_sid: str | None = None) -> None:
         """Drop all state, or one account's."""

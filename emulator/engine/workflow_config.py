@@ -72,6 +72,28 @@ class Target:
     order_by: list = field(default_factory=list)
     known_worker_sid: str | None = None
     known_worker_friendly_name: str | None = None
+    order_by_text: str | None = None  # order_by as written
+
+    def to_data(self) -> dict:
+        """The target as plain data (expressions as their text), for a snapshot."""
+        return {"queue": self.queue_sid, "priority": self.priority, "timeout": self.timeout,
+                "expression": self.expression.text if self.expression is not None else None,
+                "skip_if": self.skip_if.text if self.skip_if is not None else None,
+                "order_by": self.order_by_text, "known_worker_sid": self.known_worker_sid,
+                "known_worker_friendly_name": self.known_worker_friendly_name}
+
+    @classmethod
+    def from_data(cls, data: dict) -> Target:
+        """Back from ``to_data`` (a snapshot already checked against its schema); a bad
+        expression raises ``errors.ExpressionError``."""
+        order_by = data.get("order_by")
+        expression, skip_if = data.get("expression"), data.get("skip_if")
+        return cls(queue_sid=data.get("queue"), priority=data.get("priority"), timeout=data.get("timeout"),
+                   expression=parse_expression(expression) if expression is not None else None,
+                   skip_if=parse_expression(skip_if) if skip_if is not None else None,
+                   order_by=parse_order_by(order_by) if order_by is not None else [],
+                   known_worker_sid=data.get("known_worker_sid"),
+                   known_worker_friendly_name=data.get("known_worker_friendly_name"), order_by_text=order_by)
 
     @cached_property
     def reads_worker_channels(self) -> bool:
@@ -179,4 +201,5 @@ class WorkflowConfiguration:
             order_by=order_by,
             known_worker_sid=known_sid,
             known_worker_friendly_name=known_name,
+            order_by_text=raw.get("order_by"),
         )

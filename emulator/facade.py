@@ -292,6 +292,7 @@ class TaskRouterEmulator:
         ``port=0`` picks a free port; the server's ``url`` says which. Stop it with ``.stop()``
         (or use it as a context manager); ``close()`` stops every server still running.
         ``log_requests`` writes an access-log line per request (werkzeug's logger).
+        Open ``server.url + "/"`` in a browser for the dashboard: the state, the inbox and the clock.
         """
         server = EmulatorServer(self, host, port, log_requests=log_requests)
         server.start()

@@ -155,6 +155,9 @@ def test_moving_the_clock_from_the_page_times_a_reservation_out(emulator, page):
     assert events[0].startswith("+0s task.created") and any(e.startswith("+60s reservation.timeout") for e in events)
     page.execute_script("document.getElementById('detail').scrollIntoView()")
     _shot(page, "task-timeline", "#detail")
+    assert f"task={task.sid}" in page.current_url  # the address names the view: a reload comes back to it
+    page.refresh()
+    _wait(page, lambda d: "reservation.timeout" in _text(d, "#detail-body"))
 
     worker = page.find_element(By.CSS_SELECTOR, "#workers tbody tr [data-key^='WK']")
     worker.click()

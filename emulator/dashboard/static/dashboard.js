@@ -334,6 +334,7 @@
       closeDetail();
     }
     if (!S.workspace && all.length) [S.account, S.workspace] = all[0];
+    syncHash();
     if (!changed("accounts", [accounts, S.account, S.workspace])) return;
     const list = $("accounts-list");
     if (!accounts.length) {
@@ -350,6 +351,29 @@
         }, w.friendly_name, h("span", { class: "meta" }, `${plural(w.tasks, "task")} · ${plural(w.workers, "worker")} · ${plural(w.task_queues, "queue")}`)));
       })),
     ]));
+  }
+
+  // Where the page is, in its address (#view=..&account=..&workspace=..&task=..|worker=..), so a
+  // view can be reloaded, bookmarked or sent to someone looking at the same emulator.
+  function syncHash() {
+    const state = new URLSearchParams();
+    state.set("view", S.view);
+    if (S.workspace) { state.set("account", S.account); state.set("workspace", S.workspace); }
+    if (S.detail) state.set(S.detail.kind, S.detail.sid);
+    const hash = `#${state}`;
+    if (location.hash !== hash) history.replaceState(null, "", hash);
+  }
+
+  function readHash() {
+    const state = new URLSearchParams(location.hash.slice(1));
+    const view = state.get("view");
+    if (["workspace", "inbox", "requests"].includes(view)) S.view = view;
+    if (state.get("account") && state.get("workspace")) {
+      S.account = state.get("account");
+      S.workspace = state.get("workspace");
+    }
+    const kind = state.get("task") ? "task" : state.get("worker") ? "worker" : null;
+    S.detail = kind ? { kind, sid: state.get(kind) } : null;
   }
 
   function selectWorkspace(account, workspace) {
@@ -424,7 +448,7 @@
       "Worker", "Activity", "Channels (tasks / capacity)", "Holds"],
     workers.items.map((w) => h("tr", { "data-sid": w.sid },
       h("th", { scope: "row" }, w.friendly_name, " ",
-        sidButton(w.sid, `Worker ${w.friendly_name}: show activity over time`, () => openDetail("worker", w.sid))),
+        sidButton(w.sid, `worker ${w.friendly_name}, show activity over time`, () => openDetail("worker", w.sid))),
       h("td", {}, statusChip(w.available ? "assigned" : "completed", w.activity_name),
         h("span", { class: "visually-hidden" }, w.available ? " (available)" : " (unavailable)")),
       h("td", {}, h("div", { class: "chips" }, w.channels.filter((c) => c.configured_capacity > 0 || c.assigned_tasks > 0).map((c) => {
@@ -437,7 +461,7 @@
         h("span", { class: "visually-hidden" }, `, ${used}% in use${c.available ? "" : ", unavailable"}`));
       }))),
       h("td", { class: "holds" }, w.reservations.length ? w.reservations.map((r) => h("div", {},
-        sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `hold-${r.sid}`),
+        sidButton(r.task_sid, "show this task's timeline", () => openDetail("task", r.task_sid), `hold-${r.sid}`),
         " ", statusChip(r.reservation_status))) : h("span", { class: "muted" }, "nothing"))))),
     pager("workers", workers.page, workers.pages, workers.total, (p) => { S.workerPage = p; refreshSoon(); }));
 
@@ -446,7 +470,7 @@
     replace($("tasks"), table(`Tasks, newest first: ${counts}`, [
       "Task", "Status", "Queue", { label: "Priority", num: true }, { label: "Age", num: true }, "Channel", "Attributes"],
     tasks.items.map((t) => h("tr", { "data-sid": t.sid },
-      h("th", { scope: "row" }, sidButton(t.sid, `Task ${t.sid}: show its timeline`, () => openDetail("task", t.sid))),
+      h("th", { scope: "row" }, sidButton(t.sid, "show this task's timeline", () => openDetail("task", t.sid))),
       h("td", {}, statusChip(t.assignment_status)),
       h("td", {}, t.task_queue_friendly_name || h("span", { class: "muted" }, "none")),
       h("td", { class: "num" }, t.priority), h("td", { class: "num" }, seconds(t.age)),
@@ -460,9 +484,9 @@
     reservations.items.map((r) => h("tr", { "data-sid": r.sid },
       h("th", { scope: "row", class: "mono" }, r.sid),
       h("td", {}, statusChip(r.reservation_status)),
-      h("td", {}, sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `res-task-${r.sid}`)),
+      h("td", {}, sidButton(r.task_sid, "show this task's timeline", () => openDetail("task", r.task_sid), `res-task-${r.sid}`)),
       h("td", {}, r.worker_name || "", " ",
-        sidButton(r.worker_sid, `Worker ${r.worker_name}: show activity over time`, () => openDetail("worker", r.worker_sid), `res-worker-${r.sid}`)),
+        sidButton(r.worker_sid, `worker ${r.worker_name}, show activity over time`, () => openDetail("worker", r.worker_sid), `res-worker-${r.sid}`)),
       h("td", { class: "date" }, r.date_created), h("td", { class: "date" }, r.date_updated)))),
     pager("reservations", reservations.page, reservations.pages, reservations.total, (p) => { S.reservationPage = p; refreshSoon(); }));
   }
@@ -479,6 +503,7 @@
     $("detail").hidden = false;
     $("detail-heading").textContent = `${kind === "task" ? "Task" : "Worker"} ${sid}`;
     replace($("detail-body"), h("p", { class: "muted" }, "Loading…"));
+    syncHash();
     refreshSoon();
     $("detail").focus();
   }
@@ -486,6 +511,7 @@
   function closeDetail() {
     S.detail = null;
     $("detail").hidden = true;
+    syncHash();
   }
   $("detail-close").addEventListener("click", () => { closeDetail(); $("main").focus(); });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && S.detail && !document.querySelector("dialog[open]")) closeDetail(); });
@@ -658,7 +684,7 @@
       eventList(data.events, t0, (e) => e.description),
       table("Reservations of this worker", ["Reservation", "Task", "Status", "Created", "Updated"],
         data.reservations.map((r) => h("tr", {}, h("th", { scope: "row", class: "mono" }, r.sid),
-          h("td", {}, sidButton(r.task_sid, `Task ${r.task_sid}: show its timeline`, () => openDetail("task", r.task_sid), `wres-${r.sid}`)),
+          h("td", {}, sidButton(r.task_sid, "show this task's timeline", () => openDetail("task", r.task_sid), `wres-${r.sid}`)),
           h("td", {}, statusChip(r.reservation_status)), h("td", { class: "date" }, r.date_created), h("td", { class: "date" }, r.date_updated)))));
   }
 
@@ -670,6 +696,7 @@
     }
     for (const name of ["workspace", "inbox", "requests"]) $(`view-${name}`).hidden = name !== view;
     if (view !== "workspace") closeDetail();
+    syncHash();
     delete S.seen.inbox;
     delete S.seen.requests;
     refreshSoon();
@@ -856,5 +883,12 @@
     $(id).addEventListener("input", () => { S.requestsPage = 0; renderRequests(); });
   }
 
-  tick(true);
+  function start() {
+    readHash();
+    const detail = S.detail;
+    showView(S.view);
+    if (detail && S.view === "workspace") openDetail(detail.kind, detail.sid);
+  }
+  window.addEventListener("hashchange", start);
+  start();
 })();

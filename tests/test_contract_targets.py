@@ -102,6 +102,12 @@ def test_the_parity_report_as_json(capsys):
     assert document["totals"]["recorded"] == len(document["shapes"]) and document["totals"]["differs"] == 0
 
 
+def test_record_is_refused_without_the_opt_in(clean_environment, tmp_path, capsys):
+    assert cli.main(["--fixtures", str(tmp_path), "record"]) == 2
+    assert "record refused: a live TaskRouter run needs TASKROUTER_LIVE=1" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_parity_without_fixtures_says_so(tmp_path, capsys):
     assert cli.main(["--fixtures", str(tmp_path / "none"), "parity"]) == 2
     assert "no recorded shapes" in capsys.readouterr().err

@@ -288,7 +288,7 @@ def _connect(url: str, token: str, **query) -> simple_websocket.Client:
     return simple_websocket.Client(f"{url}?{params}")
 
 
-def _frame(sock, timeout=3.0) -> dict:
+def _frame(sock, timeout=10.0) -> dict:
     text = sock.receive(timeout)
     assert text is not None, "no frame"
     return json.loads(text)
@@ -303,7 +303,7 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     assert init["event_type"] == "init"
     assert init["payload"]["channel_id"] == desk.alice and init["payload"]["workspace_sid"] == desk.sid
     assert 110_000 < init["payload"]["token_lifetime"] <= 120_000  # milliseconds left
-    assert first.receive(2).strip() == ""  # a heartbeat: whitespace only
+    assert first.receive(10).strip() == ""  # a heartbeat: whitespace only
     second = _connect(url, desk.token(desk.alice))
     assert _frame(second)["event_type"] == "init"
     desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
@@ -314,7 +314,7 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
         assert frame["event_type"] == "worker.activity.update"
     third = _connect(url, desk.token(desk.alice), closeExistingSessions="true")
     assert _frame(third)["event_type"] == "init"
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10
     while (first.connected or second.connected) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not first.connected and not second.connected
@@ -326,7 +326,8 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     again.close()
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Available"  # one session is left
     third.close()
-    deadline = time.monotonic() + 1.0
+    # (within a second in practice; the bound here only keeps a loaded machine from failing the test)
+    deadline = time.monotonic() + 10
     while desk.ws.workers(desk.alice).fetch().activity_name != "Offline" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Offline"
@@ -390,8 +391,8 @@ def test_a_warm_transfer_to_a_worker(desk, outcome):
         assert holders == {desk.alice: "accepted", desk.bob: "accepted"}  # warm: both on it
     else:
         # Bob's offer ends, then Alice learns the transfer failed and gets her task back
-        assert bob.frames[-1]["event_type"] == f"reservation.{'rejected' if outcome == 'rejected' else 'canceled'}"
-        assert bob.frames[-1]["payload"]["task_transfer"]["transfer_status"] == status
+        [ended] = [f for f in bob.frames if f["event_type"] == f"reservation.{outcome}"]
+        assert ended["payload"]["task_transfer"]["transfer_status"] == status
         assert alice_types[-2:] == [f"task.transfer-{event}", "task.updated"]
         assert alice.frames[-1]["payload"]["assignment_status"] == "assigned"
         assert holders[desk.alice] == "accepted"
@@ -419,3 +420,15 @@ def test_a_cold_transfer_hands_the_task_over(desk):
                            token=desk.token(desk.bob))
     assert code == 501 and "TaskQueue" in body["message"]
     assert hub is not None
+
+
+def test_a_canceled_task_reaches_the_worker_it_was_offered_to(desk):
+    hub = desk.emu.app.config["event_bridge"].hub
+    alice = Recorder(desk.sid, desk.alice)
+    hub.add(alice)
+    desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
+    task = desk.ws.tasks.create(attributes="{}")
+    desk.ws.tasks(task.sid).update(assignment_status="canceled", reason="Time to go home")
+    assert [f["event_type"] for f in alice.frames][-2:] == ["reservation.canceled", "task.canceled"]
+    canceled = alice.frames[-2]["payload"]["task"]
+    assert (canceled["assignment_status"], canceled["reason"]) == ("canceled", "Time to go home")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 TASK_EVENTS = ("task.updated", "task.canceled", "task.completed", "task.wrapup")
 WORKER_EVENTS = ("worker.activity.update", "worker.attributes.update")
-TASK_HOLDERS = ("pending", "accepted", "wrapping", "completed")
+TURNED_AWAY = ("rejected", "timeout", "rescinded")
 TRANSFER_EVENTS = ("task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
                    "task.transfer-canceled", "task.transfer-completed")
 CHANNEL_EVENTS = ("worker.capacity.update", "worker.channel.availability.update")
@@ -54,9 +54,10 @@ def deliveries(ws: "Workspace", event: "Event") -> list[Delivery]:
         if task is None:
             return []
         text = frame(kind, shapes.task(ws, task))
-        # every worker holding the task or offered it (not those whose offer ended unaccepted)
+        # every worker holding the task or offered it, or whose offer the task's own change ended
+        # (a canceled task's); not those who turned it down, let it time out or lost it to another
         workers = dict.fromkeys(r.worker_sid for r in queries.reservations(ws, task_sid=task.sid)
-                                if r.reservation_status in TASK_HOLDERS)
+                                if r.reservation_status not in TURNED_AWAY)
         return [(ws.sid, worker_sid, text) for worker_sid in workers]
     if kind in TRANSFER_EVENTS:
         transfer = ws.transfers.get(str(event.data.get("TransferSid")))

@@ -14,12 +14,10 @@ import threading
 from urllib.parse import urlsplit
 
 from . import __version__
-from .clock import MODES, REAL, Clock, parse_instant
-from .engine.backend import Backend
-from .facade import DEFAULT_ACCOUNT_SID
-from .http import Credentials, create_app
+from .clock import MODES, REAL, parse_instant
+from .facade import DEFAULT_ACCOUNT_SID, TaskRouterEmulator
+from .http import Credentials
 from .server import DEFAULT_HOST, DEFAULT_PORT, READ_TIMEOUT, Server
-from .webhooks import Webhooks
 from .webhooks.delivery import BACKLOG, DESTINATION_BACKLOG, WORKERS, WORKERS_PER_DESTINATION
 
 
@@ -196,23 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"--start: not an ISO 8601 instant: {args.start}", file=sys.stderr)
         return 2
-    clock = Clock(args.clock, start=start)
-    backend = Backend(clock=clock, seed=args.seed)
     if args.credentials:
         try:
             credentials = Credentials.from_file(args.credentials, auth_token=args.auth_token,
                                                 admin_token=args.admin_token)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             print(f"--credentials {args.credentials}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            clock.stop()
             return 2
     else:
         credentials = Credentials(auth_token=args.auth_token, admin_token=args.admin_token)
     limits = {"workers": args.callback_workers, "per_destination": args.callback_workers_per_host,
               "backlog": args.callback_backlog, "destination_backlog": args.callback_backlog_per_host}
-    webhooks = Webhooks(backend, default_delivery=args.webhooks, limits=limits)
-    app = create_app(backend, credentials=credentials, public_url=args.public_url, strict_schema=args.strict_schema,
-                     webhooks=webhooks)
+    # the one assembly of an emulator (as in-process and in the pytest plugin)
+    emulator = TaskRouterEmulator(clock=args.clock, start=start, seed=args.seed, strict_schema=args.strict_schema,
+                                  credentials=credentials, public_url=args.public_url, webhooks=args.webhooks,
+                                  guard=False, callback_limits=limits)
+    clock, backend, webhooks, app = emulator.clock, emulator.backend, emulator.webhooks, emulator.app
     journal = None
     if args.state_file:
         from .journal import Journal, JournalError

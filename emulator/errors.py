@@ -158,7 +158,7 @@ RESOURCE_LIMIT = "Maximum number of {kind} ({limit}) reached for {owner}"
 # https://www.twilio.com/docs/taskrouter/api/task: IgnoreCapacity applies to a Worker RoutingTarget only
 IGNORE_CAPACITY_WITHOUT_WORKER = "IgnoreCapacity can only be set when RoutingTarget is a Worker SID"
 # https://www.twilio.com/docs/taskrouter/api/task: Reason "is required only if the Task is canceled or completed"
-REASON_WITHOUT_STATUS = "Reason can only be given with an AssignmentStatus of canceled or completed"
+REASON_WITHOUT_STATUS = "Reason can only be given with a change of AssignmentStatus"
 
 # [O] nash-md/twilio-contact-center#23
 QUEUE_NAME_TAKEN = "Queue named {name} already exists for workspace {workspace_sid} for account {account_sid}"

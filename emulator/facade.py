@@ -52,6 +52,9 @@ class TaskRouterEmulator:
     ``webhooks``: how event and assignment callbacks are delivered when no route says otherwise:
     ``"capture"`` (the default: recorded in ``inbox`` only, so a test needs no receiver) or
     ``"http"`` (real POSTs, on a delivery thread). Routes per URL prefix: ``emu.webhooks``.
+    ``callback_limits``: how many callbacks are delivered at once and queued (the server's
+    ``--callback-workers`` and ``--callback-backlog`` options), as ``{"workers", "per_destination",
+    "backlog", "destination_backlog"}``.
     ``guard``: while ``mock()`` is active, requests to Twilio hosts other than TaskRouter
     (``api.twilio.com``, ...) raise ``emulator.mock.RealTwilioBlocked`` (the default); ``False``
     lets them go on to your own ``responses`` mock or the network.
@@ -63,21 +66,20 @@ class TaskRouterEmulator:
     def __init__(self, clock: str = MANUAL, start: str | datetime | None = None, seed: int | str | None = None,
                  strict_schema: bool = False, auth_token: str | None = None,
                  credentials: Credentials | Mapping[str, str] | None = None, public_url: str | None = None,
-                 account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture", guard: bool = True) -> None:
+                 account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture", guard: bool = True,
+                 callback_limits: Mapping[str, int] | None = None) -> None:
         if clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
-        self._clock_mode = clock
         self.guard = guard
-        self._start = _instant(start) if start is not None else None
         self.seed = seed
         self.account_sid = account_sid
         self.credentials = _credentials(credentials, auth_token)
-        new_clock = Clock(clock, start=self._start)
-        if self._start is None and clock == MANUAL:
-            # A manual clock without a start stays where it began; reset() returns there.
-            self._start = new_clock.now()
-        self.backend = Backend(clock=new_clock, seed=seed)
-        self.webhooks = Webhooks(self.backend, default_delivery=webhooks)
+        first = _instant(start) if start is not None else None
+        self.backend = Backend(clock=Clock(clock, start=first), seed=seed)
+        if first is not None:
+            self.backend.origin.start = first  # reset() returns there, whatever the clock's mode
+        self.webhooks = Webhooks(self.backend, default_delivery=webhooks,
+                                 limits=dict(callback_limits) if callback_limits else None)
         """The outbound callbacks: ``route(prefix, "capture" | "http")``, ``respond(prefix, handler)``,
         ``route_wsgi(prefix, app)``, ``set_default_delivery(...)``, ``wait_idle()``, ``inbox``."""
         self.app = create_app(self.backend, credentials=self.credentials, public_url=public_url,
@@ -149,29 +151,18 @@ class TaskRouterEmulator:
         """
         if account_sid is not None:
             self.backend.reset(account_sid)
-            self.webhooks.reset(account_sid)
             return
         if clock is not _KEEP and clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
         with self.backend.lock:
-            self.backend.reset()
+            origin = self.backend.origin
             if seed is not _KEEP:
-                self.seed = seed
+                self.seed = origin.seed = seed
             if clock is not _KEEP:
-                self._clock_mode = clock
+                origin.mode = clock
             if start is not _KEEP:
-                self._start = _instant(start) if start is not None else None
-            # The same clock object goes back in time: whatever holds it (the webhooks' settle
-            # hook, a test's reference) stays valid.
-            self.clock.reset(self._start)
-            if self._start is None and self._clock_mode == MANUAL:
-                self._start = self.clock.now()
-            if self.clock.mode != self._clock_mode:
-                self.clock.set_mode(self._clock_mode)
-            self.backend.sids.reseed(self.seed)
-            self.webhooks.reset(settings=True)
-            self.faults.clear()
-            self.requests.clear()
+                origin.start = _instant(start) if start is not None else None
+            self.backend.reset()
 
     # --- checkpoints --------------------------------------------------------------------------
     def snapshot(self) -> dict:

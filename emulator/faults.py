@@ -306,6 +306,8 @@ def attach(app: Flask, webhooks=None) -> Faults:
     faults = Faults()
     app.config["faults"] = faults
     app.before_request(inject)
+    # a full reset (emu.reset(), POST /_emulator/reset) removes every fault, an account's its own
+    app.config["backend"].on_reset(faults.clear)
     if webhooks is not None:
         webhooks.faults = faults
     return faults

@@ -261,6 +261,7 @@ def attach(app: Flask, size: int = DEFAULT_SIZE) -> RequestLog:
     app.config["on_blocked"] = lambda method, url: record_blocked(app, method, url)
     app.before_request(start_timer)
     app.after_request(record_response)
+    app.config["backend"].on_reset(lambda account_sid: requests_log.clear() if account_sid is None else None)
     return requests_log
 
 

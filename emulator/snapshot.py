@@ -15,9 +15,10 @@ shipped in the package)::
 Each record holds the fields of the REST representation (attributes and workflow configurations
 as the JSON text the service echoes); a task also holds its routing state (its route's targets
 as workflow-configuration targets, the workers passed over, its reservation attempts); timers are
-listed in the order they fire. A document names no code: no class, function or attribute of the
-emulator appears in it. Derived state (routing indexes, parsed expressions and configurations,
-statistics) is rebuilt on restore.
+listed in the order they fire. A workspace where a task transfer (the Worker SDK's) was made also
+lists ``"transfers"``, and its task and reservations name theirs (``transfer_sid``). A document
+names no code: no class, function or attribute of the emulator appears in it. Derived state
+(routing indexes, parsed expressions and configurations, statistics) is rebuilt on restore.
 
 ``restore`` checks the document against the schema, then builds the whole new state aside,
 checking every reference (a reservation's task and worker, a worker's activity, a timer's
@@ -63,6 +64,7 @@ from .engine.state import (
     TaskChannel,
     TaskQueue,
     TaskRouting,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
@@ -112,6 +114,12 @@ TASK_FIELDS = ("sid", "attributes", "assignment_status", "priority", "timeout", 
                "reason", "routing_target", "ignore_capacity", "addons", "version", "requested_queue_sid")
 RESERVATION_FIELDS = ("sid", "task_sid", "worker_sid", "reservation_status", "date_created", "date_updated",
                       "post_work_activity_sid")
+# A transfer (the Worker SDK's) exists only while one was made: tasks and reservations carry
+# ``transfer_sid`` and the workspace ``transfers`` only then, so documents without any are unchanged.
+TRANSFER_FIELDS = ("sid", "task_sid", "transfer_type", "transfer_mode", "transfer_to", "transfer_status",
+                   "initiating_reservation_sid", "initiating_worker_sid", "initiating_queue_sid",
+                   "initiating_workflow_sid", "date_created", "date_updated", "transfer_failed_reason",
+                   "reservation_sid")
 EVENT_FIELDS = ("sid", "event_type", "description", "resource_type", "resource_sid", "resource_path", "actor_type",
                 "actor_sid", "actor_path", "event_date")
 WORKSPACE_FIELDS = ("sid", "friendly_name", "event_callback_url", "events_filter", "multi_task_enabled",
@@ -123,7 +131,8 @@ RECORD_FIELDS = ("id", "kind", "url", "method", "params", "headers", "timestamp"
 _get = {name: attrgetter(*fields) for name, fields in (
     ("activity", ACTIVITY_FIELDS), ("task_channel", TASK_CHANNEL_FIELDS), ("task_queue", TASK_QUEUE_FIELDS),
     ("worker", WORKER_FIELDS), ("worker_channel", WORKER_CHANNEL_FIELDS), ("workflow", WORKFLOW_FIELDS),
-    ("task", TASK_FIELDS), ("reservation", RESERVATION_FIELDS), ("workspace", WORKSPACE_FIELDS))}
+    ("task", TASK_FIELDS), ("reservation", RESERVATION_FIELDS), ("workspace", WORKSPACE_FIELDS),
+    ("transfer", TRANSFER_FIELDS))}
 
 
 def _copy_workspace(ws: Workspace) -> tuple:
@@ -145,9 +154,10 @@ def _copy_workspace(ws: Workspace) -> tuple:
             [_get["task_queue"](q) for q in ws.task_queues.values()],
             workers,
             [_get["workflow"](w) for w in ws.workflows.values()],
-            [(get_task(t), routing.get(t.sid)) for t in ws.tasks.values()],
-            [_get["reservation"](r) for r in ws.reservations.values()],
-            list(ws.events.values()))
+            [(get_task(t), routing.get(t.sid), t.transfer_sid) for t in ws.tasks.values()],
+            [(_get["reservation"](r), r.transfer_sid) for r in ws.reservations.values()],
+            list(ws.events.values()),
+            [_get["transfer"](x) for x in ws.transfers.values()])
 
 
 def _copy_inbox(webhooks) -> tuple[int, list]:
@@ -176,7 +186,7 @@ def _row(fields: tuple[str, ...], values: tuple) -> dict:
 
 
 def _encode_workspace(copy: tuple) -> dict:
-    settings, activities, channels, queues, workers, workflows, tasks, reservations, events = copy
+    settings, activities, channels, queues, workers, workflows, tasks, reservations, events, transfers = copy
     doc = _row(WORKSPACE_FIELDS, settings)
     doc["activities"] = [_row(ACTIVITY_FIELDS, a) for a in activities]
     doc["task_channels"] = [_row(TASK_CHANNEL_FIELDS, c) for c in channels]
@@ -184,11 +194,17 @@ def _encode_workspace(copy: tuple) -> dict:
     doc["workers"] = [{**_row(WORKER_FIELDS, w), "last_assigned": _iso(last),
                        "channels": [_row(WORKER_CHANNEL_FIELDS, c) for c in chans]} for w, last, chans in workers]
     doc["workflows"] = [_row(WORKFLOW_FIELDS, w) for w in workflows]
-    doc["tasks"] = [{**_row(TASK_FIELDS, t), "routing": _encode_routing(r)} for t, r in tasks]
-    doc["reservations"] = [_row(RESERVATION_FIELDS, r) for r in reservations]
+    doc["tasks"] = [{**_row(TASK_FIELDS, t), "routing": _encode_routing(r), **_transfer_sid(x)} for t, r, x in tasks]
+    doc["reservations"] = [{**_row(RESERVATION_FIELDS, r), **_transfer_sid(x)} for r, x in reservations]
     doc["events"] = [{**{name: getattr(e, name) for name in EVENT_FIELDS}, "event_date": e.event_date.isoformat(),
                       "data": dict(e.data)} for e in events]
+    if transfers:
+        doc["transfers"] = [_row(TRANSFER_FIELDS, x) for x in transfers]
     return doc
+
+
+def _transfer_sid(sid: str | None) -> dict:
+    return {} if sid is None else {"transfer_sid": sid}
 
 
 def _encode_routing(routing: tuple | None) -> dict | None:
@@ -443,13 +459,31 @@ class _Builder:
                 raise self.fail(f"reservation {r['sid']} names a task or worker that does not exist")
             ws.reservations[self.unique(r["sid"])] = Reservation(
                 r["sid"], *common, r["task_sid"], r["worker_sid"], r["reservation_status"], _instant(r["date_created"]),
-                _instant(r["date_updated"]), r["post_work_activity_sid"])
+                _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"))
+        self.transfers(ws, d.get("transfers", []), common)
         for e in d["events"]:
             ws.events[self.unique(e["sid"])] = Event(
                 e["sid"], *common, e["event_type"], e["description"], e["resource_type"], e["resource_sid"],
                 e["resource_path"], e["actor_type"], e["actor_sid"], e["actor_path"], _instant(e["event_date"]),
                 dict(e["data"]))
         return ws
+
+    def transfers(self, ws: Workspace, rows: list, common: tuple[str, str]) -> None:
+        for x in rows:
+            if x["task_sid"] not in ws.tasks or x["initiating_reservation_sid"] not in ws.reservations or \
+                    x["transfer_to"] not in ws.workers or x["initiating_worker_sid"] not in ws.workers or \
+                    (x["reservation_sid"] is not None and x["reservation_sid"] not in ws.reservations):
+                raise self.fail(f"transfer {x['sid']} names a task, reservation or worker that does not exist")
+            ws.transfers[self.unique(x["sid"])] = Transfer(
+                x["sid"], *common, x["task_sid"], x["transfer_type"], x["transfer_mode"], x["transfer_to"],
+                x["transfer_status"], x["initiating_reservation_sid"], x["initiating_worker_sid"],
+                x["initiating_queue_sid"], x["initiating_workflow_sid"], _instant(x["date_created"]),
+                _instant(x["date_updated"]), x["transfer_failed_reason"], x["reservation_sid"])
+        owners = [(t.sid, t.transfer_sid) for t in ws.tasks.values()] + \
+            [(r.sid, r.transfer_sid) for r in ws.reservations.values()]
+        for sid, transfer_sid in owners:
+            if transfer_sid is not None and transfer_sid not in ws.transfers:
+                raise self.fail(f"{sid}: transfer {transfer_sid} does not exist")
 
     def worker(self, ws: Workspace, w: dict) -> None:
         if w["activity_sid"] not in ws.activities:
@@ -482,7 +516,8 @@ class _Builder:
                     t["timeout"], t["task_channel_sid"], t["workflow_sid"], t["task_queue_sid"],
                     _instant(t["date_created"]), _instant(t["date_updated"]), _instant(t["virtual_start_time"]),
                     _instant(t["task_queue_entered_date"]) if t["task_queue_entered_date"] else None, t["reason"],
-                    t["routing_target"], t["ignore_capacity"], t["addons"], t["version"], t["requested_queue_sid"])
+                    t["routing_target"], t["ignore_capacity"], t["addons"], t["version"], t["requested_queue_sid"],
+                    t.get("transfer_sid"))
         ws.tasks[task.sid] = task
         routing = t["routing"]
         if routing is not None:

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from emulator.engine.backend import Backend
-from emulator.http import create_app
-from emulator.mock import InProcessAdapter
-from emulator.webhooks import Webhooks
+from emulator.facade import TaskRouterEmulator
 
 ACCOUNT_SID = "AC" + "a" * 32
 OTHER_ACCOUNT_SID = "AC" + "b" * 32
@@ -17,26 +13,28 @@ START = "2026-01-01T00:00:00Z"
 
 
 class Emulator:
-    """A backend, its app in strict-schema mode, and helpers to make real clients for it."""
+    """A ``TaskRouterEmulator`` in strict-schema mode, its parts by name, a Flask test client for
+    the raw HTTP surface, and real twilio clients wired to it in-process."""
 
     def __init__(self) -> None:
-        from emulator.clock import MANUAL, Clock
-        self.clock = Clock(MANUAL, start=START)
-        self.backend = Backend(clock=self.clock, seed=1234)
         # callbacks are captured in the inbox (no socket); tests route them elsewhere as needed
-        self.webhooks = Webhooks(self.backend, default_delivery="capture")
-        self.app = create_app(self.backend, strict_schema=True, webhooks=self.webhooks)
+        self.emulator = TaskRouterEmulator(seed=1234, start=START, strict_schema=True, webhooks="capture",
+                                           account_sid=ACCOUNT_SID)
+        self.clock = self.emulator.clock
+        self.backend = self.emulator.backend
+        self.webhooks = self.emulator.webhooks
+        self.app = self.emulator.app
         self.http = self.app.test_client()
 
     def client(self, account_sid: str = ACCOUNT_SID, token: str = "token") -> Client:
-        http_client = TwilioHttpClient()
-        http_client.session.mount("https://taskrouter.twilio.com", InProcessAdapter(self.app))
-        return Client(account_sid, token, http_client=http_client)
+        return self.emulator.client(account_sid, token)
 
 
 @pytest.fixture
-def emu() -> Emulator:
-    return Emulator()
+def emu():
+    emulator = Emulator()
+    yield emulator
+    emulator.emulator.close()
 
 
 @pytest.fixture

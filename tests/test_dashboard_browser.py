@@ -167,6 +167,8 @@ def test_moving_the_clock_from_the_page_times_a_reservation_out(emulator, page):
     page.execute_script("document.getElementById('detail').scrollIntoView()")
     _shot(page, "worker-activity", "#detail")
     assert page.find_element(By.CSS_SELECTOR, "#detail svg.timeline").get_attribute("aria-label").startswith("Worker")
+    page.switch_to.active_element.send_keys(Keys.ESCAPE)  # Escape closes the detail
+    _wait(page, lambda d: not d.find_element(By.ID, "detail").is_displayed())
 
 
 def test_a_callback_appears_in_the_inbox(emulator, page):

@@ -432,3 +432,18 @@ def test_a_canceled_task_reaches_the_worker_it_was_offered_to(desk):
     assert [f["event_type"] for f in alice.frames][-2:] == ["reservation.canceled", "task.canceled"]
     canceled = alice.frames[-2]["payload"]["task"]
     assert (canceled["assignment_status"], canceled["reason"]) == ("canceled", "Time to go home")
+
+
+def test_a_transfer_under_way_survives_a_snapshot(desk):
+    alice, bob, task, held, transfer = _transfer_setup(desk)
+    document = json.loads(json.dumps(desk.emu.snapshot()))
+    [ws_doc] = [w for account in document["accounts"] for w in account["workspaces"]]
+    desk.emu.restore(document)
+    [offer] = [r for r in desk.ws.tasks(task.sid).reservations.list() if r.worker_sid == desk.bob]
+    desk.ok(f"Workers/{desk.bob}/Reservations/{offer.sid}", "POST", {"ReservationStatus": "rejected"},
+            token=desk.token(desk.bob))
+    assert desk.ws.tasks(task.sid).fetch().assignment_status == "assigned"
+    status = desk.ok(f"Workers/{desk.alice}/Transfers/{transfer['sid']}")["transfer_status"]
+    assert status == "failed"
+    assert ws_doc["transfers"][0]["sid"] == transfer["sid"]
+    assert {t["sid"]: t.get("transfer_sid") for t in ws_doc["tasks"]}[task.sid] == transfer["sid"]

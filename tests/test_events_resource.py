@@ -39,10 +39,10 @@ def test_filters_select_by_what_the_event_is_about(emu, scene):
         "reservation.accepted", "reservation.completed", "task.completed"]
     assert types(ws.events.list(reservation_sid=scene["reservation"])) == [
         "reservation.created", "reservation.accepted", "reservation.completed"]
-    # alice is then offered the second task (another channel)
+    # task.completed names the worker who held the task; alice is then offered the second task
     assert types(ws.events.list(worker_sid=scene["alice"])) == [
         "worker.created", "reservation.created", "reservation.accepted", "reservation.completed",
-        "reservation.created"]
+        "task.completed", "reservation.created"]
     by_queue = ws.events.list(task_queue_sid=scene["queue"])
     assert "task-queue.created" in types(by_queue) and types(by_queue).count("task-queue.entered") == 2
     by_workflow = ws.events.list(workflow_sid=scene["workflow"])

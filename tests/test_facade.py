@@ -100,6 +100,32 @@ def test_reset_returns_to_the_constructed_state_with_the_same_sids(emu):
     assert (again.sid, again.date_created) == (first.sid, first.date_created)
 
 
+RESETS = {
+    "emu.reset()": lambda emu, account=None: emu.reset(account),
+    "POST /_emulator/reset": lambda emu, account=None: emu.app.test_client().post(
+        "/_emulator/reset", data={"AccountSid": account} if account else {}),
+}
+
+
+@pytest.mark.parametrize("how", sorted(RESETS))
+def test_the_control_api_reset_and_emu_reset_are_one_operation(emu, how):
+    client = emu.client()
+    client.taskrouter.v1.workspaces.create(friendly_name="Hooked", event_callback_url="https://app.test/e")
+    kept = emu.client(OTHER).taskrouter.v1.workspaces.create(friendly_name="Theirs").sid
+    emu.clock.advance(30)
+    RESETS[how](emu, emu.account_sid)  # one account: its state and callbacks go, time and SIDs carry on
+    assert client.taskrouter.v1.workspaces.list() == []
+    assert [w.sid for w in emu.client(OTHER).taskrouter.v1.workspaces.list()] == [kept]
+    assert {r.account_sid for r in emu.inbox.records()} <= {OTHER}
+    assert emu.clock.now() == datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    emu.clock.set_mode("real")
+    RESETS[how](emu)  # everything: back to the constructed state
+    assert (emu.clock.now(), emu.clock.mode, emu.clock.pending(), emu.inbox.records()) == (T0, "manual", [], [])
+    with TaskRouterEmulator(start=START, seed=5) as fresh:
+        assert client.taskrouter.v1.workspaces.create(friendly_name="A").sid == \
+            fresh.client().taskrouter.v1.workspaces.create(friendly_name="A").sid
+
+
 def test_reset_can_change_seed_start_and_clock_mode(emu):
     before = emu.client().taskrouter.v1.workspaces.create(friendly_name="Seeded").sid
     emu.reset(seed=6, start="2027-06-01T00:00:00Z")

@@ -200,6 +200,10 @@ def test_the_control_api(emu):
     assert _call(server.url + "/_emulator/faults", "DELETE")[0] == 204
     assert _call(server.url + "/_emulator/faults")[1] == {"faults": []}
     assert client.taskrouter.v1.workspaces.list() == []
+    _call(server.url + "/_emulator/faults", "POST", {"Status": "429"})
+    assert _call(server.url + "/_emulator/reset", "POST", {})[0] == 200     # a full reset removes faults and the log
+    assert _call(server.url + "/_emulator/faults")[1] == {"faults": []}
+    assert _call(server.url + "/_emulator/requests")[1]["requests"] == []
 
 
 def test_an_account_caller_adds_faults_for_its_own_account_only():

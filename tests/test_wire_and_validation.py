@@ -194,3 +194,64 @@ def test_form_bytes_that_are_not_utf8_are_refused(client, workspace):
     # UTF-8 itself is fine, in the body and in a query
     assert workspace.workers.create(friendly_name="café").friendly_name == "café"
     assert [w.friendly_name for w in workspace.workers.list(friendly_name="café")] == ["café"]
+
+
+# --- rules of the engine -------------------------------------------------------------------------------
+def test_ignore_capacity_needs_a_worker_routing_target(workspace):
+    queue = workspace.task_queues.list()[0].sid
+    rejected(workspace.tasks.create, attributes="{}", ignore_capacity=True, mentions="IgnoreCapacity")
+    rejected(workspace.tasks.create, attributes="{}", routing_target=queue, ignore_capacity=True,
+             mentions="IgnoreCapacity")
+    assert workspace.tasks.list() == []
+    worker = workspace.workers.create(friendly_name="alice")
+    task = workspace.tasks.create(attributes="{}", routing_target=worker.sid, ignore_capacity=False)
+    assert (task.routing_target, task.ignore_capacity) == (worker.sid, False)
+
+
+def test_reason_needs_a_status_change(workspace):
+    task = workspace.tasks.create(attributes="{}")
+    rejected(workspace.tasks(task.sid).update, reason="just because", mentions="Reason")
+    rejected(workspace.tasks(task.sid).update, reason="why", priority=5, mentions="Reason")
+    fetched = workspace.tasks(task.sid).fetch()
+    assert (fetched.reason, fetched.priority, fetched.assignment_status) == (None, 0, task.assignment_status)
+    assert workspace.tasks(task.sid).update(assignment_status="canceled", reason="gone").reason == "gone"
+
+
+# (kind, how to make one more through the client, how to count them); the limits themselves are
+# Twilio's (https://www.twilio.com/docs/taskrouter/limits), lowered here so a test stays fast
+LIMITED = {
+    "workers": (lambda c, ws, i: ws.workers.create(friendly_name=f"w{i}"), lambda c, ws: len(ws.workers.list())),
+    "task_queues": (lambda c, ws, i: ws.task_queues.create(friendly_name=f"q{i}"),
+                    lambda c, ws: len(ws.task_queues.list())),
+    "workflows": (lambda c, ws, i: ws.workflows.create(friendly_name=f"f{i}", configuration=json.dumps(
+        {"task_routing": {"default_filter": {"queue": ws.task_queues.list()[0].sid}}})),
+        lambda c, ws: len(ws.workflows.list())),
+    "tasks": (lambda c, ws, i: ws.tasks.create(attributes="{}"), lambda c, ws: len(ws.tasks.list())),
+    "workspaces": (lambda c, ws, i: c.taskrouter.v1.workspaces.create(friendly_name=f"ws{i}"),
+                   lambda c, ws: len(c.taskrouter.v1.workspaces.list())),
+}
+
+
+def test_the_documented_limits():
+    assert validation.LIMITS == {"workers": 15_000, "task_queues": 5_000, "workflows": 1_000, "tasks": 500_000,
+                                 "task_channels": 15, "workspaces": 5_000, "activities": 100}
+
+
+@pytest.mark.parametrize("kind", list(LIMITED))
+def test_resource_limits_answer_the_service_error(monkeypatch, client, workspace, kind):
+    make, count = LIMITED[kind]
+    existing = count(client, workspace)
+    monkeypatch.setitem(validation.LIMITS, kind, existing + 2)
+    make(client, workspace, 1)
+    make(client, workspace, 2)
+    rejected(make, client, workspace, 3, mentions="Maximum number")
+    assert count(client, workspace) == existing + 2
+
+
+def test_fifteen_task_channels_per_workspace_the_default_ones_included(workspace):
+    assert len(workspace.task_channels.list()) == 5
+    for i in range(10):
+        workspace.task_channels.create(friendly_name=f"Channel {i}", unique_name=f"channel{i}")
+    rejected(workspace.task_channels.create, friendly_name="One too many", unique_name="extra",
+             mentions="Maximum number")
+    assert len(workspace.task_channels.list()) == 15

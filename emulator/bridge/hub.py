@@ -60,7 +60,7 @@ def deliveries(ws: "Workspace", event: "Event") -> list[Delivery]:
                                 if r.reservation_status not in TURNED_AWAY)
         return [(ws.sid, worker_sid, text) for worker_sid in workers]
     if kind in TRANSFER_EVENTS:
-        transfer = ws.transfers.get(str(event.data.get("TransferSid")))
+        transfer = ws.transfers.get(str(event.subjects.get("transfer")))
         if transfer is None:
             return []
         return [(ws.sid, transfer.initiating_worker_sid, frame(kind, shapes.transfer(transfer)))]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from .. import errors
 from ..clock import MANUAL, Clock, Timer
@@ -23,6 +25,17 @@ from .tables import WorkspaceTables
 from .workspace import QUEUE_ORDERS, TEMPLATES, Workspace
 
 EventListener = Callable[[WorkspaceTables, Event], None]
+ResetHook = Callable[[str | None], None]
+
+
+@dataclass
+class Origin:
+    """The state a full reset returns to: the clock's start instant (None: the wall-clock second
+    of each reset) and mode, and the SID source's seed."""
+
+    start: datetime | None
+    mode: str
+    seed: int | str | None
 
 
 class Backend:
@@ -37,7 +50,10 @@ class Backend:
         self.router = Router(WorkQueue(), self.workspace_alive)
         self.ctx = Context(self.clock, self.sids, self.publish, self.router, self.router.work)
         self._listeners: list[EventListener] = []
+        self._reset_hooks: list[ResetHook] = []
         self.clock.set_dispatch(self._fire)
+        # a manual clock stays where it began: a reset returns there
+        self.origin = Origin(self.clock.now() if self.clock.mode == MANUAL else None, self.clock.mode, seed)
 
     # --- events -------------------------------------------------------------------------------
     def subscribe(self, listener: EventListener) -> None:
@@ -76,9 +92,11 @@ class Backend:
                          events_filter: str | None = None, multi_task_enabled: bool | None = None,
                          template: str | None = None, prioritize_queue_order: str | None = None) -> Workspace:
         v.friendly_name(friendly_name)
+        v.within_limit("workspaces", len(self.accounts.get(account_sid, ())), f"account {account_sid}")
         template = template or "NONE"
         if template not in TEMPLATES:
-            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Template", reason="must be NONE or FIFO"))
+            raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                name="Template", reason="must be NONE, FIFO or EMPTY"))
         if prioritize_queue_order is not None and prioritize_queue_order not in QUEUE_ORDERS:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="PrioritizeQueueOrder", reason="must be FIFO or LIFO"))
@@ -87,7 +105,7 @@ class Backend:
                               multi_task_enabled=True if multi_task_enabled is None else multi_task_enabled,
                               prioritize_queue_order=prioritize_queue_order or "FIFO")
         self.add_workspace(workspace)
-        workspace.record("workspace.created", f"Workspace {friendly_name} created", "workspace", workspace.sid, "", {})
+        workspace.emit("workspace.created")
         workspace.populate_defaults(template)
         return workspace
 
@@ -97,7 +115,7 @@ class Backend:
 
     def delete_workspace(self, account_sid: str, sid: str) -> None:
         workspace = self.get_workspace(account_sid, sid)
-        workspace.record("workspace.deleted", f"Workspace {workspace.friendly_name} deleted", "workspace", sid, None, {})
+        workspace.emit("workspace.deleted")
         self.forget_workspace(workspace)
         del self.accounts[account_sid][sid]
 
@@ -119,8 +137,18 @@ class Backend:
         self._by_sid = {ws.sid: ws for workspaces in accounts.values() for ws in workspaces.values()}
 
     # --- control ------------------------------------------------------------------------------
+    def on_reset(self, hook: ResetHook) -> None:
+        """Call ``hook(account_sid)`` after every reset (None: a full one), under the lock."""
+        self._reset_hooks.append(hook)
+
     def reset(self, account_sid: str | None = None) -> None:
-        """Drop all state, or one account's."""
+        """The one reset (``emu.reset()`` and ``POST /_emulator/reset`` alike).
+
+        Without ``account_sid``: back to the constructed state (``origin``): every account's
+        workspaces and every timer go, the clock stands at the start instant in its mode, the SID
+        source is re-seeded, and the reset hooks (the webhooks: inbox, routes, handlers) run.
+        With ``account_sid``: only that account's workspaces (and, through the hooks, its
+        callbacks) go; time and SIDs carry on."""
         with self.lock:
             if account_sid is None:
                 for workspaces in self.accounts.values():
@@ -129,6 +157,15 @@ class Backend:
                 self.accounts.clear()
                 self._by_sid.clear()
                 self.router.work.clear()
+                # the same clock object goes back in time (in its first mode): whatever holds it stays valid
+                if self.clock.mode != self.origin.mode:
+                    self.clock.set_mode(self.origin.mode)
+                self.clock.reset(self.origin.start)
+                if self.origin.start is None and self.origin.mode == MANUAL:
+                    self.origin.start = self.clock.now()
+                self.sids.reseed(self.origin.seed)
             else:
                 for workspace in self.accounts.pop(account_sid, OrderedDict()).values():
                     self.forget_workspace(workspace)
+            for hook in self._reset_hooks:
+                hook(account_sid)

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .. import errors
-from . import events as ev
 from . import lifecycle
 from .context import WorkQueue
 from .lifecycle import (
@@ -111,19 +110,19 @@ class Router:
         if task is None or state is None or state.route is None or task.assignment_status not in WAITING:
             return
         route = state.route
-        steps.routing_event(ws, task, "task-queue.timeout", f"Task {task.sid} timed out of its TaskQueue", None)
+        ws.emit("task-queue.timeout", task=task)
         # [I] offers still pending in the old queue are withdrawn when the task moves on
         for reservation in self._task_reservations(ws, task, RS.PENDING):
             self._end_reservation(ws, reservation, RS.RESCINDED)
             self.work.want_worker(ws, reservation.worker_sid)
         lifecycle.move_task(task, PENDING)
         if route.index + 1 < len(route.targets):
-            steps.routing_event(ws, task, "task-queue.moved", f"Task {task.sid} moved to the next target", None)
+            ws.emit("task-queue.moved", task=task, queue=ws.task_queues.get(route.targets[route.index + 1].queue_sid or ""))
             if not steps.enter_step(ws, task, route.index + 1):
                 self.cancel_task(ws, task, steps.WORKFLOW_SKIPPED_REASON)
         else:
             if route.workflow_sid:
-                steps.routing_event(ws, task, "workflow.timeout", f"Task {task.sid} timed out of its workflow", None)
+                ws.emit("workflow.timeout", task=task)
             self.cancel_task(ws, task, steps.WORKFLOW_TIMEOUT_REASON)
 
     def _reservation_expired(self, ws: WorkspaceTables, reservation_sid: str) -> None:
@@ -257,17 +256,17 @@ class Router:
             elif status == WRAPPING:
                 lifecycle.move_task(task, WRAPPING)
                 for reservation in self._task_reservations(ws, task, RS.ACCEPTED):
-                    self._set_reservation(ws, reservation, RS.WRAPPING, "reservation.wrapup", "wrapped up")
-                self._task_event(ws, task, "task.wrapup", "Task wrapping up")
+                    self._set_reservation(ws, reservation, RS.WRAPPING, "reservation.wrapup")
+                ws.emit("task.wrapup", task=task)
                 self._post_work(ws, task)
             elif status == COMPLETED:
                 lifecycle.move_task(task, COMPLETED)
                 for reservation in self._task_reservations(ws, task, RS.ACCEPTED, RS.WRAPPING):
-                    self._set_reservation(ws, reservation, RS.COMPLETED, "reservation.completed", "completed")
+                    self._set_reservation(ws, reservation, RS.COMPLETED, "reservation.completed")
                     self._free_assigned(ws, reservation, task)
                     # the freed capacity is offered to waiting work
                     self.work.want_worker(ws, reservation.worker_sid)
-                self._task_event(ws, task, "task.completed", "Task completed")
+                ws.emit("task.completed", task=task)
                 self._post_work(ws, task)
                 self._finish(ws, task)
 
@@ -282,8 +281,7 @@ class Router:
                 self._end_reservation(ws, reservation, RS.CANCELED)
                 self.work.want_worker(ws, reservation.worker_sid)
             idx.sync_task(ws, ws.index, task)
-            self._task_event(ws, task, "task.canceled",
-                             f"Task canceled: {task.reason}" if task.reason else "Task canceled")
+            ws.emit("task.canceled", task=task)
             self._finish(ws, task)
 
     def remove_task(self, ws: WorkspaceTables, task_sid: str, *, system: bool, event_type: str | None = None) -> None:
@@ -326,8 +324,7 @@ class Router:
             idx.drop_task(ix, task_sid)
             del ws.tasks[task_sid]
             if event_type is not None:
-                self._task_event(ws, task, event_type,
-                                 "Task deleted" if event_type == "task.deleted" else "Task deleted by the system")
+                ws.emit(event_type, task=task)
 
     # --- routing: where a task goes, and to whom ------------------------------------------------------
     def _start_routing(self, ws: WorkspaceTables, task: Task) -> None:
@@ -453,7 +450,7 @@ class Router:
         if task.assignment_status == PENDING:
             state.attempts += 1
         lifecycle.move_task(task, RESERVED, now)
-        self._set_reservation(ws, reservation, RS.PENDING, "reservation.created", "created")
+        self._set_reservation(ws, reservation, RS.PENDING, "reservation.created")
         workflow = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
         seconds = workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT
         ws.timers.start(lifecycle.RESERVATION, reservation.sid, seconds)
@@ -487,8 +484,7 @@ class Router:
             return
         self.work.want_task(ws, task.sid)
 
-    def _set_reservation(self, ws: WorkspaceTables, reservation: Reservation, status: str, event_type: str,
-                         verb: str) -> None:
+    def _set_reservation(self, ws: WorkspaceTables, reservation: Reservation, status: str, event_type: str) -> None:
         lifecycle.move_reservation(reservation, status, ws.now())
         if status != RS.PENDING:
             ws.timers.cancel(lifecycle.RESERVATION, reservation.sid)
@@ -506,18 +502,10 @@ class Router:
             idx.refresh_worker(ws, ix, worker)
         if task is not None:
             idx.sync_task(ws, ix, task)  # it may take more (or no more) reservations
-        data = {}
-        if task is not None:
-            data.update(ev.task_fields(ws, task))
-            data.update({"TaskQueueSid": task.task_queue_sid, "WorkflowSid": task.workflow_sid})
-        if worker is not None:
-            data.update(ev.worker_fields(ws, worker))
-        data["ReservationSid"] = reservation.sid
-        ws.record(event_type, f"Reservation {reservation.sid} {verb}", "reservation", reservation.sid,
-                  f"Tasks/{reservation.task_sid}/Reservations/{reservation.sid}", data)
+        ws.emit(event_type, reservation=reservation)
 
     def _end_reservation(self, ws: WorkspaceTables, reservation: Reservation, status: str) -> None:
-        self._set_reservation(ws, reservation, status, f"reservation.{status}", status)
+        self._set_reservation(ws, reservation, status, f"reservation.{status}")
 
     def update_reservation(self, ws: WorkspaceTables, reservation: Reservation, update: ReservationUpdate) -> None:
         """``ReservationStatus`` / ``Instruction`` updates of a reservation, from the REST API or an
@@ -558,7 +546,7 @@ class Router:
         # the task is assigned before the event is logged: a recorded real reservation.accepted
         # callback carries TaskAssignmentStatus=assigned
         lifecycle.move_task(task, ASSIGNED, ws.now())
-        self._set_reservation(ws, reservation, RS.ACCEPTED, "reservation.accepted", "accepted")
+        self._set_reservation(ws, reservation, RS.ACCEPTED, "reservation.accepted")
         ix = ws.index
         idx.sync_task(ws, ix, task)
         if task.sid in ws.task_routing:
@@ -632,11 +620,6 @@ class Router:
         channel = self._channel_for(ws, reservation.worker_sid, task)
         if channel is not None and channel.assigned_tasks > 0:
             channel.assigned_tasks -= 1
-
-    @staticmethod
-    def _task_event(ws: WorkspaceTables, task: Task, event_type: str, description: str) -> None:
-        ws.record(event_type, description, "task", task.sid, f"Tasks/{task.sid}" if task.sid in ws.tasks else None,
-                  {**ev.task_fields(ws, task), "TaskQueueSid": task.task_queue_sid, "WorkflowSid": task.workflow_sid})
 
 
 # The one table from timer kind to handler.

@@ -221,6 +221,8 @@ class Event:
     actor_path: str | None
     event_date: datetime
     data: dict = field(default_factory=dict)
+    # the SIDs of what the event is about, by subject ("task", "reservation", "worker", "queue", ...)
+    subjects: dict = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)

@@ -104,8 +104,15 @@ class WorkspaceTables:
         live = self.index.live.get(channel.worker_sid)
         return lifecycle.channel_loads(live, self.tasks).get(channel.task_channel_sid, 0) if live else 0
 
+    def emit(self, event_type: str, **subjects: Any) -> Event:
+        """Log that ``event_type`` happened to ``subjects`` (see ``events.render``): the catalogue
+        says what the event carries."""
+        r = ev.render(self, event_type, subjects)
+        return self.record(event_type, r.description, r.resource_type, r.resource_sid, r.resource_path, r.data,
+                           r.subjects)
+
     def record(self, event_type: str, description: str, resource_type: str, resource_sid: str,
-               resource_path: str | None, data: dict) -> Event:
+               resource_path: str | None, data: dict, subjects: dict | None = None) -> Event:
         """Log an event in the Events resource and hand it to the backend's outbox."""
         event = Event(
             sid=self.new_sid("EV"), account_sid=self.account_sid, workspace_sid=self.sid,
@@ -113,7 +120,8 @@ class WorkspaceTables:
             resource_sid=resource_sid, resource_path=resource_path,
             actor_type="workspace", actor_sid=self.sid, actor_path="",
             event_date=self.now(),
-            data={"WorkspaceSid": self.sid, "WorkspaceName": self.friendly_name, **data})
+            data={"WorkspaceSid": self.sid, "WorkspaceName": self.friendly_name, **data},
+            subjects=subjects or {})
         self.events[event.sid] = event
         self.ctx.publish(self, event)
         return event
@@ -230,16 +238,8 @@ class WorkspaceTables:
         worker.date_status_changed = now
         worker.date_updated = now
         worker.version += 1
-        activity = self.activities[activity_sid]
-        ms = int(elapsed.total_seconds() * 1000)
-        self.record("worker.activity.update", f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity",
-                    "worker", worker.sid, f"Workers/{worker.sid}", {
-                        **ev.worker_fields(self, worker),
-                        "WorkerTimeInPreviousActivity": ms // 1000,
-                        "WorkerTimeInPreviousActivityMs": ms,
-                        "WorkerPreviousActivitySid": previous.sid if previous else None,
-                        "WorkerPreviousActivityName": previous.friendly_name if previous else None,
-                    })
+        self.emit("worker.activity.update", worker=worker, previous_activity=previous,
+                  elapsed_ms=int(elapsed.total_seconds() * 1000))
         self.ctx.routing.worker_changed(self, worker)
 
     def check_version(self, resource, if_match: str | None, kind: str) -> None:

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from .. import errors
 from ..sids import is_sid
-from . import events as ev
 from . import lifecycle
 from . import validation as v
+from .routing import steps
 from .state import ASSIGNED, PENDING, WRAPPING, Task, Worker, Workflow
 from .tables import WorkspaceTables
 
@@ -29,6 +29,7 @@ class TaskResources(WorkspaceTables):
     def create_task(self, *, attributes=None, priority=None, timeout=None, task_channel=None, workflow_sid=None,
                     virtual_start_time=None, routing_target=None, ignore_capacity=None,
                     task_queue_sid=None) -> Task:
+        v.within_limit("tasks", len(self.tasks), f"workspace {self.sid}")
         text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
         if priority is not None:
             v.integer_range("Priority", priority, 0, PRIORITY_MAX)
@@ -51,6 +52,9 @@ class TaskResources(WorkspaceTables):
             workflow_sid = next(iter(self.workflows))
         if target is not None and isinstance(target, Workflow):
             workflow_sid = target.sid
+        if ignore_capacity and not isinstance(target, Worker):
+            # IgnoreCapacity "only applies when RoutingTarget is a Worker" (https://www.twilio.com/docs/taskrouter/api/task)
+            raise errors.InvalidParameter(errors.IGNORE_CAPACITY_WITHOUT_WORKER)
         if ignore_capacity is None and isinstance(target, Worker):
             # IgnoreCapacity defaults to true when RoutingTarget is a Worker
             # (https://www.twilio.com/en-us/changelog/route-directly-to-worker-task-queue-or-workflow).
@@ -61,9 +65,7 @@ class TaskResources(WorkspaceTables):
                     routing_target=routing_target, ignore_capacity=ignore_capacity)
         task.requested_queue_sid = task_queue_sid
         self.tasks[task.sid] = task
-        self.record("task.created", "Task created", "task", task.sid, f"Tasks/{task.sid}",
-                    {**ev.task_fields(self, task), "WorkflowSid": workflow_sid,
-                     **({"WorkflowName": self.workflows[workflow_sid].friendly_name} if workflow_sid else {})})
+        self.emit("task.created", task=task, queue=steps.first_queue(self, task))
         self.ctx.routing.task_created(self, task)
         return task
 
@@ -83,6 +85,11 @@ class TaskResources(WorkspaceTables):
                     task_channel=None, virtual_start_time=None, if_match=None) -> Task:
         task = self.get_task(sid)
         self.check_version(task, if_match, "Task")
+        if reason is not None and assignment_status is None:
+            # Reason "is required only if the Task is canceled or completed" and is logged with the
+            # status change (https://www.twilio.com/docs/taskrouter/api/task): alone it goes with
+            # nothing. The Worker SDK sends it with wrapping too (Task.wrapUp), which is accepted.
+            raise errors.InvalidParameter(errors.REASON_WITHOUT_STATUS)
         if attributes is not None and assignment_status is not None:
             # "you cannot update the AssignmentStatus and Attributes of a Task in the same request"
             # (https://www.twilio.com/docs/taskrouter/api/task).
@@ -118,9 +125,7 @@ class TaskResources(WorkspaceTables):
         if assignment_status is not None and assignment_status != task.assignment_status:
             self.ctx.routing.change_task_status(self, task, assignment_status, reason)
         elif parsed is not None or priority is not None or channel is not None or virtual_start_time is not None:
-            self.record("task.updated", "Task updated", "task", task.sid, f"Tasks/{task.sid}",
-                        {**ev.task_fields(self, task), "TaskQueueSid": task.task_queue_sid,
-                         "WorkflowSid": task.workflow_sid})
+            self.emit("task.updated", task=task)
             # a new channel changes which workers may take the task, as new attributes do
             self.ctx.routing.task_updated(self, task, attributes_changed=parsed is not None or channel_changed)
         return task

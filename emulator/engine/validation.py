@@ -15,6 +15,12 @@ from .. import errors
 ATTRIBUTES_LIMIT = 4096
 FRIENDLY_NAME_LIMIT = 64
 ACTIVITY_LIMIT = 100
+# Resources per workspace (per account for workspaces: "Workspaces per Project"), from the same page.
+# TaskChannels count the default ones. A dict so a test can lower one.
+LIMITS = {"workers": 15_000, "task_queues": 5_000, "workflows": 1_000, "tasks": 500_000, "task_channels": 15,
+          "workspaces": 5_000, "activities": ACTIVITY_LIMIT}
+LIMIT_NAMES = {"workers": "Workers", "task_queues": "TaskQueues", "workflows": "Workflows", "tasks": "Tasks",
+               "task_channels": "TaskChannels", "workspaces": "Workspaces", "activities": "Activities"}
 WORKFLOW_CONFIGURATION_LIMIT = 1_038_576
 # https://www.twilio.com/docs/taskrouter/multitasking asks for names usable in expressions
 # ([A-Za-z_$][A-Za-z0-9_$]*), yet production accepts hyphens after the first character
@@ -120,3 +126,10 @@ def events_filter(value: str, known: "tuple[str, ...] | frozenset[str]") -> str:
     if unknown:
         raise errors.InvalidParameter(errors.EVENTS_FILTER_UNKNOWN.format(types=", ".join(unknown)))
     return value
+
+
+def within_limit(kind: str, count: int, owner: str) -> None:
+    """One more ``kind`` may be created where ``count`` exist (https://www.twilio.com/docs/taskrouter/limits)."""
+    limit = LIMITS[kind]
+    if count >= limit:
+        raise errors.InvalidParameter(errors.RESOURCE_LIMIT.format(kind=LIMIT_NAMES[kind], limit=limit, owner=owner))

@@ -5,7 +5,6 @@ https://www.twilio.com/docs/taskrouter/api/worker-channel)."""
 from __future__ import annotations
 
 from .. import errors
-from . import events as ev
 from . import validation as v
 from .state import TaskChannel, Worker, WorkerChannel
 from .tables import WorkspaceTables
@@ -24,11 +23,15 @@ class WorkerResources(WorkspaceTables):
     def create_worker(self, friendly_name: str, *, activity_sid: str | None = None,
                       attributes: str | None = None) -> Worker:
         v.friendly_name(friendly_name)
+        v.within_limit("workers", len(self.workers), f"workspace {self.sid}")
         # "Friendly names are case insensitive, and unique within the TaskRouter Workspace"
         # (https://www.twilio.com/docs/taskrouter/api/worker).
         if friendly_name.casefold() in self.worker_names:
             raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
         text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
+        if not activity_sid and self.default_activity_sid not in self.activities:
+            # a workspace made with Template=EMPTY has no default activity until one is set
+            raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name="ActivitySid"))
         activity = self.activity_param(activity_sid, "ActivitySid") if activity_sid else \
             self.activities[self.default_activity_sid]
         now = self.now()
@@ -38,8 +41,7 @@ class WorkerResources(WorkspaceTables):
             self._add_worker_channel(worker, channel)
         self.workers[worker.sid] = worker
         self.worker_names[friendly_name.casefold()] = worker.sid
-        self.record("worker.created", f"Worker {friendly_name} created", "worker", worker.sid,
-                    f"Workers/{worker.sid}", ev.worker_fields(self, worker))
+        self.emit("worker.created", worker=worker)
         self.ctx.routing.worker_changed(self, worker)
         return worker
 
@@ -76,8 +78,7 @@ class WorkerResources(WorkspaceTables):
             worker.version += 1
             worker.date_updated = now
             changed = False
-            self.record("worker.attributes.update", f"Worker {worker.friendly_name} attributes updated", "worker",
-                        worker.sid, f"Workers/{worker.sid}", ev.worker_fields(self, worker))
+            self.emit("worker.attributes.update", worker=worker)
         if activity is not None and activity.sid != worker.activity_sid:
             if reject_pending_reservations:
                 self.ctx.routing.reject_pending_reservations(self, worker)
@@ -97,8 +98,7 @@ class WorkerResources(WorkspaceTables):
         self.ctx.routing.worker_removed(self, worker)
         del self.workers[sid]
         self.worker_names.pop(worker.friendly_name.casefold(), None)
-        self.record("worker.deleted", f"Worker {worker.friendly_name} deleted", "worker", sid, None,
-                    ev.worker_fields(self, worker))
+        self.emit("worker.deleted", worker=worker)
 
     # --- worker channels ------------------------------------------------------------------------
     def get_worker_channel(self, worker: Worker, sid_or_name: str) -> WorkerChannel:
@@ -120,14 +120,11 @@ class WorkerResources(WorkspaceTables):
         if capacity is not None:
             channel.configured_capacity = capacity
             channel.date_updated = now
-            self.record("worker.capacity.update", f"Worker {worker.friendly_name} capacity updated", "worker",
-                        worker.sid, f"Workers/{worker.sid}", ev.worker_channel_fields(self, worker, channel, previous))
+            self.emit("worker.capacity.update", worker=worker, channel=channel, previous_capacity=previous)
         if available is not None:
             channel.available = available
             channel.date_updated = now
-            self.record("worker.channel.availability.update",
-                        f"Worker {worker.friendly_name} channel availability updated", "worker", worker.sid,
-                        f"Workers/{worker.sid}", ev.worker_channel_fields(self, worker, channel, previous))
+            self.emit("worker.channel.availability.update", worker=worker, channel=channel, previous_capacity=previous)
         self.ctx.routing.worker_changed(self, worker)
         return channel
 

@@ -15,7 +15,6 @@ import json
 
 from .. import errors
 from ..sids import is_sid
-from . import events as ev
 from . import validation as v
 from .expressions import parse as parse_expression
 from .state import (
@@ -43,7 +42,10 @@ DEFAULT_ACTIVITIES = (("Offline", False), ("Available", True), ("Unavailable", F
 # https://www.twilio.com/docs/taskrouter/multitasking: channels every workspace starts with.
 DEFAULT_TASK_CHANNELS = (("Default", "default"), ("Voice", "voice"), ("SMS", "sms"), ("Chat", "chat"),
                          ("Video", "video"))
-TEMPLATES = ("NONE", "FIFO")
+# EMPTY [I]: real setup programs create workspaces with Template=EMPTY and then make their own
+# Offline activity and set it as the default and timeout activity, so EMPTY creates no activities
+# (its task channels are made: every workspace has its default channel, https://www.twilio.com/docs/taskrouter/limits).
+TEMPLATES = ("NONE", "FIFO", "EMPTY")
 QUEUE_ORDERS = ("FIFO", "LIFO")
 # Names the FIFO template uses in the real console and SDK fixtures [O].
 FIFO_QUEUE_NAME = "Sample Queue"
@@ -116,12 +118,14 @@ class Workspace(TaskResources, WorkerResources):
 
     # --- workspace ----------------------------------------------------------------------------
     def populate_defaults(self, template: str) -> None:
-        """Create the default activities and task channels, and the FIFO template's queue and workflow."""
-        for name, available in DEFAULT_ACTIVITIES:
-            self.create_activity(name, available, emit=False)
-        offline = next(iter(self.activities))
-        self.default_activity_sid = offline
-        self.timeout_activity_sid = offline
+        """Create the default activities (none for EMPTY) and task channels, and the FIFO template's
+        queue and workflow."""
+        if template != "EMPTY":
+            for name, available in DEFAULT_ACTIVITIES:
+                self.create_activity(name, available, emit=False)
+            offline = next(iter(self.activities))
+            self.default_activity_sid = offline
+            self.timeout_activity_sid = offline
         for friendly, unique in DEFAULT_TASK_CHANNELS:
             self.create_task_channel(friendly, unique, None, emit=False)
         if template == "FIFO":
@@ -157,8 +161,7 @@ class Workspace(TaskResources, WorkerResources):
         if prioritize_queue_order is not None:
             self.prioritize_queue_order = prioritize_queue_order
         self.date_updated = self.now()
-        self.record("workspace.updated", f"Workspace {self.friendly_name} updated", "workspace", self.sid, "",
-                    {})
+        self.emit("workspace.updated")
         if multi_task_enabled is not None:
             # capacity rules changed for every worker: some may take more work now
             self.invalidate_index()
@@ -171,8 +174,9 @@ class Workspace(TaskResources, WorkerResources):
 
     def create_activity(self, friendly_name: str, available: bool = False, *, emit: bool = True) -> Activity:
         v.friendly_name(friendly_name)
-        if len(self.activities) >= v.ACTIVITY_LIMIT:
-            raise errors.InvalidParameter(errors.ACTIVITY_LIMIT.format(limit=v.ACTIVITY_LIMIT, workspace_sid=self.sid))
+        if len(self.activities) >= v.LIMITS["activities"]:
+            raise errors.InvalidParameter(errors.ACTIVITY_LIMIT.format(limit=v.LIMITS["activities"],
+                                                                       workspace_sid=self.sid))
         # [I] activity names are unique per workspace (case-insensitive, like worker names):
         # statistics are keyed by them.
         if self._name_taken(self.activities.values(), friendly_name, casefold=True):
@@ -181,8 +185,7 @@ class Workspace(TaskResources, WorkerResources):
         activity = Activity(self.new_sid("WA"), self.account_sid, self.sid, friendly_name, bool(available), now, now)
         self.activities[activity.sid] = activity
         if emit:
-            self.record("activity.created", f"Activity {friendly_name} created", "activity", activity.sid,
-                        f"Activities/{activity.sid}", ev.activity_fields(activity))
+            self.emit("activity.created", activity=activity)
         return activity
 
     def update_activity(self, sid: str, friendly_name: str | None, available: str | None = None) -> Activity:
@@ -197,8 +200,7 @@ class Workspace(TaskResources, WorkerResources):
             activity.friendly_name = friendly_name
             self.invalidate_index()  # TargetWorkers may read activity_name
         activity.date_updated = self.now()
-        self.record("activity.updated", f"Activity {activity.friendly_name} updated", "activity", activity.sid,
-                    f"Activities/{activity.sid}", ev.activity_fields(activity))
+        self.emit("activity.updated", activity=activity)
         if friendly_name is not None:
             # its workers may now match queues (activity_name == '...') they did not before
             for worker in [w for w in self.workers.values() if w.activity_sid == activity.sid]:
@@ -221,13 +223,13 @@ class Workspace(TaskResources, WorkerResources):
         if reason:
             raise errors.InvalidParameter(errors.ACTIVITY_IN_USE.format(sid=sid, reason=reason))
         del self.activities[sid]
-        self.record("activity.deleted", f"Activity {activity.friendly_name} deleted", "activity", sid, None,
-                    ev.activity_fields(activity))
+        self.emit("activity.deleted", activity=activity)
 
     # --- task channels ------------------------------------------------------------------------
     def create_task_channel(self, friendly_name: str, unique_name: str, channel_optimized_routing: bool | None,
                             *, emit: bool = True) -> TaskChannel:
         v.friendly_name(friendly_name)
+        v.within_limit("task_channels", len(self.task_channels), f"workspace {self.sid}")
         if not v.TASK_CHANNEL_UNIQUE_NAME.match(unique_name or ""):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="UniqueName", reason="must start with a letter, _ or $ and contain only letters, digits, _ and $"))
@@ -241,8 +243,7 @@ class Workspace(TaskResources, WorkerResources):
             self._add_worker_channel(worker, channel)
         self.invalidate_index()
         if emit:
-            self.record("task-channel.created", f"TaskChannel {unique_name} created", "taskchannel", channel.sid,
-                        f"TaskChannels/{channel.sid}", ev.task_channel_fields(channel))
+            self.emit("task-channel.created", task_channel=channel)
         return channel
 
     def update_task_channel(self, sid_or_name: str, friendly_name: str | None,
@@ -254,8 +255,7 @@ class Workspace(TaskResources, WorkerResources):
         if channel_optimized_routing is not None:
             channel.channel_optimized_routing = channel_optimized_routing
         channel.date_updated = self.now()
-        self.record("task-channel.updated", f"TaskChannel {channel.unique_name} updated", "taskchannel",
-                    channel.sid, f"TaskChannels/{channel.sid}", ev.task_channel_fields(channel))
+        self.emit("task-channel.updated", task_channel=channel)
         return channel
 
     def delete_task_channel(self, sid_or_name: str) -> None:
@@ -269,8 +269,7 @@ class Workspace(TaskResources, WorkerResources):
         for worker in self.workers.values():
             worker.channels.pop(channel.sid, None)
         self.invalidate_index()
-        self.record("task-channel.deleted", f"TaskChannel {channel.unique_name} deleted", "taskchannel",
-                    channel.sid, None, ev.task_channel_fields(channel))
+        self.emit("task-channel.deleted", task_channel=channel)
 
     # --- task queues --------------------------------------------------------------------------
     def get_task_queue(self, sid: str) -> TaskQueue:
@@ -298,6 +297,7 @@ class Workspace(TaskResources, WorkerResources):
                           assignment_activity_sid: str | None = None) -> TaskQueue:
         if friendly_name is None:
             raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name="FriendlyName"))
+        v.within_limit("task_queues", len(self.task_queues), f"workspace {self.sid}")
         self._check_queue_fields(None, friendly_name, max_reserved_workers, task_order, reservation_activity_sid,
                                  assignment_activity_sid)
         expression = self._parse_target_workers(target_workers)
@@ -308,9 +308,7 @@ class Workspace(TaskResources, WorkerResources):
         self.task_queues[queue.sid] = queue
         self.queue_expressions[queue.sid] = expression
         self.ctx.routing.queue_changed(self, queue)
-        self.record("task-queue.created", f"TaskQueue {friendly_name} created", "taskqueue", queue.sid,
-                    f"TaskQueues/{queue.sid}", {**ev.task_queue_fields(queue),
-                                                "OperatingUnitSid": ev.OPERATING_UNIT_SID})
+        self.emit("task-queue.created", queue=queue)
         return queue
 
     def _parse_target_workers(self, text: str | None):
@@ -338,9 +336,7 @@ class Workspace(TaskResources, WorkerResources):
         if expression is not None:
             queue.target_workers = target_workers
             self.queue_expressions[queue.sid] = expression
-            self.record("task-queue.expression.updated", f"TaskQueue {queue.friendly_name} expression updated",
-                        "taskqueue", queue.sid, f"TaskQueues/{queue.sid}",
-                        {"TaskQueueSid": queue.sid, "TaskQueueTargetExpression": queue.target_workers})
+            self.emit("task-queue.expression.updated", queue=queue)
         if expression is not None or max_reserved_workers is not None or task_order is not None:
             self.ctx.routing.queue_changed(self, queue)
         return queue
@@ -359,8 +355,7 @@ class Workspace(TaskResources, WorkerResources):
         del self.task_queues[sid]
         self.queue_expressions.pop(sid, None)
         self.ctx.routing.queue_removed(self, sid)
-        self.record("task-queue.deleted", f"TaskQueue {queue.friendly_name} deleted", "taskqueue", sid, None,
-                    ev.task_queue_fields(queue))
+        self.emit("task-queue.deleted", queue=queue)
 
     # --- workflows ----------------------------------------------------------------------------
     def get_workflow(self, sid: str) -> Workflow:
@@ -369,6 +364,7 @@ class Workspace(TaskResources, WorkerResources):
     def create_workflow(self, friendly_name: str, configuration: str, *, assignment_callback_url=None,
                         fallback_assignment_callback_url=None, task_reservation_timeout=None) -> Workflow:
         v.friendly_name(friendly_name)
+        v.within_limit("workflows", len(self.workflows), f"workspace {self.sid}")
         config = WorkflowConfiguration.parse(configuration, self)
         if task_reservation_timeout is not None:
             v.integer_range("TaskReservationTimeout", task_reservation_timeout, 1, RESERVATION_TIMEOUT_MAX)
@@ -378,8 +374,7 @@ class Workspace(TaskResources, WorkerResources):
                             task_reservation_timeout or RESERVATION_TIMEOUT_DEFAULT, now, now)
         self.workflows[workflow.sid] = workflow
         self.workflow_configurations[workflow.sid] = config
-        self.record("workflow.created", f"Workflow {friendly_name} created", "workflow", workflow.sid,
-                    f"Workflows/{workflow.sid}", ev.workflow_fields(workflow))
+        self.emit("workflow.created", workflow=workflow)
         return workflow
 
     def update_workflow(self, sid: str, *, friendly_name=None, configuration=None, assignment_callback_url=None,
@@ -403,8 +398,7 @@ class Workspace(TaskResources, WorkerResources):
         if task_reservation_timeout is not None:
             workflow.task_reservation_timeout = task_reservation_timeout
         workflow.date_updated = self.now()
-        self.record("workflow.updated", f"Workflow {workflow.friendly_name} updated", "workflow", sid,
-                    f"Workflows/{sid}", ev.workflow_fields(workflow))
+        self.emit("workflow.updated", workflow=workflow)
         if re_evaluate_tasks:
             self.ctx.routing.reevaluate_workflow(self, workflow)
         return workflow
@@ -417,6 +411,5 @@ class Workspace(TaskResources, WorkerResources):
             raise errors.InvalidParameter(errors.WORKFLOW_IN_USE.format(sid=sid))
         del self.workflows[sid]
         self.workflow_configurations.pop(sid, None)
-        self.record("workflow.deleted", f"Workflow {workflow.friendly_name} deleted", "workflow", sid, None,
-                    ev.workflow_fields(workflow))
+        self.emit("workflow.deleted", workflow=workflow)
 

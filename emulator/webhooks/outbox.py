@@ -94,6 +94,8 @@ class Webhooks:
         self._paused = False  # replaying a journal: callbacks are recorded, not sent
         self._no_wait_thread: int | None = None
         backend.subscribe(self._on_event)
+        # the backend's one reset empties the inbox too (a full one drops routes and handlers as well)
+        backend.on_reset(lambda account_sid: self.reset(account_sid, settings=account_sid is None))
         backend.clock.on_settle(self.flush)
 
     # --- configuration (public) ---------------------------------------------------------------

@@ -245,7 +245,8 @@
 
   function renderAuthButton() {
     $("auth-button").hidden = !S.auth && !S.needsAuth;
-    $("auth-button").textContent = S.auth ? `Sign out ${S.user || ""}`.trim() : "Sign in";
+    const user = S.user && S.user.length > 16 ? `${S.user.slice(0, 6)}…${S.user.slice(-4)}` : S.user || "";
+    $("auth-button").textContent = S.auth ? `Sign out ${user}`.trim() : "Sign in";
   }
 
   $("auth-button").addEventListener("click", () => {

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import events as ev
 from .. import lifecycle
 from ..expressions import time_variables
-from ..state import Route, Task, TaskRouting
-from ..workflow_config import Target
+from ..state import Route, Task, TaskQueue, TaskRouting
+from ..workflow_config import Filter, Target
 from .index import sync_task
 
 if TYPE_CHECKING:
@@ -37,29 +36,42 @@ def start_routing(ws: WorkspaceTables, task: Task) -> bool:
     False when skip_if took the task out of its workflow (the router cancels it)."""
     state = ws.task_routing.setdefault(task.sid, TaskRouting())
     ws.timers.cancel(lifecycle.TARGET, task.sid)
-    route = None
+    route = state.route = choose_route(ws, task)
+    if route is None:
+        task.task_queue_sid = None
+        sync_task(ws, ws.index, task)
+        return True
+    if route.workflow_sid:
+        # recorded: workflow.entered already names the queue the task goes to
+        first = route.targets[0].queue_sid if route.targets else None
+        ws.emit("workflow.entered", task=task, queue=ws.task_queues.get(first) if first else None)
+    return enter_step(ws, task, 0)
+
+
+def choose_route(ws: WorkspaceTables, task: Task) -> Route | None:
+    """The targets a task walks: its RoutingTarget, its TaskQueueSid, or its workflow's."""
     target = task.routing_target
     if target and target.startswith("WK") and target in ws.workers:
         # A TaskQueueSid given with a worker RoutingTarget is the queue the task sits in while it is
         # offered to that worker (the Worker SDK's createTask sends both, and its specs read the
         # task's queue_sid back).
         queue_sid = task.requested_queue_sid if task.requested_queue_sid in ws.task_queues else None
-        route = Route([Target(queue_sid=queue_sid)], worker_sid=target)
-    elif target and target.startswith("WQ") and target in ws.task_queues:
-        route = Route([Target(queue_sid=target)])
-    elif task.requested_queue_sid and task.requested_queue_sid in ws.task_queues:
-        route = Route([Target(queue_sid=task.requested_queue_sid)])
-    elif task.workflow_sid and task.workflow_sid in ws.workflows:
-        route = workflow_route(ws, task)
-    state.route = route
-    if route is None:
-        task.task_queue_sid = None
-        sync_task(ws, ws.index, task)
-        return True
-    if route.workflow_sid:
-        workflow = ws.workflows[route.workflow_sid]
-        routing_event(ws, task, "workflow.entered", f"Task {task.sid} entered workflow {workflow.friendly_name}", None)
-    return enter_step(ws, task, 0)
+        return Route([Target(queue_sid=queue_sid)], worker_sid=target)
+    if target and target.startswith("WQ") and target in ws.task_queues:
+        return Route([Target(queue_sid=target)])
+    if task.requested_queue_sid and task.requested_queue_sid in ws.task_queues:
+        return Route([Target(queue_sid=task.requested_queue_sid)])
+    if task.workflow_sid and task.workflow_sid in ws.workflows:
+        return workflow_route(ws, task)
+    return None
+
+
+def first_queue(ws: WorkspaceTables, task: Task) -> TaskQueue | None:
+    """The queue a new task enters first (its first target's; skip_if is weighed when it enters),
+    which ``task.created`` already names, as recorded real callbacks show."""
+    route = choose_route(ws, task)
+    queue_sid = route.targets[0].queue_sid if route is not None and route.targets else None
+    return ws.task_queues.get(queue_sid) if queue_sid else None
 
 
 def workflow_route(ws: WorkspaceTables, task: Task) -> Route | None:
@@ -104,12 +116,9 @@ def enter_step(ws: WorkspaceTables, task: Task, index: int) -> bool:
         task.priority = target.priority
     sync_task(ws, ws.index, task)
     if route.workflow_sid:
-        routing_event(ws, task, "workflow.target-matched", f"Task {task.sid} matched a workflow target",
-                      route.filter_name)
+        ws.emit("workflow.target-matched", task=task, filter=matched_filter(ws, route))
     if target.queue_sid:
-        queue = ws.task_queues.get(target.queue_sid)
-        routing_event(ws, task, "task-queue.entered",
-                      f"Task {task.sid} entered TaskQueue {queue.friendly_name if queue else ''}", None)
+        ws.emit("task-queue.entered", task=task)
     if target.timeout:
         ws.timers.start(lifecycle.TARGET, task.sid, target.timeout)
     ws.ctx.work.want_task(ws, task.sid)
@@ -124,7 +133,7 @@ def skip_out(ws: WorkspaceTables, task: Task, route: Route) -> bool:
     if route.filter_name != DEFAULT_FILTER_NAME and config is not None and config.default_target is not None:
         ws.task_routing[task.sid].route = default_route(route.workflow_sid, config.default_target)
         return enter_step(ws, task, 0)
-    routing_event(ws, task, "workflow.skipped", f"Task {task.sid} skipped out of its workflow", None)
+    ws.emit("workflow.skipped", task=task)
     return False
 
 
@@ -145,14 +154,9 @@ def skip_root(ws: WorkspaceTables, task: Task, target: Target) -> dict:
     return {"task": task.attributes_data, "workers": workers, **time_variables(ws.now())}
 
 
-def routing_event(ws: WorkspaceTables, task: Task, event_type: str, description: str, filter_name: str | None) -> None:
-    queue = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
-    workflow = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
-    data = {**ev.task_fields(ws, task), "TaskQueueSid": task.task_queue_sid,
-            "TaskQueueName": queue.friendly_name if queue else None,
-            "WorkflowSid": task.workflow_sid, "WorkflowName": workflow.friendly_name if workflow else None}
-    if filter_name is not None:
-        data["WorkflowFilterName"] = filter_name
-    resource = ("taskqueue", queue.sid, f"TaskQueues/{queue.sid}") if event_type.startswith("task-queue") and queue \
-        else ("task", task.sid, f"Tasks/{task.sid}")
-    ws.record(event_type, description, resource[0], resource[1], resource[2], data)
+def matched_filter(ws: WorkspaceTables, route: Route) -> Filter | None:
+    """The workflow filter a route came from (None for the default filter)."""
+    config = ws.workflow_configurations.get(route.workflow_sid or "")
+    if config is None or route.filter_index is None or not 0 <= route.filter_index < len(config.filters):
+        return None
+    return config.filters[route.filter_index]

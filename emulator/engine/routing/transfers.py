@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ... import errors
-from .. import events as ev
 from .. import lifecycle
 from ..lifecycle import DEFAULT_RESERVATION_TIMEOUT
 from ..state import ASSIGNED, RESERVED, Reservation, ReservationStatus, Task, Transfer, TransferStatus
@@ -48,7 +47,7 @@ def create(router: Router, ws: WorkspaceTables, reservation: Reservation, task: 
     transfer.reservation_sid = leg.sid
     ws.reservations[leg.sid] = leg
     idx.index_reservation(ws.index, leg)
-    router._set_reservation(ws, leg, RS.PENDING, "reservation.created", "created")
+    router._set_reservation(ws, leg, RS.PENDING, "reservation.created")
     workflow = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
     ws.timers.start(lifecycle.RESERVATION, leg.sid,
                     workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT)
@@ -80,7 +79,7 @@ def accepted(router: Router, ws: WorkspaceTables, leg: Reservation, task: Task) 
     if transfer.transfer_mode == "COLD" and initiating is not None and \
             initiating.reservation_status in (RS.ACCEPTED, RS.WRAPPING):
         # a cold transfer hands the task over: the first worker's part is done
-        router._set_reservation(ws, initiating, RS.COMPLETED, "reservation.completed", "completed")
+        router._set_reservation(ws, initiating, RS.COMPLETED, "reservation.completed")
         router._free_assigned(ws, initiating, task)
         router.work.want_worker(ws, initiating.worker_sid)
 
@@ -115,14 +114,10 @@ def _end(router: Router, ws: WorkspaceTables, transfer: Transfer, leg: Reservati
         lifecycle.move_task(task, ASSIGNED, ws.now())
         task.version += 1
         idx.sync_task(ws, ws.index, task)
-        ws.record("task.updated", "Task updated", "task", task.sid, f"Tasks/{task.sid}",
-                  {**ev.task_fields(ws, task), "TaskQueueSid": task.task_queue_sid, "WorkflowSid": task.workflow_sid})
+        ws.emit("task.updated", task=task)
 
 
 def _event(ws: WorkspaceTables, transfer: Transfer, event_type: str, verb: str) -> None:
-    task = ws.tasks.get(transfer.task_sid)
-    data = dict(ev.task_fields(ws, task)) if task is not None else {"TaskSid": transfer.task_sid}
-    data.update({"TaskQueueSid": transfer.initiating_queue_sid, "WorkflowSid": transfer.initiating_workflow_sid})
-    data.update(ev.transfer_fields(transfer))
-    ws.record(event_type, f"Transfer {transfer.sid} {verb}", "task", transfer.task_sid,
-              f"Tasks/{transfer.task_sid}", data)
+    # the queue and workflow the transfer started from (``verb`` is in the catalogue's description)
+    ws.emit(event_type, transfer=transfer, queue=ws.task_queues.get(transfer.initiating_queue_sid or ""),
+            workflow=ws.workflows.get(transfer.initiating_workflow_sid or ""))

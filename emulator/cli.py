@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="logging level (default WARNING); INFO writes one line per API request (method, path, "
                             "status, error code, account, virtual time, injected fault), DEBUG adds the bodies")
     serve.add_argument("--access-log", action="store_true", help="also werkzeug's access-log line per request")
+    from . import nodeenv
+    nodeenv.add_parser(commands)
     parity = commands.add_parser(
         "parity", help="compare the emulator's response and callback shapes with recorded real ones",
         description="Run the contract scenarios on the emulator and print, per operation and event type, whether "
@@ -179,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "env":
+        from . import nodeenv
+        return nodeenv.run(args)
     if args.command == "parity":
         from .contract.cli import main as contract_main
         return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"]

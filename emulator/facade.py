@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import snapshot
+from .apptime import AppTime
 from .blueprints import LoadResult, load_blueprint
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
 from .engine.backend import Backend
@@ -85,6 +86,7 @@ class TaskRouterEmulator:
         self.app = create_app(self.backend, credentials=self.credentials, public_url=public_url,
                               strict_schema=strict_schema, webhooks=self.webhooks)
         self._servers: list[EmulatorServer] = []
+        self._bridges: list[AppTime] = []
 
     @property
     def strict_schema(self) -> bool:
@@ -129,6 +131,15 @@ class TaskRouterEmulator:
         status=, body=, timeout=)`` (callbacks that fail, time out or get that answer),
         ``list()``, ``clear()``. Every fault used shows in ``requests`` and ``inbox``."""
         return self.app.config["faults"]
+
+    def app_time(self, library: str | None = None) -> AppTime:
+        """Keep the application's now (``datetime.now()``, ``time.time()``, ...) equal to the
+        virtual clock while the returned context manager is active: ``with emu.app_time():``.
+        Uses time-machine when installed, else freezegun (``library="time_machine"`` or
+        ``"freezegun"`` chooses); manual clock only. ``emulator.apptime`` says what it cannot do."""
+        bridge = AppTime(self.clock, library)
+        self._bridges.append(bridge)
+        return bridge
 
     def on_assignment(self, handler: "Callable[[WebhookRecord], dict | None] | None") -> None:
         """Answer every assignment callback with ``handler(record)``: a dict is the JSON answer
@@ -294,6 +305,8 @@ class TaskRouterEmulator:
         """Stop every server started with ``serve()``, the delivery thread and the real-mode clock thread."""
         while self._servers:
             self._servers.pop().stop()
+        while self._bridges:
+            self._bridges.pop().stop()
         self.webhooks.close()
         self.backend.clock.stop()
 

@@ -57,7 +57,8 @@ def current_rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool = False) -> dict:
+def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool = False,
+            server_gc: bool = False) -> dict:
     """Build the workspace, route and accept ``tasks`` tasks; return the figures.
 
     With ``callbacks`` the workspace has an EventCallbackUrl and every event callback is
@@ -101,6 +102,9 @@ def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool
     # figures are the engine's cost and not the interpreter's scanning of the setup's objects.
     gc.collect()
     gc.freeze()
+    if server_gc:  # the collector as the standalone server tunes it
+        from emulator.cli import tune_garbage_collector
+        tune_garbage_collector()
     resident = current_rss_mb() if os.path.exists("/proc/self/statm") else 0.0
     accept = ReservationUpdate(reservation_status="accepted")
     start = time.perf_counter()
@@ -154,8 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         parts = [int(x) for x in args.one.split(",")]
-        tasks, workers, parked, outside, callbacks = parts + [0] * (5 - len(parts))
-        print(json.dumps(measure(tasks, workers, parked, outside, bool(callbacks))))
+        tasks, workers, parked, outside, callbacks, server_gc = parts + [0] * (6 - len(parts))
+        print(json.dumps(measure(tasks, workers, parked, outside, bool(callbacks), bool(server_gc))))
         return
     sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     print(f"Routing engine: N tasks x M workers, {SKILLS} skill queues, accept and complete each task")

@@ -20,7 +20,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -194,15 +194,20 @@ class Clock:
             self._move_to(utc(instant))
             self._wake.notify_all()
 
-    def rewind(self, instant: datetime) -> None:
-        """Drop every timer and stand at ``instant``, which may be earlier than now (restoring a
-        checkpoint, which then schedules its own timers)."""
+    def rewind(self, instant: datetime, timers: Sequence[tuple[datetime, str, str, str]] = ()) -> list[Timer]:
+        """Drop every timer and stand at ``instant``, which may be earlier than now, with exactly
+        ``timers`` (``(due, kind, workspace, subject)``, in firing order) pending: restoring a
+        checkpoint. The new entries, in the same order."""
         with self._lock:
-            self._timers = []
             self._seq = itertools.count()
-            self._compact_at = COMPACT_MINIMUM
+            made = [Timer(utc(due), next(self._seq), kind, workspace, subject)
+                    for due, kind, workspace, subject in timers]
+            self._timers = list(made)
+            heapq.heapify(self._timers)
+            self._compact_at = max(COMPACT_MINIMUM, 2 * len(self._timers))
             self._move_to(utc(instant))
             self._wake.notify_all()
+            return made
 
     def reset(self, instant: datetime | str | None = None) -> None:
         """Drop every timer and stand at ``instant`` (by default the current wall-clock second),

@@ -25,6 +25,7 @@ import hmac
 import json
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -167,6 +168,9 @@ def _target() -> tuple[Backend, Any]:
     return config["backend"], config["webhooks"]
 
 
+WEBHOOKS_PAGE_SIZE = 1000  # records per page of GET /_emulator/webhooks, at most and by default
+
+
 def control_blueprint() -> Blueprint:
     """The control routes of every emulator app: each request acts on its own app's backend and
     webhooks, so the process builds the blueprint once and every app shares it."""
@@ -282,13 +286,25 @@ def control_blueprint() -> Blueprint:
                 raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                     name="After", reason="must be the id of a webhook record (a non-negative integer)"))
             after = int(after)
-        records = inbox.records(kind=kind, event_type=request.args.get("EventType"),
-                                workspace_sid=request.args.get("WorkspaceSid"), task_sid=request.args.get("TaskSid"),
-                                after=after)
+        raw_size = request.args.get("PageSize")
+        page_size = WEBHOOKS_PAGE_SIZE
+        if raw_size is not None:
+            if not re.fullmatch(r"[0-9]+", raw_size.strip()) or not 1 <= int(raw_size) <= WEBHOOKS_PAGE_SIZE:
+                raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                    name="PageSize", reason=f"must be a whole number from 1 to {WEBHOOKS_PAGE_SIZE}"))
+            page_size = int(raw_size)
         scope = control_scope()
-        if scope is not ALL_ACCOUNTS:
-            records = [r for r in records if r.account_sid == scope]
-        return _json({"webhooks": [r.to_dict() for r in records]})
+        records, more = inbox.page(page_size, after, kind=kind, event_type=request.args.get("EventType"),
+                                   workspace_sid=request.args.get("WorkspaceSid"),
+                                   task_sid=request.args.get("TaskSid"), account_sid=scope)
+        # The next page continues after the last record of this one, with the same filters.
+        next_url = None
+        if more:
+            query = [(k, v) for k, v in request.args.items(multi=True) if k not in ("After", "PageSize")]
+            query += [("After", str(records[-1].id)), ("PageSize", str(page_size))]
+            next_url = f"{request.base_url}?{urlencode(query)}"
+        return _json({"webhooks": [r.to_dict() for r in records],
+                      "meta": {"key": "webhooks", "page_size": page_size, "next_page_url": next_url}})
 
     # the dashboard's data routes: on this blueprint, so whatever guards the control API guards them
     dashboard.register(bp, _target, clock_state, control_scope)

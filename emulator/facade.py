@@ -56,6 +56,8 @@ class TaskRouterEmulator:
     ``callback_limits``: how many callbacks are delivered at once and queued (the server's
     ``--callback-workers`` and ``--callback-backlog`` options), as ``{"workers", "per_destination",
     "backlog", "destination_backlog"}``.
+    ``inbox_retention``: bound the inbox as ``{"max_records", "max_age"}`` (virtual seconds); by
+    default every record is kept.
     ``guard``: while ``mock()`` is active, requests to Twilio hosts other than TaskRouter
     (``api.twilio.com``, ...) raise ``emulator.mock.RealTwilioBlocked`` (the default); ``False``
     lets them go on to your own ``responses`` mock or the network.
@@ -68,7 +70,8 @@ class TaskRouterEmulator:
                  strict_schema: bool = False, auth_token: str | None = None,
                  credentials: Credentials | Mapping[str, str] | None = None, public_url: str | None = None,
                  account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture", guard: bool = True,
-                 callback_limits: Mapping[str, int] | None = None) -> None:
+                 callback_limits: Mapping[str, int] | None = None,
+                 inbox_retention: Mapping[str, float] | None = None) -> None:
         if clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
         self.guard = guard
@@ -80,7 +83,8 @@ class TaskRouterEmulator:
         if first is not None:
             self.backend.origin.start = first  # reset() returns there, whatever the clock's mode
         self.webhooks = Webhooks(self.backend, default_delivery=webhooks,
-                                 limits=dict(callback_limits) if callback_limits else None)
+                                 limits=dict(callback_limits) if callback_limits else None,
+                                 retention=dict(inbox_retention) if inbox_retention else None)
         """The outbound callbacks: ``route(prefix, "capture" | "http")``, ``respond(prefix, handler)``,
         ``route_wsgi(prefix, app)``, ``set_default_delivery(...)``, ``wait_idle()``, ``inbox``."""
         self.app = create_app(self.backend, credentials=self.credentials, public_url=public_url,

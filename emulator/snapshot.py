@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import itertools
 import json
 import logging
@@ -48,6 +49,7 @@ from importlib import resources
 from operator import attrgetter
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from . import errors
@@ -68,6 +70,7 @@ from .engine.state import (
     Worker,
     WorkerChannel,
     Workflow,
+    event_shape,
 )
 from .engine.workflow_config import Target, WorkflowConfiguration
 from .engine.workspace import Workspace
@@ -88,6 +91,14 @@ class SnapshotError(ValueError):
 def schema() -> dict:
     """The JSON Schema of the current format."""
     return json.loads(resources.files("emulator").joinpath("snapshot.schema.json").read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_check():
+    """The schema compiled to Python (fastjsonschema): checks a 100 MB document in seconds where
+    an interpreting validator takes minutes. Only a document it refuses goes to ``_validator``,
+    for the message."""
+    return fastjsonschema.compile(schema())
 
 
 @functools.lru_cache(maxsize=1)
@@ -234,15 +245,26 @@ def take(backend, webhooks=None, timings: dict | None = None) -> dict:
     clock: Clock = backend.clock
     if webhooks is not None:
         webhooks.wait_idle()  # no callback half-delivered: its answer would be lost to the snapshot
+    collecting = gc.isenabled()
     with backend.lock:
-        started = time.perf_counter()
-        now, mode = clock.now(), clock.mode
-        seed, sid_state = backend.sids.seed, backend.sids.getstate()
-        accounts = [(account_sid, [_copy_workspace(ws) for ws in workspaces.values()])
-                    for account_sid, workspaces in backend.accounts.items() if workspaces]
-        timers = [(t.due, t.kind, t.workspace, t.subject) for t in clock.pending()]
-        inbox = _copy_inbox(webhooks) if webhooks is not None else None
-        held = time.perf_counter() - started
+        # the copy makes many small objects: no collector pass while the lock is held
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            now, mode = clock.now(), clock.mode
+            seed, sid_state = backend.sids.seed, backend.sids.getstate()
+            accounts = [(account_sid, [_copy_workspace(ws) for ws in workspaces.values()])
+                        for account_sid, workspaces in backend.accounts.items() if workspaces]
+            # every live timer is in its workspace's registry; entries never change once made
+            live = [timer for workspaces in backend.accounts.values() for ws in workspaces.values()
+                    for timer in ws.timers.entries.values()]
+            inbox = _copy_inbox(webhooks) if webhooks is not None else None
+            held = time.perf_counter() - started
+        finally:
+            if collecting:
+                gc.enable()
+    live.sort()  # the order they fire in
+    timers = [(t.due, t.kind, t.workspace, t.subject) for t in live]
     if timings is not None:
         timings["lock_ms"] = held * 1000
     return {
@@ -276,11 +298,19 @@ def check(document: Any) -> None:
     if _depth(document) > MAX_DOCUMENT_DEPTH:
         raise SnapshotError(f"the document is nested deeper than {MAX_DOCUMENT_DEPTH} levels")
     try:
+        _fast_check()(document)
+        return
+    except fastjsonschema.JsonSchemaException as exc:
+        fast_reason = str(exc)
+    except RecursionError:
+        raise SnapshotError("the document is nested too deeply") from None
+    try:
         error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))), None)
     except RecursionError:
         raise SnapshotError("the document is nested too deeply") from None
     if error is not None:
         raise SnapshotError(f"{_where(error.absolute_path)}: {_explain(error)}")
+    raise SnapshotError(f"document: {fast_reason[:200]}")
 
 
 def _depth(value: Any) -> int:
@@ -340,17 +370,24 @@ def restore(backend, document: Any, webhooks=None, timings: dict | None = None) 
     check(document)
     built = _Builder(backend.ctx).build(document)
     inbox = _build_inbox(document["inbox"]) if webhooks is not None and document["inbox"] is not None else None
+    owners = [ws for _, _, ws, _ in built["timers"]]
+    entries = [(due, kind, ws.sid, subject) for due, kind, ws, subject in built["timers"]]
+    collecting = gc.isenabled()
     with backend.lock:
-        started = time.perf_counter()
-        backend.replace_state(built["accounts"])
-        backend.sids.reseed(document["sids"]["seed"])
-        backend.sids.setstate(built["sid_state"])
-        backend.clock.rewind(built["now"])
-        for due, kind, ws, subject in built["timers"]:
-            ws.timers.start_at(kind, subject, due)
-        if inbox is not None:
-            webhooks.restore_checkpoint(inbox)
-        held = time.perf_counter() - started
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            backend.replace_state(built["accounts"])
+            backend.sids.reseed(document["sids"]["seed"])
+            backend.sids.setstate(built["sid_state"])
+            for ws, timer in zip(owners, backend.clock.rewind(built["now"], entries), strict=True):
+                ws.timers.adopt(timer)
+            if inbox is not None:
+                webhooks.restore_checkpoint(inbox)
+            held = time.perf_counter() - started
+        finally:
+            if collecting:
+                gc.enable()
     if timings is not None:
         timings["lock_ms"] = held * 1000
 
@@ -405,7 +442,8 @@ class _Builder:
             owner = by_sid.get(timer["workspace"])
             if owner is None:
                 raise self.fail(f"workspace {timer['workspace']} does not exist")
-            subjects = owner.reservations if timer["kind"] == lifecycle.RESERVATION else owner.tasks
+            subjects = (owner.reservations if timer["kind"] == lifecycle.RESERVATION
+                        else {owner.sid} if timer["kind"] == lifecycle.EVENT_EXPIRY else owner.tasks)
             if timer["subject"] not in subjects:
                 raise self.fail(f"{timer['kind']} timer for {timer['subject']}, which does not exist")
             timers.append((_instant(timer["due"]), timer["kind"], owner, timer["subject"]))
@@ -465,7 +503,7 @@ class _Builder:
             ws.events[self.unique(e["sid"])] = Event(
                 e["sid"], *common, e["event_type"], e["description"], e["resource_type"], e["resource_sid"],
                 e["resource_path"], e["actor_type"], e["actor_sid"], e["actor_path"], _instant(e["event_date"]),
-                dict(e["data"]))
+                event_shape(tuple(e["data"])), tuple(e["data"].values()))
         return ws
 
     def transfers(self, ws: Workspace, rows: list, common: tuple[str, str]) -> None:

@@ -242,7 +242,8 @@ def test_reset_of_one_account(emu, client, workspace):
     assert answer.get_json() == {"status": "ok", "reset": ACCOUNT_SID}
     assert client.taskrouter.v1.workspaces.list() == []
     assert [w.sid for w in other.taskrouter.v1.workspaces.list()] == [theirs.sid]
-    assert [t.due for t in emu.clock.pending()] == [at(60)]
+    # the other account's task TTL, and its workspace's events turning 30 days old
+    assert [t.due for t in emu.clock.pending()] == [at(60), at(30 * 86400)]
     bad = emu.http.post("/_emulator/reset", data={"AccountSid": "ACnope"})
     assert error_of(bad) == (400, 20001)
     assert [w.sid for w in other.taskrouter.v1.workspaces.list()] == [theirs.sid]

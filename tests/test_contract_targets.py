@@ -97,8 +97,9 @@ def test_the_parity_report_as_json(capsys):
     document = json.loads(capsys.readouterr().out)
     by_key = {(e["scenario"], e["key"]): e for e in document["shapes"]}
     assert by_key["setup", "CreateWorker.201"]["state"] == "matches"
-    known = by_key["routing", "event.task.created"]["known"]
-    assert any("TaskAddons" in k["difference"] and "add-ons" in k["reason"] for k in known)
+    assert by_key["routing", "event.task.created"]["state"] == "matches"
+    known = by_key["routing", "event.reservation.created"]["known"]
+    assert any("WorkerVersion" in k["difference"] and "2018 recording" in k["reason"] for k in known)
     assert document["totals"]["recorded"] == len(document["shapes"]) and document["totals"]["differs"] == 0
 
 

@@ -266,3 +266,16 @@ def test_the_standalone_server_serves_the_page_and_names_it_when_it_starts():
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_waiting_task_shows_its_queue_and_who_could_take_it(emu, client):
+    context, queue, workflow, alice, bob, activities = _desk(client)
+    first = context.tasks.create(workflow_sid=workflow.sid, attributes="{}")  # Alice takes it
+    waiting = context.tasks.create(workflow_sid=workflow.sid, attributes="{}")
+    base = f"{BASE}/accounts/{ACCOUNT_SID}/workspaces/{context._solution['sid']}/tasks/"
+    view = _get(emu, base + waiting.sid)["task_queue"]
+    assert view["sid"] == queue.sid and view["target_workers"] == "skill == 'support'"
+    assert (view["realtime"]["total_eligible_workers"], view["realtime"]["total_available_workers"]) == (2, 1)
+    assert [(w["friendly_name"], w["activity_name"], w["available"], w["channel"]["available_capacity_percentage"])
+            for w in view["workers"]] == [("Alice", "Available", True, 0), ("Bob", "Offline", False, 100)]
+    assert _get(emu, base + first.sid)["task_queue"]["workers_total"] == 2

@@ -50,3 +50,14 @@ def test_a_restored_workspace_rebuilds_the_name_index():
     snapshot.restore(backend, document)
     restored = backend.get_workspace(ACCOUNT, ws.sid)
     assert taken(restored, "dana") and not taken(restored, "eve")
+
+
+def test_the_statistics_history_follows_the_log_as_it_is_written(ws):
+    from emulator.engine import history
+
+    worker = ws.create_worker("Frank")
+    followed = history._HISTORIES[ws]  # built at the workspace's first event, not by a query
+    assert followed.last_sid == list(ws.events)[-1]
+    ws.update_worker(worker.sid, friendly_name="Frankie")
+    assert followed.last_sid == list(ws.events)[-1]
+    assert history.history(ws) is followed

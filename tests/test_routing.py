@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import timedelta
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -434,6 +435,9 @@ def check_timers(clock, ws):
     assert {id(t) for t in ws.timers.entries.values()} == pending
     for (kind, subject), timer in ws.timers.entries.items():
         assert (timer.kind, timer.subject) == (kind, subject) and not timer.cancelled
+        if kind == lifecycle.EVENT_EXPIRY:  # the workspace's: its oldest event turns 30 days old
+            assert subject == ws.sid and timer.due == next(iter(ws.events.values())).event_date + timedelta(days=30)
+            continue
         assert subject in (ws.reservations if kind == lifecycle.RESERVATION else ws.tasks), (kind, subject)
     for task in ws.tasks.values():
         kinds = {kind for kind, subject in ws.timers.entries if subject == task.sid}

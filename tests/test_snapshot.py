@@ -405,9 +405,5 @@ def test_the_golden_snapshot_restores_and_round_trips(emu, client):
     assert sorted(t.assignment_status for t in context.tasks.list()) == ["completed", "reserved"]
 
 
-def test_the_golden_snapshot_is_what_the_scenario_produces():
-    assert golden_document() == json.loads(GOLDEN.read_text(encoding="utf-8"))
-
-
 if __name__ == "__main__":  # python tests/test_snapshot.py: regenerate the golden document
     GOLDEN.write_text(json.dumps(golden_document(), indent=1) + "\n", encoding="utf-8")

@@ -59,9 +59,30 @@ def parity_lines(comparisons: list[store.Comparison], directory: Path,
         lines.append(f"{name}: no recorded shapes yet (python -m emulator.contract record --scenario {name})")
     total = sum(counts.values())
     lines.append("")
+    lines.append(coverage_line(comparisons))
     lines.append(f"{counts['matches']}/{total} recorded shapes match; {counts['known differences']} match but for "
                  f"allow-listed differences; {counts['differs']} differ; {counts['not observed']} not observed")
     return lines, counts["differs"] == 0 and counts["not observed"] == 0
+
+
+def coverage(comparisons: list[store.Comparison]) -> dict:
+    """How much of the API the recorded shapes cover: operations and event types."""
+    from .. import spec
+    from ..engine.events import EVENT_TYPES
+
+    keys = {r.recorded.key for c in comparisons for r in c.results}
+    operations = {key.rsplit(".", 1)[0] for key in keys if not key.startswith(("event.", "assignment"))}
+    events = {key[len("event."):] for key in keys if key.startswith("event.")}
+    return {"operations": sorted(operations), "operations_total": len(spec.operations()),
+            "event_types": sorted(events), "event_types_total": len(EVENT_TYPES),
+            "assignment_callbacks": any(key == "assignment" for key in keys)}
+
+
+def coverage_line(comparisons: list[store.Comparison]) -> str:
+    found = coverage(comparisons)
+    return (f"Recorded shapes cover {len(found['operations'])}/{found['operations_total']} operations and "
+            f"{len(found['event_types'])}/{found['event_types_total']} event types"
+            + (", and assignment callbacks" if found["assignment_callbacks"] else ""))
 
 
 def parity_document(comparisons: list[store.Comparison]) -> dict:
@@ -72,7 +93,7 @@ def parity_document(comparisons: list[store.Comparison]) -> dict:
                for c in comparisons for r in c.results]
     totals = {state: sum(1 for e in entries if e["state"] == state)
               for state in ("matches", "known differences", "differs", "not observed")}
-    return {"shapes": entries, "totals": {**totals, "recorded": len(entries)},
+    return {"shapes": entries, "totals": {**totals, "recorded": len(entries)}, "coverage": coverage(comparisons),
             "not_recorded": {c.scenario: c.unrecorded for c in comparisons if c.unrecorded},
             "stale_allowlist": [{"scenario": a.scenario, "key": a.key, "path": a.path}
                                 for c in comparisons for a in c.stale]}

@@ -151,7 +151,28 @@ def task(backend, renderer: Renderer, account_sid: str, workspace_sid: str, task
     reservations = queries.reservations(ws, task_sid=task_sid) if record is not None else []
     return {"task": renderer.task(ws, record) if record is not None else None,
             "reservations": [renderer.reservation(ws, r) for r in reservations],
+            "task_queue": _queue_of(ws, renderer, record) if record is not None else None,
             "events": _timeline(renderer, events), "now_ms": _ms(ws.now())}
+
+
+def _queue_of(ws, renderer: Renderer, record) -> dict | None:
+    """The queue a task is in, with its real-time figures and the workers its TargetWorkers take
+    (each with its activity and the task's channel): what a person asks when a task waits."""
+    if not record.task_queue_sid or record.task_queue_sid not in ws.task_queues:
+        return None
+    queue = ws.get_task_queue(record.task_queue_sid)
+    members = queries.workers(ws, task_queue_sid=queue.sid, ordering="FriendlyName:asc")
+    channel = record.task_channel_sid
+    return {**renderer.task_queue(ws, queue),
+            "realtime": Renderer.statistics_figures(statistics.queue_realtime(ws, queue.sid, None)),
+            "workers_total": len(members),
+            "workers": [{"sid": w.sid, "friendly_name": w.friendly_name, **_activity(renderer.worker(ws, w)),
+                         "channel": renderer.worker_channel(ws, w.channels[channel]) if channel in w.channels else None}
+                        for w in members[:PAGE_SIZE_DEFAULT]]}
+
+
+def _activity(worker: dict) -> dict:
+    return {key: worker[key] for key in ("activity_name", "available")}
 
 
 def worker(backend, renderer: Renderer, account_sid: str, workspace_sid: str, worker_sid: str) -> dict:

@@ -17,6 +17,7 @@ from datetime import datetime
 from .. import errors
 from ..clock import MANUAL, Clock, Timer
 from ..sids import SidSource
+from . import history
 from . import validation as v
 from .context import Context, WorkQueue
 from .router import Router
@@ -61,6 +62,7 @@ class Backend:
         self._listeners.append(listener)
 
     def publish(self, workspace: WorkspaceTables, event: Event) -> None:
+        history.follow(workspace, event)  # (derived: the statistics' digest of the log)
         for listener in self._listeners:
             listener(workspace, event)
 
@@ -128,10 +130,8 @@ class Backend:
 
     def replace_state(self, accounts: dict[str, OrderedDict[str, Workspace]]) -> None:
         """Put ``accounts`` (workspaces built for this backend's context, e.g. from a snapshot) in
-        place of every account's workspaces. Their timers are the caller's to schedule."""
-        for workspaces in self.accounts.values():
-            for workspace in workspaces.values():
-                self.forget_workspace(workspace)
+        place of every account's workspaces. The clock's timers are the caller's to replace
+        (``Clock.rewind``): the old workspaces' entries go with them."""
         self.router.work.clear()
         self.accounts = accounts
         self._by_sid = {ws.sid: ws for workspaces in accounts.values() for ws in workspaces.values()}

@@ -19,6 +19,7 @@ from .events import RETENTION_DAYS
 from .state import ASSIGNED, PENDING, RESERVED, WRAPPING, Event, Worker
 
 if TYPE_CHECKING:
+    from .tables import WorkspaceTables
     from .workspace import Workspace
 
 # "Historical statistics allow you to analyze data from the past 30 days" (taskqueue-statistics).
@@ -131,27 +132,31 @@ class History:
         self.live = LiveTasks()
 
     # -- digesting ---------------------------------------------------------------------------
+    def follow(self, ws: "WorkspaceTables", event: Event) -> None:
+        """Digest one event as it is logged."""
+        self.digest(event)
+        task_sid = event.get("TaskSid")
+        if task_sid:
+            self.live.touch(task_sid)
+        elif event.event_type == "workflow.updated":
+            # ReEvaluateTasks may move or unqueue the workflow's tasks without an event naming
+            # each (a task no filter matches any more leaves its queue silently)
+            workflow_sid = event.resource_sid
+            for task in ws.tasks.values():
+                if task.workflow_sid == workflow_sid:
+                    self.live.touch(task.sid)
+        self.last_sid = event.sid
+
     def catch_up(self, ws: "Workspace") -> None:
-        """Digest the events recorded since the last call (newest first until the last one seen)."""
+        """Digest the events recorded since the last call (newest first until the last one seen):
+        none when the history follows the log as it is written (``follow``)."""
         fresh = []
         for event in reversed(ws.events.values()):
             if event.sid == self.last_sid:
                 break
             fresh.append(event)
         for event in reversed(fresh):
-            self.digest(event)
-            task_sid = event.data.get("TaskSid")
-            if task_sid:
-                self.live.touch(task_sid)
-            elif event.event_type == "workflow.updated":
-                # ReEvaluateTasks may move or unqueue the workflow's tasks without an event naming
-                # each (a task no filter matches any more leaves its queue silently)
-                workflow_sid = event.resource_sid
-                for task in ws.tasks.values():
-                    if task.workflow_sid == workflow_sid:
-                        self.live.touch(task.sid)
-        if fresh:
-            self.last_sid = fresh[0].sid
+            self.follow(ws, event)
         self.live.refresh(ws)
         now = ws.now().timestamp()
         if now - self.trimmed_at > self.TRIM_EVERY:
@@ -171,7 +176,7 @@ class History:
 
     def digest(self, event: Event) -> None:
         kind = event.event_type
-        data = event.data
+        data = event  # (reads fields with get, like a dict)
         t = event.event_date.timestamp()
         task_sid: Any = data.get("TaskSid")
         channel = data.get("TaskChannelSid")
@@ -218,17 +223,17 @@ class History:
             self._add(RESERVATION_FIGURES[kind], t, (ws_scope, wf_scope, q_scope, ("wk", data.get("WorkerSid"))),
                       channel, wait, queue_wait)
         elif kind == "worker.created":
-            self._timeline(data["WorkerSid"]).add(t, data.get("WorkerActivitySid"))
+            self._timeline(data.get("WorkerSid")).add(t, data.get("WorkerActivitySid"))
         elif kind == "worker.activity.update":
-            timeline = self.timelines.get(data["WorkerSid"])
+            timeline = self.timelines.get(data.get("WorkerSid"))
             if timeline is None:
                 # the worker's creation is older than the log: start from the previous activity
-                timeline = self._timeline(data["WorkerSid"])
+                timeline = self._timeline(data.get("WorkerSid"))
                 ms = _int(data.get("WorkerTimeInPreviousActivityMs"))
                 timeline.add(t - ms / 1000.0, data.get("WorkerPreviousActivitySid"))
             timeline.add(t, data.get("WorkerActivitySid"))
         elif kind == "worker.deleted":
-            self._timeline(data["WorkerSid"]).add(t, None)
+            self._timeline(data.get("WorkerSid")).add(t, None)
 
     def _timeline(self, worker_sid: str) -> Timeline:
         timeline = self.timelines.get(worker_sid)
@@ -342,7 +347,19 @@ class LiveTasks:
         return (heap[0][0], heap[0][3]) if heap else None
 
 
-_HISTORIES: "weakref.WeakKeyDictionary[Workspace, History]" = weakref.WeakKeyDictionary()
+_HISTORIES: "weakref.WeakKeyDictionary[WorkspaceTables, History]" = weakref.WeakKeyDictionary()
+
+
+def follow(ws: "WorkspaceTables", event: Event) -> None:
+    """Digest ``event`` as the workspace logs it, so that no statistics query replays the log.
+    A workspace is followed from its first event; one that arrives with events already logged (a
+    restored snapshot) is digested once, on its first query, and followed from then on."""
+    found = _HISTORIES.get(ws)
+    if found is None:
+        if len(ws.events) != 1:
+            return
+        found = _HISTORIES[ws] = History()
+    found.follow(ws, event)
 
 
 def history(ws: "Workspace") -> History:

@@ -195,7 +195,8 @@ TARGET = "target-timeout"  # the workflow target's timeout moves the task on
 RESERVATION = "reservation-timeout"  # the offer's TaskReservationTimeout runs out
 ASSIGNED_LIFETIME = "assigned-lifetime"  # 24 hours assigned: the system deletes the task
 DELETION = "finished-deletion"  # a finished task goes five minutes after it ended
-TIMER_KINDS = (TTL, TARGET, RESERVATION, ASSIGNED_LIFETIME, DELETION)
+EVENT_EXPIRY = "event-expiry"  # the workspace's oldest event turns 30 days old (subject: the workspace SID)
+TIMER_KINDS = (TTL, TARGET, RESERVATION, ASSIGNED_LIFETIME, DELETION, EVENT_EXPIRY)
 TASK_TIMER_KINDS = (TTL, TARGET, ASSIGNED_LIFETIME, DELETION)
 
 # Finished tasks disappear "five minutes" after they end (https://www.twilio.com/docs/taskrouter/lifecycle-task-state).
@@ -230,6 +231,10 @@ class Timers:
     def start_at(self, kind: str, subject: str, due: datetime) -> None:
         self.cancel(kind, subject)
         self.entries[(kind, subject)] = self.clock.call_at(due, kind, self.workspace_sid, subject)
+
+    def adopt(self, timer: Timer) -> None:
+        """Register an entry the clock already holds (a restored checkpoint's)."""
+        self.entries[(timer.kind, timer.subject)] = timer
 
     def cancel(self, kind: str, subject: str) -> None:
         timer = self.entries.pop((kind, subject), None)

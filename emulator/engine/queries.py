@@ -161,7 +161,6 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
            sid=None) -> list[Event]:
     """Events in time order. Without StartDate the window is the last ``Minutes`` (default 15)
     (https://www.twilio.com/docs/taskrouter/api/event)."""
-    ws.expire_events()
     now = ws.now()
     if minutes is not None and minutes < 1:
         raise _bad("Minutes", "must be at least 1")
@@ -188,11 +187,11 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
             continue
         if sid is not None and event.sid != sid:
             continue
-        if any(value is not None and event.data.get(key) != value and event.resource_sid != value
+        if any(value is not None and event.get(key) != value and event.resource_sid != value
                for key, value in wanted.items()):
             continue
-        if channel_keys is not None and not ({event.data.get("TaskChannelSid"),
-                                               event.data.get("TaskChannelUniqueName")} & channel_keys):
+        if channel_keys is not None and not ({event.get("TaskChannelSid"),
+                                               event.get("TaskChannelUniqueName")} & channel_keys):
             continue
         result.append(event)
     return result

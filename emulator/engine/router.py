@@ -622,12 +622,12 @@ class Router:
             channel.assigned_tasks -= 1
 
 
-# The one table from timer kind to handler.
-TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {
+TIMER_HANDLERS: dict[str, Callable[[Router, WorkspaceTables, str], None]] = {  # the one table: timer kind -> handler
     lifecycle.TTL: Router._ttl_expired,
     lifecycle.TARGET: Router._target_expired,
     lifecycle.RESERVATION: Router._reservation_expired,
     lifecycle.ASSIGNED_LIFETIME: Router._assigned_expired,
     lifecycle.DELETION: Router._finished_expired,
+    lifecycle.EVENT_EXPIRY: lambda router, ws, subject: ws.expire_events(),
 }
 assert set(TIMER_HANDLERS) == set(lifecycle.TIMER_KINDS)

@@ -204,9 +204,35 @@ class Transfer:
     reservation_sid: str | None = None
 
 
+class EventShape:
+    """The field names of an event's data, in order, shared by every event with the same names.
+
+    An event keeps only its values (a tuple); a workspace logs about ten events per task, and a
+    dict per event was most of what a finished task left behind."""
+
+    __slots__ = ("names", "positions")
+
+    def __init__(self, names: tuple[str, ...] = ()) -> None:
+        self.names = names
+        self.positions = {name: i for i, name in enumerate(names)}
+
+
+_SHAPES: dict[tuple[str, ...], EventShape] = {}
+
+
+def event_shape(names: tuple[str, ...]) -> EventShape:
+    """The one shared ``EventShape`` of these field names."""
+    shape = _SHAPES.get(names)
+    if shape is None:
+        shape = _SHAPES.setdefault(names, EventShape(names))
+    return shape
+
+
 @dataclass(eq=False, slots=True)
 class Event:
-    """One entry of the Events resource; ``data`` holds the callback field data, PascalCase."""
+    """One entry of the Events resource. Its field data (the callback's PascalCase fields) is
+    ``values`` under the names of ``shape``; ``data`` builds the dict when it is rendered and
+    ``get`` reads one field."""
 
     sid: str
     account_sid: str
@@ -220,9 +246,35 @@ class Event:
     actor_sid: str
     actor_path: str | None
     event_date: datetime
-    data: dict = field(default_factory=dict)
-    # the SIDs of what the event is about, by subject ("task", "reservation", "worker", "queue", ...)
-    subjects: dict = field(default_factory=dict)
+    shape: EventShape = field(default_factory=EventShape)
+    values: tuple = ()
+    # the SIDs of what the event is about, by subject ("task", "reservation", "worker", "queue",
+    # ...): kept compact the same way, ``subjects`` builds the dict
+    subject_shape: EventShape = field(default_factory=EventShape)
+    subject_values: tuple = ()
+
+    @property
+    def data(self) -> dict:
+        return dict(zip(self.shape.names, self.values, strict=True))
+
+    @data.setter
+    def data(self, data: dict) -> None:  # (a snapshot written before events were compact)
+        self.shape = event_shape(tuple(data))
+        self.values = tuple(data.values())
+
+    @property
+    def subjects(self) -> dict:
+        return dict(zip(self.subject_shape.names, self.subject_values, strict=True))
+
+    @subjects.setter
+    def subjects(self, subjects: dict) -> None:
+        self.subject_shape = event_shape(tuple(subjects))
+        self.subject_values = tuple(subjects.values())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """One field of the data, or ``default``."""
+        i = self.shape.positions.get(name)
+        return default if i is None else self.values[i]
 
 
 @dataclass(eq=False, slots=True)

@@ -18,7 +18,7 @@ from . import events as ev
 from . import lifecycle
 from .context import Context
 from .expressions import Expression
-from .lifecycle import Timers
+from .lifecycle import EVENT_EXPIRY, Timers
 from .routing.index import RoutingIndex, build_index
 from .state import (
     Activity,
@@ -32,8 +32,11 @@ from .state import (
     Worker,
     WorkerChannel,
     Workflow,
+    event_shape,
 )
 from .workflow_config import WorkflowConfiguration
+
+_NO_SUBJECTS = event_shape(())
 
 
 class WorkspaceTables:
@@ -66,7 +69,7 @@ class WorkspaceTables:
         self.tasks: OrderedDict[str, Task] = OrderedDict()
         self.reservations: OrderedDict[str, Reservation] = OrderedDict()
         self.transfers: OrderedDict[str, Transfer] = OrderedDict()
-        self.events: OrderedDict[str, Event] = OrderedDict()
+        self.events: dict[str, Event] = {}  # in the order logged (a plain dict: smaller per entry)
         # each task's routing state, and when each worker last got a task (its idle time runs from then)
         self.task_routing: dict[str, TaskRouting] = {}
         self.last_assigned: dict[str, datetime] = {}
@@ -119,10 +122,14 @@ class WorkspaceTables:
             event_type=event_type, description=description, resource_type=resource_type,
             resource_sid=resource_sid, resource_path=resource_path,
             actor_type="workspace", actor_sid=self.sid, actor_path="",
-            event_date=self.now(),
-            data={"WorkspaceSid": self.sid, "WorkspaceName": self.friendly_name, **data},
-            subjects=subjects or {})
+            event_date=self.now(), shape=event_shape(("WorkspaceSid", "WorkspaceName", *data)),
+            values=(self.sid, self.friendly_name, *data.values()),
+            subject_shape=event_shape(tuple(subjects)) if subjects else _NO_SUBJECTS,
+            subject_values=tuple(subjects.values()) if subjects else ())
         self.events[event.sid] = event
+        if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
+            # Events are kept 30 days; a timer drops them as they age (not the reads of the list).
+            self.timers.start_at(EVENT_EXPIRY, self.sid, event.event_date + timedelta(days=ev.RETENTION_DAYS))
         self.ctx.publish(self, event)
         return event
 
@@ -272,16 +279,18 @@ class WorkspaceTables:
 
     # --- events -------------------------------------------------------------------------------
     def get_event(self, sid: str) -> Event:
-        self.expire_events()
         return self._get(self.events, sid)
 
     def expire_events(self) -> None:
+        """Drop the events older than 30 days, then wait for the next oldest to turn 30 days old
+        (https://www.twilio.com/docs/taskrouter/api/event: "Events are stored for 30 days")."""
         cutoff = self.now() - timedelta(days=ev.RETENTION_DAYS)
         while self.events:
             first = next(iter(self.events.values()))
-            if first.event_date >= cutoff:
+            if first.event_date > cutoff:  # (one exactly 30 days old goes: the timer stands at its due)
+                self.timers.start_at(EVENT_EXPIRY, self.sid, first.event_date + timedelta(days=ev.RETENTION_DAYS))
                 break
-            self.events.popitem(last=False)
+            del self.events[first.sid]
 
     # --- shared -------------------------------------------------------------------------------
     _KIND_PATHS = {"WA": "Activities", "WQ": "TaskQueues", "WK": "Workers", "WW": "Workflows", "WT": "Tasks",

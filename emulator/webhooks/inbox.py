@@ -7,11 +7,14 @@ its record, with the error. Records are read from Python (``Inbox``) and over HT
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 EVENT = "event"
 ASSIGNMENT = "assignment"
@@ -84,20 +87,62 @@ class WebhookRecord:
 
 class Inbox:
     """Every callback record, oldest first. Thread-safe; iterate it, ``len()`` it, filter it with
-    ``records(...)`` and, when deliveries happen on another thread, ``wait_for(...)`` one."""
+    ``records(...)`` and, when deliveries happen on another thread, ``wait_for(...)`` one.
 
-    def __init__(self) -> None:
-        self._records: list[WebhookRecord] = []
+    Retention (both off by default): ``max_records`` keeps at most that many records and
+    ``max_age`` (seconds of virtual time, read from ``now()``) drops records older than that. The
+    oldest go first as records are added; a record whose delivery has not finished is kept until
+    it has (so its outcome is never lost), and the records behind it wait with it.
+    """
+
+    def __init__(self, *, max_records: int | None = None, max_age: float | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        if max_age is not None and now is None:
+            raise ValueError("an inbox with max_age needs now(), the clock to measure age by")
+        self._records: deque[WebhookRecord] = deque()
         self._by_id: dict[int, WebhookRecord] = {}
         self._changed = threading.Condition()
         self._version = 0  # bumped on every change, so waiters know when to look again
+        self.max_records = max_records
+        self.max_age = max_age
+        self._now = now
+        self.dropped = 0  # records dropped by retention so far
 
     def add(self, record: WebhookRecord) -> None:
         with self._changed:
             self._records.append(record)
             self._by_id[record.id] = record
+            self._prune()
             self._version += 1
             self._changed.notify_all()
+
+    def _prune(self) -> None:
+        records = self._records
+        if self.max_records is not None:
+            while len(records) > self.max_records and records[0].done:
+                self._by_id.pop(records.popleft().id, None)
+                self.dropped += 1
+        if self.max_age is not None and self._now is not None and records:
+            oldest = self._now() - timedelta(seconds=self.max_age)
+            while records and records[0].done and records[0].timestamp < oldest:
+                self._by_id.pop(records.popleft().id, None)
+                self.dropped += 1
+
+    def page(self, limit: int, after: int | None = None, **filters) -> tuple[list[WebhookRecord], bool]:
+        """Up to ``limit`` records matching ``filters`` (``records()``'s, plus ``account_sid``)
+        with an id greater than ``after``, oldest first, and whether more follow."""
+        account_sid = filters.pop("account_sid", None)
+        found: list[WebhookRecord] = []
+        with self._changed:
+            records = self._records
+            # ids grow along the inbox, so the cursor is found by bisection
+            start = 0 if after is None else bisect.bisect_right(records, after, key=lambda r: r.id)
+            for record in itertools.islice(records, start, None):
+                if record.matches(**filters) and (account_sid is None or record.account_sid == account_sid):
+                    if len(found) == limit:
+                        return found, True
+                    found.append(record)
+        return found, False
 
     def get(self, record_id: int) -> WebhookRecord | None:
         """The record with this id, if the inbox still holds it."""
@@ -132,7 +177,7 @@ class Inbox:
     def replace(self, records: list[WebhookRecord]) -> None:
         """Hold exactly ``records`` (restoring a checkpoint)."""
         with self._changed:
-            self._records = list(records)
+            self._records = deque(records)
             self._by_id = {r.id: r for r in self._records}
             self._version += 1
             self._changed.notify_all()
@@ -140,7 +185,7 @@ class Inbox:
     def remove(self, predicate: Callable[[WebhookRecord], bool]) -> None:
         """Drop every record ``predicate`` selects (one account's records, say)."""
         with self._changed:
-            self._records = [r for r in self._records if not predicate(r)]
+            self._records = deque(r for r in self._records if not predicate(r))
             self._by_id = {r.id: r for r in self._records}
             self._version += 1
             self._changed.notify_all()

@@ -69,14 +69,18 @@ class Webhooks:
     an account's callbacks (the HTTP app wires its credentials in). ``assignment_timeout`` is
     how long an assignment callback may take to answer (5 s on the real service). ``limits``
     bound real HTTP delivery (``delivery.Dispatcher``): ``workers``, ``per_destination``,
-    ``backlog``, ``destination_backlog``.
+    ``backlog``, ``destination_backlog``. ``retention`` bounds the inbox (``Inbox``):
+    ``max_records``, ``max_age`` (virtual seconds).
     """
 
     def __init__(self, backend, *, default_delivery: str = "capture",
                  auth_token_for: Callable[[str], str | None] | None = None,
-                 assignment_timeout: float = assignment.ANSWER_TIMEOUT, limits: dict | None = None) -> None:
+                 assignment_timeout: float = assignment.ANSWER_TIMEOUT, limits: dict | None = None,
+                 retention: dict | None = None) -> None:
         self.backend = backend
-        self.inbox = Inbox()
+        retention = retention or {}
+        self.inbox = Inbox(max_records=retention.get("max_records"), max_age=retention.get("max_age"),
+                           now=backend.clock.now)
         self.auth_token_for = auth_token_for
         self.assignment_timeout = assignment_timeout
         self._default = self._initial_default = _transport(default_delivery)
@@ -182,7 +186,7 @@ class Webhooks:
                 self._enqueue(EVENT, ws.event_callback_url, ev.callback_params(event, ws.friendly_name), event,
                               event_type=event.event_type)
         if event.event_type == "reservation.created":
-            workflow = ws.workflows.get(event.data.get("WorkflowSid") or "")
+            workflow = ws.workflows.get(event.get("WorkflowSid") or "")
             if workflow is not None and workflow.assignment_callback_url:
                 params = assignment.callback_params(ev.callback_params(event, ws.friendly_name))
                 self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, params, event)
@@ -192,8 +196,8 @@ class Webhooks:
             id=next(self._ids), kind=kind, url=url, method="POST", params=params,
             headers=self._headers(event.account_sid, url, params, f"{event.sid}:{kind}:{url}"),
             timestamp=event.event_date, account_sid=event.account_sid, workspace_sid=event.workspace_sid,
-            event_type=event_type, task_sid=event.data.get("TaskSid"),
-            reservation_sid=event.data.get("ReservationSid"))
+            event_type=event_type, task_sid=event.get("TaskSid"),
+            reservation_sid=event.get("ReservationSid"))
         self.inbox.add(record)
         self._outbox.append(record)
 

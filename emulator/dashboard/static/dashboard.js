@@ -640,6 +640,7 @@
       : h("p", {}, "This task has been deleted; its events are still kept.");
     replace($("detail-body"),
       summary,
+      t && ["pending", "reserved"].includes(t.assignment_status) ? waitingIn(data.task_queue, t.assignment_status) : null,
       h("h3", {}, "Timeline"),
       timelineSvg(`Task status over time: ${spans.map((sp) => sp.label).join(", ")}; reservations: ${
         data.reservations.map((r) => `${r.worker_name} ${r.reservation_status}`).join(", ") || "none"}`,
@@ -650,6 +651,27 @@
         data.reservations.map((r) => h("tr", {}, h("th", { scope: "row", class: "mono" }, r.sid),
           h("td", {}, r.worker_name || r.worker_sid), h("td", {}, statusChip(r.reservation_status)),
           h("td", { class: "date" }, r.date_created), h("td", { class: "date" }, r.date_updated)))));
+  }
+
+  // Who could take a waiting task: its queue's figures and the workers its TargetWorkers take,
+  // each with its activity and its capacity on the task's channel.
+  function waitingIn(queue, status) {
+    if (!queue) return h("p", {}, "The task is in no queue.");
+    const rt = queue.realtime;
+    const more = queue.workers_total > queue.workers.length ? ` (the first ${queue.workers.length})` : "";
+    return h("section", { "aria-labelledby": "waiting-heading" },
+      h("h3", { id: "waiting-heading" }, `${status === "pending" ? "Waiting in" : "Reserved from"} ${queue.friendly_name}`),
+      h("p", {}, `TargetWorkers ${queue.target_workers || "(every worker)"}: ${plural(rt.total_eligible_workers, "eligible worker")}, `
+        + `${rt.total_available_workers} available; ${plural(rt.tasks_by_status.pending, "task")} waiting, `
+        + `${rt.tasks_by_status.reserved} reserved.`),
+      table(`Workers of ${queue.friendly_name}${more}`, ["Worker", "Activity", "Task's channel"],
+        queue.workers.map((w) => h("tr", {},
+          h("th", { scope: "row" }, w.friendly_name, " ",
+            sidButton(w.sid, `worker ${w.friendly_name}, show activity over time`, () => openDetail("worker", w.sid), `q-${w.sid}`)),
+          h("td", {}, statusChip(w.available ? "assigned" : "completed", w.activity_name),
+            h("span", { class: "visually-hidden" }, w.available ? " (available)" : " (unavailable)")),
+          h("td", {}, w.channel ? `${w.channel.task_channel_unique_name}: ${w.channel.assigned_tasks} of ${w.channel.configured_capacity}, `
+            + `${w.channel.available_capacity_percentage}% free${w.channel.available ? "" : ", channel unavailable"}` : "no such channel")))));
   }
 
   function renderWorker(data) {

@@ -86,6 +86,7 @@ def test_the_parity_report(capsys):
     assert re.search(r"setup +CreateWorker\.201 +matches +2019-09-05T12:28:13Z +TwilioDevEd/task-router-django", out)
     assert re.search(r"routing +event\.task\.created +matches +2018-03-30", out)
     assert "Allowed differences" in out and "not in the 2018 recording" in out
+    assert re.search(r"Recorded shapes cover 7/61 operations and 10/\d+ event types, and assignment callbacks", out)
     [summary] = re.findall(r"^(\d+)/(\d+) recorded shapes match", out, re.MULTILINE)
     assert int(summary[1]) == sum(len(v) for v in store.load(store.default_dir()).values())
 

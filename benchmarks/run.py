@@ -15,8 +15,8 @@ Floors:
 
 Every latency is the median over rounds of per-call means, emulator and floor interleaved round by
 round. CPU time is the whole process's (client and in-thread server); for Prism its processes' CPU
-time is added. Routing, statistics and the dashboard run in fresh interpreters (``routing.py``, ``statistics.py``,
-``dashboard.py``).
+time is added. Routing, statistics, the dashboard and the server run in fresh interpreters (``routing.py``, ``statistics.py``,
+``dashboard.py``, ``server.py``).
 
 Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism]
 """
@@ -418,6 +418,21 @@ def dashboard_rows(quick: bool) -> list[Row]:
     return rows
 
 
+def server_rows(quick: bool) -> list[Row]:
+    """The standalone server: writes with the --state-file journal against none, and callback lag
+    with a slow receiver against none (``server.py``)."""
+    r = child("server.py", "--json", *(["--quick"] if quick else []))
+    off = r["off"]
+    rows: list[Row] = [(f"server writes/s, journal {sync}", "req/s", r[sync]["per_second"], r[sync]["cpu_ms_per_write"],
+                        "journal off (CPU: ms/write)", off["per_second"], off["cpu_ms_per_write"], "")
+                       for sync in ("everysec", "always")]
+    floor, slow = r["lag_floor"], r["lag_slow"]
+    for name in ("p50_ms", "p95_ms", "max_ms"):
+        rows.append((f"callback lag {name[:-3]}, {r['rate']:.0f} creates/s, a {r['slow']:g} s receiver beside",
+                     "ms", slow[name], None, "no slow receiver", floor[name], None, ""))
+    return rows
+
+
 def startup_row() -> Row:
     """Seconds from spawning ``python -m emulator serve`` to a healthy answer, and its idle RSS in MiB."""
     port = free_port()
@@ -487,6 +502,7 @@ def main() -> None:
     rows += statistics_rows(args.quick)
     rows += snapshot_rows(args.quick)
     rows += dashboard_rows(args.quick)
+    rows += server_rows(args.quick)
     if os.path.exists("/proc/self/status"):
         rows.append(startup_row())
     print(f"TaskRouter emulator benchmarks ({'quick' if args.quick else 'full'}: {n} calls x {rounds} rounds; "

@@ -189,10 +189,15 @@ def main() -> None:
     parser.add_argument("--slow", type=float, default=2.0, help="seconds the slow receiver takes per callback")
     args = parser.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 4.0)
+    # each configuration twice, interleaved, the better run kept (the machine is shared)
+    runs: dict[str, list[dict]] = {"off": [], "everysec": [], "always": []}
     with tempfile.TemporaryDirectory() as folder:
-        off = writes(seconds)
-        everysec = writes(seconds, "--state-file", os.path.join(folder, "a.json"), "--state-sync", "everysec")
-        always = writes(seconds, "--state-file", os.path.join(folder, "b.json"), "--state-sync", "always")
+        for n in range(1 if args.quick else 2):
+            runs["off"].append(writes(seconds))
+            for sync in ("everysec", "always"):
+                runs[sync].append(writes(seconds, "--state-file", os.path.join(folder, f"{sync}{n}.json"),
+                                         "--state-sync", sync))
+    off, everysec, always = (max(runs[name], key=lambda r: r["per_second"]) for name in ("off", "everysec", "always"))
     lag_seconds = 3.0 if args.quick else 5.0
     floor = lag(args.rate, lag_seconds, None)
     slowed = lag(args.rate, lag_seconds, args.slow)

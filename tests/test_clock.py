@@ -306,9 +306,8 @@ def test_advance_clock_errors(emu, form):
 
 
 def test_control_api_needs_credentials_in_strict_mode_and_stays_off_v1(emu):
-    from emulator.http import create_app
-    from emulator.http.app import Credentials
-    strict = create_app(emu.backend, credentials=Credentials(auth_token="secret")).test_client()
+    from emulator.facade import TaskRouterEmulator
+    strict = TaskRouterEmulator(auth_token="secret").app.test_client()
     assert strict.get("/_emulator/health").status_code == 200
     assert strict.get("/_emulator/clock").status_code == 401
     assert strict.get("/_emulator/clock", auth=("AC" + "a" * 32, "secret")).get_json()["mode"] == "manual"

@@ -8,10 +8,9 @@ import requests
 from conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID
 from twilio.rest import Client
 
-from emulator.engine.backend import Backend
-from emulator.http import Credentials, create_app
+from emulator.facade import TaskRouterEmulator
+from emulator.http import Credentials
 from emulator.server import Server
-from emulator.webhooks import Webhooks
 
 TOKENS = {ACCOUNT_SID: "token-a", OTHER_ACCOUNT_SID: "token-b"}
 ADMIN = "admin-secret"
@@ -21,9 +20,7 @@ BEARER = {"Authorization": f"Bearer {ADMIN}"}
 
 
 def _serve(credentials: Credentials) -> Server:
-    backend = Backend(seed=5)
-    webhooks = Webhooks(backend, default_delivery="capture")
-    return Server(create_app(backend, credentials=credentials, webhooks=webhooks), "127.0.0.1", 0).start()
+    return Server(TaskRouterEmulator(seed=5, credentials=credentials).app, "127.0.0.1", 0).start()
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +106,7 @@ def test_only_the_servers_own_host_reaches_the_control_api(host, allowed):
 
 
 def test_allowed_hosts_and_the_public_url_are_the_servers_own():
-    backend = Backend()
-    app = create_app(backend, public_url="https://taskrouter.dev.test")
+    app = TaskRouterEmulator(public_url="https://taskrouter.dev.test").app
     with Server(app, "127.0.0.1", 0, public_hosts=["emulator"]) as server:
         for host in ("taskrouter.dev.test", "emulator:8787"):
             assert requests.get(f"{server.url}/_emulator/clock", headers={"Host": host}, timeout=5).status_code == 200

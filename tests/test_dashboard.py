@@ -188,14 +188,11 @@ def test_assets_ship_in_the_package():
 
 
 def _strict_app():
-    from emulator.engine.backend import Backend
-    from emulator.http import Credentials, create_app
-    from emulator.webhooks import Webhooks
+    from emulator.facade import TaskRouterEmulator
+    from emulator.http import Credentials
 
-    backend = Backend(seed=3)
-    webhooks = Webhooks(backend, default_delivery="capture")
     credentials = Credentials(tokens={ACCOUNT_SID: "token-a", OTHER: "token-b"}, admin_token="admin-secret")
-    app = create_app(backend, credentials=credentials, webhooks=webhooks)
+    app = TaskRouterEmulator(seed=3, credentials=credentials).app
     sids = {}
     for account, token in ((ACCOUNT_SID, "token-a"), (OTHER, "token-b")):
         response = app.test_client().post("/v1/Workspaces", data={"FriendlyName": f"of {account[-1]}",

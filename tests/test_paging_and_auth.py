@@ -11,8 +11,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from emulator.engine.backend import Backend
-from emulator.http import create_app
+from emulator.facade import TaskRouterEmulator
 from emulator.http.app import Credentials
 from emulator.mock import InProcessAdapter
 
@@ -144,16 +143,24 @@ def test_empty_list_meta(emu, workspace):
 
 # --- credentials --------------------------------------------------------------------------------
 @pytest.fixture
-def backend() -> Backend:
-    from emulator.clock import MANUAL, Clock
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=99)
-    backend.create_workspace(ACCOUNT_SID, "Mine")
-    backend.create_workspace(OTHER_ACCOUNT_SID, "Theirs")
-    return backend
+def make():
+    """``make(**options)``: an emulator (seeded, one workspace in each of two accounts) and its app."""
+    made = []
+
+    def build(**options):
+        emulator = TaskRouterEmulator(seed=99, start=START, **options)
+        made.append(emulator)
+        emulator.backend.create_workspace(ACCOUNT_SID, "Mine")
+        emulator.backend.create_workspace(OTHER_ACCOUNT_SID, "Theirs")
+        return emulator
+
+    yield build
+    for emulator in made:
+        emulator.close()
 
 
-def test_strict_auth_token(backend):
-    app = create_app(backend, credentials=Credentials(auth_token="secret"), strict_schema=True)
+def test_strict_auth_token(make):
+    app = make(credentials=Credentials(auth_token="secret"), strict_schema=True).app
     http = app.test_client()
     wrong = http.get("/v1/Workspaces", headers=basic(ACCOUNT_SID, "wrong"))
     assert wrong.status_code == 401
@@ -172,8 +179,8 @@ def test_strict_auth_token(backend):
     assert (info.value.status, info.value.code) == (401, 20003)
 
 
-def test_per_account_tokens(backend):
-    app = create_app(backend, credentials=Credentials(tokens={ACCOUNT_SID: "a-token", OTHER_ACCOUNT_SID: "b-token"}))
+def test_per_account_tokens(make):
+    app = make(credentials=Credentials(tokens={ACCOUNT_SID: "a-token", OTHER_ACCOUNT_SID: "b-token"})).app
     http = app.test_client()
     assert http.get("/v1/Workspaces", headers=basic(ACCOUNT_SID, "a-token")).status_code == 200
     assert http.get("/v1/Workspaces", headers=basic(ACCOUNT_SID, "b-token")).status_code == 401
@@ -183,15 +190,15 @@ def test_per_account_tokens(backend):
     assert http.get("/v1/Workspaces", headers=basic("AC" + "c" * 32, "anything")).status_code == 401
 
 
-def test_lenient_credentials_accept_any_token(backend):
-    http = create_app(backend).test_client()
+def test_lenient_credentials_accept_any_token(make):
+    http = make().app.test_client()
     assert http.get("/v1/Workspaces", headers=basic(ACCOUNT_SID, "whatever")).status_code == 200
     assert http.get("/v1/Workspaces", headers=basic(ACCOUNT_SID, "")).status_code == 200
 
 
-def test_api_key_authenticates_as_its_account(backend):
-    app = create_app(backend, credentials=Credentials(api_keys={API_KEY: ("s3cret", ACCOUNT_SID)}),
-                     strict_schema=True)
+def test_api_key_authenticates_as_its_account(make):
+    emulator = make(credentials=Credentials(api_keys={API_KEY: ("s3cret", ACCOUNT_SID)}), strict_schema=True)
+    app, backend = emulator.app, emulator.backend
     client = client_for(app, API_KEY, "s3cret", ACCOUNT_SID)
     workspaces = client.taskrouter.v1.workspaces.list()
     assert [(w.friendly_name, w.account_sid) for w in workspaces] == [("Mine", ACCOUNT_SID)]
@@ -218,8 +225,8 @@ def test_api_key_authenticates_as_its_account(backend):
     {"Authorization": "Token abc"},
     {},
 ], ids=["word", "short-ac", "ws-sid", "short-sk", "no-colon", "not-base64", "not-utf8", "not-basic", "none"])
-def test_malformed_credentials_are_401(backend, header):
-    app = create_app(backend, credentials=Credentials(api_keys={API_KEY: ("s3cret", ACCOUNT_SID)}))
+def test_malformed_credentials_are_401(make, header):
+    app = make(credentials=Credentials(api_keys={API_KEY: ("s3cret", ACCOUNT_SID)})).app
     answer = app.test_client().get("/v1/Workspaces", headers=header)
     assert answer.status_code == 401
     assert answer.get_json() == {"code": 20003, "message": answer.get_json()["message"],

@@ -17,13 +17,12 @@ from twilio.rest import Client
 
 from emulator import cli
 from emulator.cli import build_parser
-from emulator.engine.backend import Backend
-from emulator.http import create_app
+from emulator.facade import TaskRouterEmulator
 from emulator.server import Server
 
 
 def test_real_client_over_loopback_follows_pages_on_the_server_host():
-    with Server(create_app(Backend(seed=3), strict_schema=True), "127.0.0.1", 0) as server:
+    with Server(TaskRouterEmulator(seed=3, strict_schema=True).app, "127.0.0.1", 0) as server:
         client = Client(ACCOUNT_SID, "token")
         client.taskrouter.base_url = server.url
         ws = client.taskrouter.v1.workspaces.create(friendly_name="Loopback", template="FIFO")
@@ -35,7 +34,7 @@ def test_real_client_over_loopback_follows_pages_on_the_server_host():
 
 
 def test_concurrent_clients_are_served():
-    with Server(create_app(Backend()), "127.0.0.1", 0) as server:
+    with Server(TaskRouterEmulator().app, "127.0.0.1", 0) as server:
         client = Client(ACCOUNT_SID, "token")
         client.taskrouter.base_url = server.url
         ws = client.taskrouter.v1.workspaces.create(friendly_name="Busy")

@@ -13,8 +13,7 @@ from conftest import ACCOUNT_SID
 from twilio.rest import Client
 
 from emulator import cli
-from emulator.engine.backend import Backend
-from emulator.http import create_app
+from emulator.facade import TaskRouterEmulator
 from emulator.server import Server
 
 AUTH = "Basic " + __import__("base64").b64encode(f"{ACCOUNT_SID}:token".encode()).decode()
@@ -22,7 +21,7 @@ AUTH = "Basic " + __import__("base64").b64encode(f"{ACCOUNT_SID}:token".encode()
 
 @pytest.fixture(scope="module")
 def server():
-    with Server(create_app(Backend(seed=1)), "127.0.0.1", 0, read_timeout=0.5, max_header_bytes=16 * 1024) as s:
+    with Server(TaskRouterEmulator(seed=1).app, "127.0.0.1", 0, read_timeout=0.5, max_header_bytes=16 * 1024) as s:
         yield s
 
 

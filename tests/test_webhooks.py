@@ -13,10 +13,10 @@ from twilio.request_validator import RequestValidator
 from webhook_app import create_webhook_app
 from werkzeug.datastructures import MultiDict
 
-from emulator.clock import MANUAL, Clock
 from emulator.engine.backend import Backend
+from emulator.facade import TaskRouterEmulator
 from emulator.http import Credentials, create_app
-from emulator.webhooks import DEFAULT_AUTH_TOKEN, Answer, Webhooks, signature
+from emulator.webhooks import DEFAULT_AUTH_TOKEN, Answer, signature
 from emulator.webhooks.assignment import instruction_form, judge
 from emulator.webhooks.delivery import Result, Timeouts
 
@@ -249,24 +249,15 @@ def test_lenient_mode_signs_with_the_token_the_account_last_used(emu):
 
 
 def test_strict_mode_signs_with_the_configured_token():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=5)
-    webhooks = Webhooks(backend)
-    app = create_app(backend, credentials=Credentials(tokens={ACCOUNT_SID: "configured"}), webhooks=webhooks)
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
-
-    from emulator.mock import InProcessAdapter
-
-    http = TwilioHttpClient()
-    http.session.mount("https://taskrouter.twilio.com", InProcessAdapter(app))
-    setup(Client(ACCOUNT_SID, "configured", http_client=http)).tasks.create(attributes="{}")
-    record = webhooks.inbox.records(kind="event")[0]
+    emulator = TaskRouterEmulator(seed=5, start=START, credentials=Credentials(tokens={ACCOUNT_SID: "configured"}))
+    setup(emulator.client(ACCOUNT_SID, "configured")).tasks.create(attributes="{}")
+    record = emulator.webhooks.inbox.records(kind="event")[0]
     assert RequestValidator("configured").validate(record.url, record.params, record.headers["X-Twilio-Signature"])
 
 
 def test_an_account_never_seen_signs_with_the_documented_default():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=5)
-    webhooks = Webhooks(backend)
+    emulator = TaskRouterEmulator(seed=5, start=START)
+    backend, webhooks = emulator.backend, emulator.webhooks
     with backend.lock:
         backend.create_workspace(ACCOUNT_SID, "Direct", event_callback_url=APP + "/events")
     webhooks.flush()
@@ -295,8 +286,8 @@ def test_inbox_filters_cursor_and_clear(emu, client):
 
 
 def test_wait_for_sees_records_finished_on_another_thread():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=5)
-    webhooks = Webhooks(backend)
+    emulator = TaskRouterEmulator(seed=5, start=START)
+    backend, webhooks = emulator.backend, emulator.webhooks
     results = []
     waiter = threading.Thread(target=lambda: results.append(webhooks.inbox.wait_for(event_type="workspace.created",
                                                                                     timeout=5)))

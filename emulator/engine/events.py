@@ -32,7 +32,7 @@ RETENTION_DAYS = 30
 CALLBACK_FIELDS = ("EventType", "AccountSid", "WorkspaceSid", "WorkspaceName", "EventDescription", "ResourceType",
                    "ResourceSid", "Timestamp", "TimestampMs", "Sid")
 
-# Every event type the reference lists. Transfers are not built, so task.transfer-* never occur.
+# Every event type the reference lists (NOT_EMITTED says which the emulator never logs, and why).
 EVENT_TYPES = (
     "activity.created", "activity.updated", "activity.deleted",
     "reservation.created", "reservation.accepted", "reservation.rejected", "reservation.timeout",

@@ -25,7 +25,7 @@ import socket
 import ssl
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,10 +221,19 @@ def without_fragment(url: str) -> str:
 
 
 class RealHTTP(Transport):
-    """A real HTTP POST, on the delivery thread (it never blocks the request that caused it)."""
+    """A real HTTP POST, on a delivery thread (it never blocks the request that caused it).
+
+    Each delivery thread keeps its connections to receivers open between callbacks (HTTP/1.1
+    keep-alive, at most ``KEPT_CONNECTIONS`` per thread), so a busy receiver is not paid a new
+    TCP connection per callback. A kept connection the receiver has closed meanwhile is replaced
+    at once, without counting an attempt."""
 
     name = "http"
     asynchronous = True
+    KEPT_CONNECTIONS = 8
+
+    def __init__(self) -> None:
+        self._local = threading.local()
 
     def deliver(self, record: WebhookRecord, timeouts: Timeouts) -> Result:
         started = time.monotonic()
@@ -241,6 +250,12 @@ class RealHTTP(Transport):
             if time.monotonic() - started >= timeouts.total:
                 return result
 
+    def _kept(self) -> OrderedDict:
+        kept = getattr(self._local, "connections", None)
+        if kept is None:
+            kept = self._local.connections = OrderedDict()
+        return kept
+
     def _attempt(self, record: WebhookRecord, timeouts: Timeouts) -> Result:
         parts = urlsplit(record.url)
         scheme = parts.scheme.lower()
@@ -248,29 +263,48 @@ class RealHTTP(Transport):
             return Result(error=f"cannot deliver to {record.url!r}: not an http(s) URL")
         port = parts.port or (443 if scheme == "https" else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn_cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if scheme == "https" else {}
-        conn = conn_cls(parts.hostname, port, timeout=timeouts.connect, **kwargs)
-        try:
+        headers = {k: v for k, v in record.headers.items() if k.lower() != "host"}
+        key = (scheme, parts.hostname, port)
+        kept = self._kept()
+        conn = kept.pop(key, None)
+        reused = conn is not None
+        if conn is None:
+            conn_cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if scheme == "https" else {}
+            conn = conn_cls(parts.hostname, port, timeout=timeouts.connect, **kwargs)
             try:
                 conn.connect()
             except (OSError, ssl.SSLError) as exc:
+                conn.close()
                 return Result(error=f"connection to {parts.hostname}:{port} failed: {exc}",
-                                timed_out=isinstance(exc, socket.timeout), failure="ct")
+                              timed_out=isinstance(exc, socket.timeout), failure="ct")
+        keep = False
+        try:
+            assert conn.sock is not None
             conn.sock.settimeout(timeouts.read)
-            headers = {k: v for k, v in record.headers.items() if k.lower() != "host"}
             try:
                 conn.request(record.method, path, body=form_body(record.params), headers=headers)
                 answer = conn.getresponse()
                 body = answer.read(MAX_BODY + 1).decode("utf-8", "replace")
             except TimeoutError:
                 return Result(error=f"read timed out after {timeouts.read:g} s", timed_out=True, failure="rt")
-            except OSError as exc:
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                if reused:  # the receiver closed the kept connection while it was idle: a fresh one
+                    conn.close()
+                    return self._attempt(record, timeouts)
                 return Result(error=f"{type(exc).__name__}: {exc}", failure="rt")
+            except (OSError, http.client.HTTPException) as exc:
+                return Result(error=f"{type(exc).__name__}: {exc}", failure="rt")
+            keep = not answer.will_close and answer.isclosed()
             failure = "4xx" if 400 <= answer.status < 500 else "5xx" if answer.status >= 500 else None
             return Result(status=answer.status, headers=dict(answer.getheaders()), body=body, failure=failure)
         finally:
-            conn.close()
+            if keep:
+                kept[key] = conn
+                while len(kept) > self.KEPT_CONNECTIONS:
+                    kept.popitem(last=False)[1].close()
+            else:
+                conn.close()
 
 
 # --- concurrency: who waits for whom -------------------------------------------------------------

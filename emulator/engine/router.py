@@ -599,8 +599,10 @@ class Router:
 
     # --- helpers --------------------------------------------------------------------------------------
     def _finish(self, ws: WorkspaceTables, task: Task) -> None:
-        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later."""
+        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later. Its
+        routing state is over (a finished task is never routed again): it goes now."""
         ws.timers.cancel_task(task.sid)
+        ws.task_routing.pop(task.sid, None)
         idx.sync_task(ws, ws.index, task)
         ws.timers.start(lifecycle.DELETION, task.sid, FINISHED_TASK_RETENTION)
 

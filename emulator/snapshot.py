@@ -182,12 +182,14 @@ def _copy_workspace(ws: Workspace) -> tuple:
             workers,
             [_get["workflow"](w) for w in ws.workflows.values()],
             [(get_task(t), routing.get(t.sid), t.transfer_sid) for t in ws.tasks.values()],
-            [r if _is_over(r) else (_get["reservation"](r), r.transfer_sid) for r in ws.reservations.values()],
+            [r if _is_over(r) else (_get["reservation"](r), r.transfer_sid, _reservation_extras(r))
+             for r in ws.reservations.values()],
             list(ws.events.values()),
             [_get["transfer"](x) for x in ws.transfers.values()])
 
 
-# Reservations no transition leaves, whose fields nothing changes any more. A completed reservation
+# Reservations no transition leaves, whose fields nothing changes any more (what an offer that ends
+# restores, and the instructions of an accepted one, are settled in the call that ends it). A completed reservation
 # still holding a post-work activity is not among them: the activity is cleared once applied.
 _OVER = frozenset((ReservationStatus.REJECTED, ReservationStatus.TIMEOUT, ReservationStatus.CANCELED,
                    ReservationStatus.RESCINDED))
@@ -254,11 +256,13 @@ def _encode_workspace(copy: tuple, iso: _Instants) -> dict:
         if transfer_sid is not None:
             row["transfer_sid"] = transfer_sid
     get_reservation = _get["reservation"]
-    held = [(get_reservation(r), r.transfer_sid) if isinstance(r, Reservation) else r for r in reservations]
+    held = [(get_reservation(r), r.transfer_sid, _reservation_extras(r)) if isinstance(r, Reservation) else r
+            for r in reservations]
     doc["reservations"] = reservation_rows = _rows(RESERVATION_FIELDS, [r[0] for r in held], iso)
-    for row, (_, transfer_sid) in zip(reservation_rows, held, strict=True):
+    for row, (_, transfer_sid, extras) in zip(reservation_rows, held, strict=True):
         if transfer_sid is not None:
             row["transfer_sid"] = transfer_sid
+        row.update(extras)
     doc["events"] = _encode_events(events, iso)
     if transfers:
         doc["transfers"] = _rows(TRANSFER_FIELDS, transfers, iso)
@@ -275,6 +279,19 @@ def _encode_events(events: list[Event], iso: _Instants) -> dict:
             index = shapes[e.shape] = len(shapes)
         append([*head(e), iso[e.event_date], index, *e.values])
     return {"columns": list(EVENT_COLUMNS), "shapes": [list(shape.names) for shape in shapes], "rows": rows}
+
+
+def _reservation_extras(r: Reservation) -> dict:
+    """A reservation's ETag version, the activity it moved its worker from and the instructions it
+    received, each only when it has one (so documents of reservations without them are unchanged)."""
+    extras: dict = {}
+    if r.version:
+        extras["version"] = r.version
+    if r.previous_activity_sid is not None:
+        extras["previous_activity_sid"] = r.previous_activity_sid
+    if r.instructions:
+        extras["instructions"] = [dict(i) for i in r.instructions]
+    return extras
 
 
 def _transfer_sid(sid: str | None) -> dict:
@@ -737,7 +754,8 @@ class _Builder:
                 raise self.fail(f"reservation {r['sid']} names a task or worker that does not exist")
             ws.reservations[self.unique(r["sid"])] = Reservation(
                 r["sid"], *common, r["task_sid"], r["worker_sid"], r["reservation_status"], _instant(r["date_created"]),
-                _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"))
+                _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"), r.get("version", 0),
+                r.get("previous_activity_sid"), [dict(i) for i in r.get("instructions", [])])
         self.transfers(ws, d.get("transfers", []), common)
         self.events(ws, d["events"], common)
         return ws

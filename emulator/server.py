@@ -385,6 +385,9 @@ class Server:
         self._server.close_connections()
 
     def stop(self) -> None:
+        # what the app holds open through this server (the Event Bridge's websockets) ends cleanly first
+        for hook in getattr(self._server.app, "config", {}).get("server_stop_hooks", ()):
+            hook(self.port)
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()

@@ -190,7 +190,7 @@ class BridgeRenderer:
 
     def __getattr__(self, name: str):
         # A REST operation the bridge does not draw (workflows, statistics, events, ...).
-        raise errors.NotImplementedByEmulator(f"The Event Bridge does not serve {name} resources")
+        raise errors.NotImplementedByEmulator(errors.BRIDGE_NOT_DRAWN.format(resource=name))
 
     def page(self, path: str, query, key: str, items: list, render) -> dict:
         """``{contents, after_sid}``: ``PageSize`` items after ``AfterSid`` (or ``NextToken`` for

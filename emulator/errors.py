@@ -186,6 +186,14 @@ TASK_CANNOT_COMPLETE = ("Cannot complete task {task_sid} in workspace {workspace
 TASK_ETAG_MISMATCH = "The If-Match header {given} does not match the current version {current} of Task {task_sid}"
 TASK_ATTRIBUTES_AND_STATUS = ("Updating AssignmentStatus and Attributes in one request is not supported; "
                               "send two requests")
+# https://www.twilio.com/docs/api/errors/40131, 40140, 40146, 40147 (the debugger's texts; the REST
+# answer carries the same code)
+DEQUEUE_NO_TO = ("Missing or Invalid 'to' parameter - Dequeue Instruction: no DequeueTo and no contact_uri in the "
+                 "worker's attributes")
+DEQUEUE_NO_CALL_SID = "Failed to issue Dequeue instruction due to missing 'call_sid' property"
+SUPERVISE_STATE = ("Failed to issue Supervise Instruction due to invalid Reservation state: the Reservation cannot be "
+                   "pending or canceled (status {status})")
+SUPERVISE_CONTACT_URI = "Failed to issue Supervise instruction due to missing or invalid 'contact_uri' property"
 RESERVATION_NOT_PENDING = "Reservation {sid} is not pending (status {status})"
 RESERVATION_RESCINDED = "Reservation {sid} has been rescinded"
 RESERVATION_CANNOT_WRAP = "Reservation {sid} is not accepted (status {status}); it cannot wrap up"

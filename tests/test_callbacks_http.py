@@ -131,7 +131,6 @@ def wait_assignment(webhooks, task_sid: str, kind: str = "assignment"):
 INSTRUCTIONS = [
     ("accept", {"instruction": "accept"}, "accepted", "instruction accept"),
     ("reject", {"instruction": "reject", "activity_sid": "OFFLINE"}, "rejected", "instruction reject"),
-    ("reject-without-activity", {"instruction": "reject"}, "rejected", "instruction reject"),
     ("dequeue", {"instruction": "dequeue", "from": "+15005550006", "post_work_activity_sid": "OFFLINE"},
      "accepted", "instruction dequeue"),
     ("call-accept", {"instruction": "call", "from": "+15005550006", "url": "https://app.example.com/twiml",

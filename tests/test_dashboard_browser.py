@@ -190,6 +190,15 @@ def test_a_callback_appears_in_the_inbox(emulator, page):
     search.send_keys(Keys.SPACE, Keys.BACKSPACE)
     _shot(page, "inbox")
 
+    # an assignment callback: what came back and what the answer did
+    ws.workflows(desk.workflows["Ticket Intake"]).update(assignment_callback_url="https://desk.example.com/assign")
+    emulator.on_assignment(lambda callback: {"instruction": "accept"})
+    ws.tasks.create(workflow_sid=desk.workflows["Ticket Intake"], attributes="{}")
+    Select(page.find_element(By.ID, "inbox-kind")).select_by_visible_text("assignment")
+    _wait(page, lambda d: "https://desk.example.com/assign" in _text(d, "#inbox tbody"))
+    [row] = _texts(page, "#inbox tbody tr")
+    assert "200" in row and "the reservation is accepted" in row
+
 
 def test_clock_set_snapshot_and_reset_from_the_page(emulator, page, tmp_path):
     _desk(emulator)

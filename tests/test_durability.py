@@ -270,6 +270,37 @@ def test_a_replay_rebuilds_the_same_state_while_timers_fire_between_writes(tmp_p
         clock.stop()
 
 
+def test_a_compaction_does_not_wait_for_a_hanging_receiver(tmp_path):
+    from emulator.clock import MANUAL, Clock
+    from emulator.engine.backend import Backend
+    from emulator.http import create_app
+    from emulator.journal import Journal
+    from emulator.webhooks import Webhooks
+
+    hanging = _hanging_receiver()
+    backend = Backend(clock=Clock(MANUAL, start="2026-01-01T00:00:00Z"), seed=5)
+    webhooks = Webhooks(backend, default_delivery="http")
+    app = create_app(backend, webhooks=webhooks)
+    journal = Journal(str(tmp_path / "state.json"), backend, webhooks, app, interval=0)
+    try:
+        journal.load()
+        journal.start()
+        http = app.test_client()
+        http.post("/v1/Workspaces", data={"FriendlyName": "Held", "EventCallbackUrl":
+                                          f"http://127.0.0.1:{hanging.getsockname()[1]}/e"}, auth=AUTH)
+        assert not all(r.done for r in webhooks.inbox)  # a delivery hangs
+        started = time.monotonic()
+        journal.compact()
+        assert time.monotonic() - started < 1.0
+        saved = json.loads((tmp_path / "state.json").read_text())
+        assert saved["generation"] == 2 and sorted(p.name for p in tmp_path.iterdir()) == [
+            "state.json", "state.json.journal.2"]
+    finally:
+        webhooks.close(timeout=0.1)
+        journal.close()
+        hanging.close()
+
+
 def _journal(tmp_path):
     from emulator.clock import MANUAL, Clock
     from emulator.engine.backend import Backend

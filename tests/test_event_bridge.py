@@ -252,7 +252,9 @@ def test_active_keeps_the_reservations_that_hold_the_worker(desk):
     desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
     first = desk.ws.tasks.create(attributes="{}")
     [r1] = desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"]
-    desk.ok(f"Workers/{desk.alice}/Reservations/{r1['sid']}", "POST", {"ReservationStatus": "rejected"})
+    # rejected to Offline: staying available, she would be offered the task again
+    desk.ok(f"Workers/{desk.alice}/Reservations/{r1['sid']}", "POST",
+            {"ReservationStatus": "rejected", "WorkerActivitySid": desk.activities["Offline"]})
     assert desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"] == []
     assert len(desk.ok(f"Workers/{desk.alice}/Reservations")["contents"]) == 1
     assert first.sid == r1["task"]["sid"]

@@ -136,12 +136,14 @@ def test_reject_reoffers_to_another_worker(client):
     pending = reservations(ws, task.sid, status="pending")
     assert [r.worker_sid for r in pending] == [b.sid]
     ws.tasks(task.sid).reservations(pending[0].sid).update(reservation_status="rejected")
-    # nobody else: the task waits; a's return does not re-offer it to a (a rejected it)
+    # b stays available, so the task is offered to her again (the real service leaves such loops
+    # to its 1,000-attempt cancel); rejecting to Offline ends it, and a, back, is offered it
+    [again] = reservations(ws, task.sid, status="pending")
+    assert again.worker_sid == b.sid
+    ws.tasks(task.sid).reservations(again.sid).update(reservation_status="rejected", worker_activity_sid=ws.offline)
     assert ws.tasks(task.sid).fetch().assignment_status == "pending"
     ws.workers(a.sid).update(activity_sid=ws.available)
-    assert ws.tasks(task.sid).fetch().assignment_status == "pending"
-    c = worker(ws, "c")
-    assert [r.worker_sid for r in reservations(ws, task.sid, status="pending")] == [c.sid]
+    assert [r.worker_sid for r in reservations(ws, task.sid, status="pending")] == [a.sid]
 
 
 def test_reservation_timeout_moves_worker_offline_and_reoffers(emu, client):
@@ -224,10 +226,11 @@ def test_multi_reservation_first_accept_rescinds_others(client):
     ws = make_workspace(client)
     queue, wf = queue_workflow(ws, max_reserved_workers=2)
     a, b = worker(ws, "a"), worker(ws, "b")
-    task = ws.tasks.create(attributes="{}", workflow_sid=wf.sid)
+    task = ws.tasks.create(attributes=json.dumps({"call_sid": "CA" + "1" * 32}), workflow_sid=wf.sid)
     rs = reservations(ws, task.sid)
     assert sorted(r.worker_sid for r in rs) == sorted([a.sid, b.sid])
-    ws.tasks(task.sid).reservations(rs[1].sid).update(instruction="dequeue", dequeue_from="+15550001111")
+    ws.tasks(task.sid).reservations(rs[1].sid).update(instruction="dequeue", dequeue_from="+15550001111",
+                                                      dequeue_to="client:b")
     assert res_status(ws, task.sid, rs[1].sid) == "accepted"
     assert res_status(ws, task.sid, rs[0].sid) == "rescinded"
     with pytest.raises(TwilioRestException) as info:

@@ -12,7 +12,7 @@ then Support, everything else -> Support; reservations time out after 30 s):
     50   task D -> waits in Support
     55   D canceled (wait 5)
     60   carol Available -> B reserved to carol
-    70   carol rejects B
+    70   carol stops taking calls (voice capacity 0) and rejects B (so B is not offered to her again)
     100  C times out of Sales, moves to Support, reserved to carol
     120  carol accepts C (wait 80, 20 in Support)
     140  A completed                                    <- "now" for the tests
@@ -89,6 +89,7 @@ def run(emu, client):
     emu.clock.advance(5)
     w.workers(carol.sid).update(activity_sid=acts["Available"])
     emu.clock.advance(10)
+    w.workers(carol.sid).worker_channels("voice").update(capacity=0)
     w.tasks(b.sid).reservations(pending(b).sid).update(reservation_status="rejected")
     emu.clock.advance(30)
     assert w.tasks(c.sid).fetch().task_queue_sid == support.sid
@@ -184,7 +185,7 @@ def test_task_channel_filters_tasks_reservations_and_staffed_workers(run):
     assert s.wait_duration_until_accepted == ZERO
     rt = run.w.real_time_statistics().fetch(task_channel="voice")
     assert (rt.total_tasks, rt.longest_task_waiting_sid) == (1, run.b.sid)
-    assert rt.total_workers == 2  # bob's voice capacity is 0
+    assert rt.total_workers == 1  # bob and, since t=70, carol take no calls (voice capacity 0)
     default = run.w.cumulative_statistics().fetch(task_channel="default")
     assert (default.tasks_created, default.reservations_accepted) == (3, 2)
     # a TaskChannel SID works like its unique name
@@ -293,7 +294,7 @@ def test_workers_real_time(run):
     s = run.w.workers.real_time_statistics().fetch()
     assert s.total_workers == 3
     assert by_name(s.activity_statistics) == {"Offline": 2, "Available": 1, "Unavailable": 0}
-    assert run.w.workers.real_time_statistics().fetch(task_channel="voice").total_workers == 2
+    assert run.w.workers.real_time_statistics().fetch(task_channel="voice").total_workers == 1  # bob and carol: no calls
 
 
 @pytest.mark.parametrize("filters, names, reservations", [

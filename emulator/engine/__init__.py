@@ -16,6 +16,8 @@ Module map (lower modules never import higher ones; ``tests/test_engine_structur
 - ``lifecycle``        Task and Reservation state machines as transition tables; the capacity rule;
                        ``Timers``, the one registry of task timers (TTL, target, reservation, 24 h, 5 min)
 - ``updates``          ``ReservationUpdate``: a reservation update as one typed value (REST or callback)
+- ``instructions``     what ``dequeue`` and ``supervise`` check and leave behind without telephony
+- ``activities``       where reservations move their workers (single-tasking activities, post-work)
 - ``routing.index``    the routing index (queue membership, free workers, waiting tasks), derived state
 - ``routing.matching`` eligibility of a worker for a task, and worker order
 - ``routing.steps``    workflow filters and targets: entering a step, skip_if, target timeouts

@@ -65,6 +65,12 @@ class Series:
 
     def add(self, t: float, wait, queue_wait) -> None:
         self.times.append(t)
+        if wait is None and queue_wait is None and not self.waits:
+            return  # most figures never carry a wait: their series keep the instants only
+        missing = len(self.times) - 1 - len(self.waits)
+        if missing:
+            self.waits.extend([None] * missing)
+            self.queue_waits.extend([None] * missing)
         self.waits.append(wait)
         self.queue_waits.append(queue_wait)
 

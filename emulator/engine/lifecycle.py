@@ -119,6 +119,8 @@ def move_reservation(reservation: Reservation, status: str, now: datetime) -> No
     if reservation.reservation_status not in RESERVATION_TRANSITIONS[status]:
         raise AssertionError(f"reservation {reservation.sid}: {reservation.reservation_status} -> {status} "
                              "is not a transition")
+    if reservation.reservation_status != status:
+        reservation.version += 1
     reservation.reservation_status = status
     reservation.date_updated = now
 

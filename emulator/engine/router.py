@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .. import errors
-from . import lifecycle
+from . import activities, instructions, lifecycle
 from .context import WorkQueue
 from .lifecycle import (
     ASSIGNED_TASK_LIFETIME,
@@ -114,28 +114,43 @@ class Router:
         # [I] offers still pending in the old queue are withdrawn when the task moves on
         for reservation in self._task_reservations(ws, task, RS.PENDING):
             self._end_reservation(ws, reservation, RS.RESCINDED)
+            activities.restore(ws, reservation)
             self.work.want_worker(ws, reservation.worker_sid)
         lifecycle.move_task(task, PENDING)
         if route.index + 1 < len(route.targets):
-            ws.emit("task-queue.moved", task=task, queue=ws.task_queues.get(route.targets[route.index + 1].queue_sid or ""))
-            if not steps.enter_step(ws, task, route.index + 1):
-                self.cancel_task(ws, task, steps.WORKFLOW_SKIPPED_REASON)
+            self._next_target(ws, task, route.index + 1)
         else:
             if route.workflow_sid:
                 ws.emit("workflow.timeout", task=task)
             self.cancel_task(ws, task, steps.WORKFLOW_TIMEOUT_REASON)
 
+    def _next_target(self, ws: WorkspaceTables, task: Task, index: int) -> None:
+        route = ws.task_routing[task.sid].route
+        assert route is not None
+        ws.emit("task-queue.moved", task=task, queue=ws.task_queues.get(route.targets[index].queue_sid or ""))
+        if not steps.enter_step(ws, task, index):
+            self.cancel_task(ws, task, steps.WORKFLOW_SKIPPED_REASON)
+
     def _reservation_expired(self, ws: WorkspaceTables, reservation_sid: str) -> None:
         reservation = ws.reservations.get(reservation_sid)
         if reservation is None or reservation.reservation_status != RS.PENDING:
             return
-        self._release(ws, reservation, RS.TIMEOUT, exclude=False)
+        self._release(ws, reservation, RS.TIMEOUT, exclude=False, declined=True)
         # the worker did not answer: it moves to the workspace's TimeoutActivity
-        # (https://www.twilio.com/docs/taskrouter/api/workspace)
+        # (https://www.twilio.com/docs/taskrouter/api/workspace), or, with none, back to where it was
         worker = ws.workers.get(reservation.worker_sid)
-        if worker is not None and ws.timeout_activity_sid in ws.activities and \
-                worker.activity_sid != ws.timeout_activity_sid:
-            ws.set_worker_activity(worker, ws.timeout_activity_sid)
+        if worker is not None and ws.timeout_activity_sid in ws.activities:
+            if worker.activity_sid != ws.timeout_activity_sid:
+                ws.set_worker_activity(worker, ws.timeout_activity_sid)
+        else:
+            activities.restore(ws, reservation)
+        # The task re-evaluates: on to the next target of its filter at once, if any (https://www.twilio.com/
+        # docs/taskrouter/task-evaluation: the reservation "times out for Task A. Task A re-evaluates and maps to Q2").
+        task, state = ws.tasks.get(reservation.task_sid), ws.task_routing.get(reservation.task_sid)
+        route = state.route if state is not None else None
+        if task is not None and route is not None and route.workflow_sid and task.assignment_status == PENDING \
+                and route.index + 1 < len(route.targets):
+            self._next_target(ws, task, route.index + 1)
 
     def _assigned_expired(self, ws: WorkspaceTables, task_sid: str) -> None:
         task = ws.tasks.get(task_sid)
@@ -177,6 +192,7 @@ class Router:
             if attributes_changed and task.workflow_sid and not task.routing_target and not task.requested_queue_sid:
                 for reservation in self._task_reservations(ws, task, RS.PENDING):
                     self._end_reservation(ws, reservation, RS.RESCINDED)
+                    activities.restore(ws, reservation)
                     self.work.want_worker(ws, reservation.worker_sid)
                 lifecycle.move_task(task, PENDING)
                 self._start_routing(ws, task)
@@ -226,7 +242,7 @@ class Router:
         with self._batch():
             for reservation in ws.worker_reservations(worker.sid):
                 if reservation.reservation_status == RS.PENDING:
-                    self._release(ws, reservation, RS.REJECTED, exclude=True)
+                    self._release(ws, reservation, RS.REJECTED, exclude=False, declined=True)
 
     def cancel_reservation(self, ws: WorkspaceTables, reservation: Reservation) -> None:
         """A pending reservation whose assignment callback and fallback both failed is canceled
@@ -258,7 +274,7 @@ class Router:
                 for reservation in self._task_reservations(ws, task, RS.ACCEPTED):
                     self._set_reservation(ws, reservation, RS.WRAPPING, "reservation.wrapup")
                 ws.emit("task.wrapup", task=task)
-                self._post_work(ws, task)
+                activities.post_work(ws, self._task_reservations(ws, task, RS.WRAPPING, RS.COMPLETED))
             elif status == COMPLETED:
                 lifecycle.move_task(task, COMPLETED)
                 for reservation in self._task_reservations(ws, task, RS.ACCEPTED, RS.WRAPPING):
@@ -267,7 +283,7 @@ class Router:
                     # the freed capacity is offered to waiting work
                     self.work.want_worker(ws, reservation.worker_sid)
                 ws.emit("task.completed", task=task)
-                self._post_work(ws, task)
+                activities.post_work(ws, self._task_reservations(ws, task, RS.WRAPPING, RS.COMPLETED))
                 self._finish(ws, task)
 
     def cancel_task(self, ws: WorkspaceTables, task: Task, reason: str | None) -> None:
@@ -279,6 +295,7 @@ class Router:
                 task.reason = reason
             for reservation in pending:
                 self._end_reservation(ws, reservation, RS.CANCELED)
+                activities.restore(ws, reservation)
                 self.work.want_worker(ws, reservation.worker_sid)
             idx.sync_task(ws, ws.index, task)
             ws.emit("task.canceled", task=task)
@@ -295,6 +312,7 @@ class Router:
             if not system:
                 for reservation in self._task_reservations(ws, task, RS.PENDING):
                     self._end_reservation(ws, reservation, RS.CANCELED)
+                    activities.restore(ws, reservation)
             for reservation in self._task_reservations(ws, task, RS.ACCEPTED, RS.WRAPPING):
                 if not system:
                     # [I] an API delete ends the work the worker holds: reservation.completed, as the
@@ -454,15 +472,11 @@ class Router:
         workflow = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
         seconds = workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT
         ws.timers.start(lifecycle.RESERVATION, reservation.sid, seconds)
-        if not ws.multi_task_enabled:
-            queue = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
-            if queue is not None and queue.reservation_activity_sid and \
-                    queue.reservation_activity_sid in ws.activities and \
-                    worker.activity_sid != queue.reservation_activity_sid:
-                ws.set_worker_activity(worker, queue.reservation_activity_sid)
+        activities.reserved(ws, reservation, task, worker)
 
     # --- reservations -----------------------------------------------------------------------------------
-    def _release(self, ws: WorkspaceTables, reservation: Reservation, status: str, *, exclude: bool) -> None:
+    def _release(self, ws: WorkspaceTables, reservation: Reservation, status: str, *, exclude: bool,
+                 declined: bool = False) -> None:
         """A pending reservation ends unaccepted: its task goes back to routing (or to its transferer)."""
         if reservation.transfer_sid is not None:
             transfers.failed(self, ws, reservation, status)
@@ -476,8 +490,11 @@ class Router:
         state = ws.task_routing.setdefault(task.sid, TaskRouting())
         if exclude:
             state.excluded.add(reservation.worker_sid)
+        if declined:  # for this round of offers only (TaskRouting.declined)
+            state.declined.add(reservation.worker_sid)
         if self._task_reservations(ws, task, RS.PENDING):
             return
+        state.declined.clear()
         lifecycle.move_task(task, PENDING, ws.now())
         if state.attempts >= lifecycle.MAX_RESERVATION_ATTEMPTS:
             self.cancel_task(ws, task, lifecycle.ATTEMPTS_REASON)
@@ -522,11 +539,18 @@ class Router:
             if task is None:
                 raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
                     path=f"/v1/Workspaces/{ws.sid}/Tasks/{reservation.task_sid}"))
+            ws.check_version(reservation, update.if_match, "Reservation")
             if reservation.reservation_status == RS.RESCINDED:
                 raise errors.Gone(errors.RESERVATION_RESCINDED.format(sid=reservation.sid))
             if update.instruction is not None:
                 accept, post_work = update.check_instruction(ws.multi_task_enabled)
+                instruction = update.instruction.lower()
+                if instruction == "supervise":
+                    instructions.supervise(ws, reservation, update)
+                    return
                 lifecycle.require_pending(reservation)
+                if instruction == "dequeue":
+                    instructions.dequeue(ws, reservation, task, update)
                 if post_work is not None:
                     # the worker moves there once the work is done (the reservation wraps up or completes)
                     reservation.post_work_activity_sid = post_work
@@ -554,6 +578,7 @@ class Router:
             ws.timers.start(lifecycle.ASSIGNED_LIFETIME, task.sid, ASSIGNED_TASK_LIFETIME)
         for other in self._task_reservations(ws, task, RS.PENDING):
             self._end_reservation(ws, other, RS.RESCINDED)
+            activities.restore(ws, other)
             self.work.want_worker(ws, other.worker_sid)
         channel = self._channel_for(ws, reservation.worker_sid, task)
         if channel is not None:
@@ -562,31 +587,21 @@ class Router:
         worker = ws.workers.get(reservation.worker_sid)
         if worker is not None:
             idx.refresh_worker(ws, ix, worker)  # its idle time restarts now
-        if worker is not None and not ws.multi_task_enabled:
-            queue = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
-            if queue is not None and queue.assignment_activity_sid and \
-                    queue.assignment_activity_sid in ws.activities and \
-                    worker.activity_sid != queue.assignment_activity_sid:
-                ws.set_worker_activity(worker, queue.assignment_activity_sid)
+        if worker is not None:
+            activities.assigned(ws, task, worker)
         transfers.accepted(self, ws, reservation, task)  # a transfer's offer: the transfer completes
 
     def _reject(self, ws: WorkspaceTables, reservation: Reservation, activity_sid: str | None) -> None:
-        self._release(ws, reservation, RS.REJECTED, exclude=True)
+        # A worker who rejects and stays available may be offered the same task again: the real
+        # service ends such loops with its 1,000-attempt cancel, and its docs advise passing
+        # WorkerActivitySid on reject for this reason (https://www.twilio.com/docs/taskrouter/api/reservations).
+        self._release(ws, reservation, RS.REJECTED, exclude=False, declined=True)
         worker = ws.workers.get(reservation.worker_sid)
-        if worker is not None and activity_sid and worker.activity_sid != activity_sid:
-            ws.set_worker_activity(worker, activity_sid)
-
-    def _post_work(self, ws: WorkspaceTables, task: Task) -> None:
-        """The work of a reservation accepted with a post-work activity is done (wrapping or
-        completed, whichever comes first): its worker moves to that activity."""
-        for reservation in self._task_reservations(ws, task, RS.WRAPPING, RS.COMPLETED):
-            activity_sid = reservation.post_work_activity_sid
-            if activity_sid is None:
-                continue
-            reservation.post_work_activity_sid = None
-            worker = ws.workers.get(reservation.worker_sid)
-            if worker is not None and activity_sid in ws.activities and worker.activity_sid != activity_sid:
+        if worker is not None and activity_sid:
+            if worker.activity_sid != activity_sid:
                 ws.set_worker_activity(worker, activity_sid)
+        else:
+            activities.restore(ws, reservation)
 
     def create_transfer(self, ws: WorkspaceTables, reservation: Reservation, task: Task, to: str, mode: str,
                         attributes: tuple[str, dict] | None, priority: int | None) -> Transfer:
@@ -599,8 +614,10 @@ class Router:
 
     # --- helpers --------------------------------------------------------------------------------------
     def _finish(self, ws: WorkspaceTables, task: Task) -> None:
-        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later."""
+        """A task reached ``canceled`` or ``completed``: it is deleted five minutes later. Its
+        routing state is over (a finished task is never routed again): it goes now."""
         ws.timers.cancel_task(task.sid)
+        ws.task_routing.pop(task.sid, None)
         idx.sync_task(ws, ws.index, task)
         ws.timers.start(lifecycle.DELETION, task.sid, FINISHED_TASK_RETENTION)
 

@@ -169,6 +169,12 @@ class Reservation:
     post_work_activity_sid: str | None = None
     # the transfer this reservation offers (a transfer leg)
     transfer_sid: str | None = None
+    # its ETag: +1 on every change of status (If-Match on reservation updates)
+    version: int = 0
+    # single-tasking: the activity the worker had before the queue's reservation activity
+    previous_activity_sid: str | None = None
+    # instructions without telephony the reservation received (dequeue's call, supervise), as data
+    instructions: list = field(default_factory=list)
 
 
 class TransferStatus:
@@ -296,5 +302,9 @@ class TaskRouting:
     """A task's routing state: its route, the workers passed over for it and its reservation attempts."""
 
     route: Route | None = None
-    excluded: set[str] = field(default_factory=set)  # workers who rejected the task
+    excluded: set[str] = field(default_factory=set)  # workers passed over for good (unreachable callbacks)
     attempts: int = 0  # pending -> reserved transitions
+    # workers whose offer of this round ended unaccepted (rejected, timed out): not offered the task
+    # again while its other offers are out; once it is pending again they may be (each round counts
+    # towards the 1,000-attempt cancel). Not kept in snapshots: a round is short.
+    declined: set[str] = field(default_factory=set)

@@ -20,7 +20,8 @@ from .. import errors
 INSTRUCTION_TIMEOUT_MAX = 999
 RECORD_VALUES = ("record-from-answer", "do-not-record")
 DEQUEUE_STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
-INSTRUCTIONS = ("dequeue", "call", "redirect", "conference")
+INSTRUCTIONS = ("dequeue", "call", "redirect", "conference", "supervise")
+SUPERVISOR_MODES = ("monitor", "whisper", "barge")
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -35,6 +36,7 @@ class ReservationUpdate:
     post_work_activity_sid: str | None = None
     timeout: int | None = None  # conference ring timeout
     dequeue_from: str | None = None
+    dequeue_to: str | None = None
     dequeue_timeout: int | None = None
     dequeue_record: str | None = None
     dequeue_status_callback_event: tuple[str, ...] | None = None
@@ -47,6 +49,9 @@ class ReservationUpdate:
     redirect_call_sid: str | None = None
     redirect_url: str | None = None
     redirect_accept: bool | None = None
+    supervisor: str | None = None
+    supervisor_mode: str | None = None
+    if_match: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -101,7 +106,8 @@ class ReservationUpdate:
         """An instruction's required parameters and call options; ``(accepts, post-work activity)``."""
         instruction = (self.instruction or "").lower()
         if instruction == "dequeue":
-            self._require(("DequeueFrom", self.dequeue_from))
+            # DequeueFrom is optional: "it defaults for tasks created by <Enqueue>" (TaskRouter.js
+            # docs); the destination and the task's call_sid are checked against the task and worker
             self._check_call_options(("DequeueTimeout", self.dequeue_timeout), ("DequeueRecord", self.dequeue_record),
                                      ("DequeueStatusCallbackEvent", self.dequeue_status_callback_event))
             return True, self.dequeue_post_work_activity_sid
@@ -118,6 +124,12 @@ class ReservationUpdate:
                 # "(Deprecated) ... Not valid in multi-tasking workspaces."
                 raise errors.InvalidParameter(errors.POST_WORK_ACTIVITY_MULTITASKING)
             return True, self.post_work_activity_sid
+        if instruction == "supervise":
+            self._require(("Supervisor", self.supervisor))
+            if self.supervisor_mode is not None and self.supervisor_mode not in SUPERVISOR_MODES:
+                raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
+                    name="SupervisorMode", reason=f"must be one of {', '.join(SUPERVISOR_MODES)}"))
+            return False, None
         raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
             name="Instruction", reason=f"'{instruction}' is not one of {', '.join(INSTRUCTIONS)}"))
 

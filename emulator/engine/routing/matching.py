@@ -69,7 +69,7 @@ def known_worker(task: Task, spec: str):
 def eligible(ws: WorkspaceTables, ix: RoutingIndex, task: Task, state: TaskRouting, target: Target,
               worker: Worker) -> bool:
     """Whether ``worker`` may get a reservation for ``task`` at its current target now."""
-    if worker.sid in state.excluded:
+    if worker.sid in state.excluded or worker.sid in state.declined:
         return False
     for r in ix.by_task.get(task.sid, {}).values():
         if r.worker_sid == worker.sid and r.reservation_status in LOAD_STATUSES:

@@ -11,6 +11,7 @@ tasks is the router's, so each step that ends the task's routing says so in its 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .. import lifecycle
@@ -120,7 +121,12 @@ def enter_step(ws: WorkspaceTables, task: Task, index: int) -> bool:
     if target.queue_sid:
         ws.emit("task-queue.entered", task=task)
     if target.timeout:
-        ws.timers.start(lifecycle.TARGET, task.sid, target.timeout)
+        # A target's timeout counts on the task's age: its deadline is the sum of the timeouts of
+        # the targets up to it (https://www.twilio.com/docs/taskrouter/task-evaluation: "the queue
+        # timeout will be based on the current age of the Task"). [I] A deadline already passed
+        # (a task re-evaluated late) fires at the clock's next step.
+        deadline = sum(t.timeout or 0 for t in route.targets[:index + 1])
+        ws.timers.start_at(lifecycle.TARGET, task.sid, task.date_created + timedelta(seconds=deadline))
     ws.ctx.work.want_task(ws, task.sid)
     return True
 

@@ -28,14 +28,14 @@ def list_worker_reservations(call: Call) -> Reply:
 def fetch_task_reservation(call: Call) -> Reply:
     ws = call.workspace()
     reservation = ws.get_reservation(call.path["Sid"], task_sid=call.path["TaskSid"])
-    return Reply(call.render.reservation(ws, reservation))
+    return Reply(call.render.reservation(ws, reservation), headers={"ETag": str(reservation.version)})
 
 
 @operation("FetchWorkerReservation")
 def fetch_worker_reservation(call: Call) -> Reply:
     ws = call.workspace()
     reservation = ws.get_reservation(call.path["Sid"], worker_sid=call.path["WorkerSid"])
-    return Reply(call.render.reservation(ws, reservation, via_worker=True))
+    return Reply(call.render.reservation(ws, reservation, via_worker=True), headers={"ETag": str(reservation.version)})
 
 
 @operation("UpdateTaskReservation")
@@ -43,7 +43,7 @@ def update_task_reservation(call: Call) -> Reply:
     ws = call.workspace()
     reservation = ws.get_reservation(call.path["Sid"], task_sid=call.path["TaskSid"])
     ws.update_reservation(reservation, ReservationUpdate.from_params(call.params))
-    return Reply(call.render.reservation(ws, reservation))
+    return Reply(call.render.reservation(ws, reservation), headers={"ETag": str(reservation.version)})
 
 
 @operation("UpdateWorkerReservation")
@@ -51,4 +51,4 @@ def update_worker_reservation(call: Call) -> Reply:
     ws = call.workspace()
     reservation = ws.get_reservation(call.path["Sid"], worker_sid=call.path["WorkerSid"])
     ws.update_reservation(reservation, ReservationUpdate.from_params(call.params))
-    return Reply(call.render.reservation(ws, reservation, via_worker=True))
+    return Reply(call.render.reservation(ws, reservation, via_worker=True), headers={"ETag": str(reservation.version)})

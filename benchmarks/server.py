@@ -90,15 +90,16 @@ def writes(seconds: float, *options: str) -> dict:
                 counts[n] += 1
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
-        cpu0, wall0 = _cpu_seconds(proc.pid), time.perf_counter()
         for thread in threads:
             thread.start()
+        time.sleep(0.5)  # warm: connections open, code paths run once
+        done0, cpu0, wall0 = sum(counts), _cpu_seconds(proc.pid), time.perf_counter()
         time.sleep(seconds)
+        total = sum(counts) - done0
+        wall, cpu = time.perf_counter() - wall0, _cpu_seconds(proc.pid) - cpu0
         stop.set()
         for thread in threads:
             thread.join()
-        wall, cpu = time.perf_counter() - wall0, _cpu_seconds(proc.pid) - cpu0
-        total = sum(counts)
         return {"writes": total, "per_second": total / wall, "cpu_ms_per_write": cpu * 1e3 / total}
     finally:
         _stop(proc)

@@ -173,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds a client may stay silent mid-request or idle on a kept-alive connection "
                             f"(default {READ_TIMEOUT:g})")
     serve.add_argument("--log-level", type=_log_level, default=logging.WARNING, metavar="LEVEL",
-                       help="logging level (default WARNING); INFO or DEBUG also writes an access-log line per request")
-    serve.add_argument("--access-log", action="store_true", help="an access-log line per request at any log level")
+                       help="logging level (default WARNING); INFO writes one line per API request (method, path, "
+                            "status, error code, account, virtual time, injected fault), DEBUG adds the bodies")
+    serve.add_argument("--access-log", action="store_true", help="also werkzeug's access-log line per request")
+    from . import nodeenv
+    nodeenv.add_parser(commands)
     parity = commands.add_parser(
         "parity", help="compare the emulator's response and callback shapes with recorded real ones",
         description="Run the contract scenarios on the emulator and print, per operation and event type, whether "
@@ -205,12 +208,17 @@ def tune_garbage_collector() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "env":
+        from . import nodeenv
+        return nodeenv.run(args)
     if args.command == "parity":
         from .contract.cli import main as contract_main
         return contract_main((["--fixtures", args.fixtures] if args.fixtures else []) + ["parity"]
                              + (["--json"] if args.json else []))
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    access_log = args.access_log or args.log_level <= logging.INFO
+    # one line per request at INFO comes from the request log (emulator.requests); werkzeug's
+    # access log would repeat it, so it is only on when asked for
+    access_log = args.access_log
     if access_log:
         logging.getLogger("werkzeug").setLevel(logging.INFO)
     try:

@@ -108,6 +108,7 @@ class Clock:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._settle_hooks: list[Callable[[], None]] = []
+        self._move_hooks: list[Callable[[datetime], None]] = []
         if mode == REAL:
             self._start_thread()
 
@@ -156,6 +157,19 @@ class Clock:
         """The timers not yet fired nor cancelled, in due order."""
         with self._lock:
             return sorted(t for t in self._timers if not t.cancelled)
+
+    def on_move(self, hook: Callable[[datetime], None]) -> Callable[[], None]:
+        """Call ``hook(instant)`` (under the lock, so it must be quick) whenever the virtual instant
+        is set: advance, set, each fired timer, reset, restore. Returns a function removing it.
+        The bridge to the application's clock (``emulator.apptime``) hangs here."""
+        with self._lock:
+            self._move_hooks.append(hook)
+
+        def remove() -> None:
+            with self._lock:
+                if hook in self._move_hooks:
+                    self._move_hooks.remove(hook)
+        return remove
 
     def on_settle(self, hook: Callable[[], None]) -> None:
         """Run ``hook()`` after each fired timer, with the lock released (webhook delivery hangs
@@ -276,6 +290,8 @@ class Clock:
         self._anchor_virtual = instant
         self._anchor_wall = self._wall()
         self._reading = (self._mode, instant, self._anchor_wall)
+        for hook in self._move_hooks:
+            hook(instant)
 
     def _compact(self) -> None:
         # A cancelled timer stays in the heap until its due time (cancelling is just a flag), and

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from . import __version__, dashboard, errors, snapshot
+from . import __version__, dashboard, errors, faults, requestlog, snapshot
 from .clock import MODES, parse_instant
 from .engine.backend import Backend
 from .journal import ALL, REPLAY_KEY
@@ -308,6 +308,9 @@ def control_blueprint() -> Blueprint:
 
     # the dashboard's data routes: on this blueprint, so whatever guards the control API guards them
     dashboard.register(bp, _target, clock_state, control_scope)
+    # the request log and fault injection, guarded as the rest of the control API
+    faults.register(bp, control_scope)
+    requestlog.register(bp, control_scope)
 
     @bp.delete("/webhooks")
     def clear_webhooks():

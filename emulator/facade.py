@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import snapshot
+from .apptime import AppTime
 from .blueprints import LoadResult, load_blueprint
 from .clock import MANUAL, MODES, REAL, Clock, parse_instant, utc
 from .engine.backend import Backend
+from .faults import Faults
 from .http import Credentials, create_app
 from .mock import EmulatorMock, InProcessAdapter, skip_environment
+from .requestlog import RequestLog
 from .server import DEFAULT_HOST, Server
 from .webhooks import Inbox, WebhookRecord, Webhooks
 
@@ -87,6 +90,7 @@ class TaskRouterEmulator:
         self.app = create_app(self.backend, credentials=self.credentials, public_url=public_url,
                               strict_schema=strict_schema, webhooks=self.webhooks)
         self._servers: list[EmulatorServer] = []
+        self._bridges: list[AppTime] = []
 
     @property
     def strict_schema(self) -> bool:
@@ -113,6 +117,33 @@ class TaskRouterEmulator:
         ``wait_for(predicate, timeout)``; each record has ``kind``, ``url``, ``params``,
         ``headers`` (signed), ``timestamp``, ``attempts``, ``response`` or ``error``."""
         return self.webhooks.inbox
+
+    @property
+    def requests(self) -> RequestLog:
+        """Every API request this emulator answered, oldest first, the last 1000 kept:
+        ``records(method=, path=, status=, account_sid=, after=, errors_only=)``, ``clear()``,
+        ``emu.requests[-1]``; each record has ``method``, ``path``, ``parameters``,
+        ``account_sid``, ``status``, ``error_code``, ``error_message``, ``timestamp`` (virtual),
+        ``duration_ms``, ``fault``; ``line()`` is its log line. Requests the guard stopped are
+        there too (``blocked``)."""
+        return self.app.config["request_log"]
+
+    @property
+    def faults(self) -> Faults:
+        """Fault injection: ``faults.api(429, path="/v1/Workspaces/*/Tasks", times=2)`` (a Twilio
+        error, or ``latency=`` seconds, for the next matching requests), ``faults.callback(url_prefix,
+        status=, body=, timeout=)`` (callbacks that fail, time out or get that answer),
+        ``list()``, ``clear()``. Every fault used shows in ``requests`` and ``inbox``."""
+        return self.app.config["faults"]
+
+    def app_time(self, library: str | None = None) -> AppTime:
+        """Keep the application's now (``datetime.now()``, ``time.time()``, ...) equal to the
+        virtual clock while the returned context manager is active: ``with emu.app_time():``.
+        Uses time-machine when installed, else freezegun (``library="time_machine"`` or
+        ``"freezegun"`` chooses); manual clock only. ``emulator.apptime`` says what it cannot do."""
+        bridge = AppTime(self.clock, library)
+        self._bridges.append(bridge)
+        return bridge
 
     def on_assignment(self, handler: "Callable[[WebhookRecord], dict | None] | None") -> None:
         """Answer every assignment callback with ``handler(record)``: a dict is the JSON answer
@@ -278,6 +309,8 @@ class TaskRouterEmulator:
         """Stop every server started with ``serve()``, the delivery thread and the real-mode clock thread."""
         while self._servers:
             self._servers.pop().stop()
+        while self._bridges:
+            self._bridges.pop().stop()
         self.webhooks.close()
         self.backend.clock.stop()
 

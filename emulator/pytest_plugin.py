@@ -43,7 +43,13 @@ reproducible, differ between tests and do not depend on test order or xdist dist
 ``taskrouter_auth_token`` and ``taskrouter_credentials`` (``AccountSid=token`` lines: strict
 authentication, and the tokens callbacks are signed with). One test can override any of them with
 ``@pytest.mark.taskrouter(seed=..., start=..., clock=..., strict_schema=..., guard=..., auth_token=...,
-credentials={...})``.
+credentials={...}, app_time=True)``; ``taskrouter_app_time`` / ``app_time=True`` keeps the application's
+now equal to the virtual clock (``TaskRouterEmulator.app_time``).
+
+Faults: ``@pytest.mark.taskrouter_fault(status=429, path="/v1/Workspaces/*/Tasks", times=2)`` (the
+options of ``taskrouter.faults.api``) or ``@pytest.mark.taskrouter_fault(callback="https://app.test/",
+timeout=True)`` (those of ``taskrouter.faults.callback``), repeatable, for ``taskrouter`` and
+``taskrouter_server``.
 
 This module imports nothing heavy at load time: it is loaded into every pytest session of an
 environment the package is installed in.
@@ -57,7 +63,7 @@ from .clock import MODES, parse_instant
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
 DEFAULT_CLOCK = "manual"
-OVERRIDES = ("seed", "start", "clock", "strict_schema", "guard", "auth_token", "credentials")
+OVERRIDES = ("seed", "start", "clock", "strict_schema", "guard", "auth_token", "credentials", "app_time")
 TARGETS = ("emulator", "live")
 # Fixtures that are the emulator itself: a test using one cannot run against the real service.
 EMULATOR_FIXTURES = ("taskrouter", "taskrouter_server", "taskrouter_blueprint")
@@ -95,6 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                       "(default true)", type="bool", default=True)
     parser.addini("taskrouter_auth_token", "the auth token the emulator requires and signs callbacks with "
                                            "(default: any token is accepted)", default=None)
+    parser.addini("taskrouter_app_time", "keep the application's now (datetime.now(), time.time()) equal to the "
+                                         "virtual clock, through time-machine or freezegun", type="bool", default=False)
     parser.addini("taskrouter_credentials", "per-account auth tokens, one AccountSid=token a line; callbacks "
                                             "are signed with them", type="linelist", default=[])
 
@@ -104,8 +112,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "taskrouter_blueprint(blueprint): load a workspace blueprint (bundled name, path or dict) "
                    "into the taskrouter fixtures before the test")
     config.addinivalue_line(
-        "markers", "taskrouter(seed=, start=, clock=, strict_schema=, guard=, auth_token=, credentials=): settings of this "
-                   "test's TaskRouter emulator")
+        "markers", "taskrouter(seed=, start=, clock=, strict_schema=, guard=, auth_token=, credentials=, app_time=): "
+                   "settings of this test's TaskRouter emulator")
+    config.addinivalue_line(
+        "markers", "taskrouter_fault(status=, code=, message=, latency=, method=, path=, account_sid=, times=; or "
+                   "callback=URL_PREFIX, status=, body=, timeout=, times=): a fault of the test's TaskRouter emulator "
+                   "(repeatable)")
     config.addinivalue_line(
         "markers", "taskrouter_emulator_only(reason): a test that runs only on the emulator; skipped when "
                    "--taskrouter-target=live")
@@ -179,7 +191,7 @@ def settings(config: pytest.Config) -> dict:
         credentials[account_sid.strip()] = token.strip()
     return {"start": start, "clock": clock, "seed": pick("taskrouter_seed"), "strict_schema": bool(strict),
             "guard": bool(config.getini("taskrouter_guard")), "auth_token": config.getini("taskrouter_auth_token") or None,
-            "credentials": credentials or None}
+            "credentials": credentials or None, "app_time": bool(config.getini("taskrouter_app_time"))}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -222,6 +234,34 @@ def _blueprint_for(request: pytest.FixtureRequest):
     return marker.args[0]
 
 
+def _add_faults(request: pytest.FixtureRequest, emulator) -> None:
+    """The faults ``@pytest.mark.taskrouter_fault(...)`` markers ask for (closest last, so a
+    test's own marker is used before its class's or module's)."""
+    from .faults import from_marker
+
+    for marker in reversed(list(request.node.iter_markers("taskrouter_fault"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.taskrouter_fault takes keyword arguments only: the options of "
+                                    "taskrouter.faults.api(...), or callback=URL_PREFIX and those of "
+                                    "taskrouter.faults.callback(...)")
+        try:
+            from_marker(emulator.faults, marker.kwargs)
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(f"@pytest.mark.taskrouter_fault{marker.kwargs}: {exc}") from None
+
+
+def _app_time(emulator, on: bool):
+    """The bridge from the virtual clock to the application's now, when asked for."""
+    import contextlib
+
+    if not on:
+        return contextlib.nullcontext()
+    try:
+        return emulator.app_time().start()
+    except (RuntimeError, ValueError) as exc:
+        raise pytest.UsageError(f"taskrouter app_time: {exc}") from None
+
+
 def _load(request: pytest.FixtureRequest, emulator, fixture: str) -> None:
     blueprint = _blueprint_for(request)
     if blueprint is not None:
@@ -237,11 +277,15 @@ def taskrouter(request: pytest.FixtureRequest):
     """
     from .facade import TaskRouterEmulator
 
-    emulator = TaskRouterEmulator(**_test_settings(request))
+    values = _test_settings(request)
+    app_time = values.pop("app_time")
+    emulator = TaskRouterEmulator(**values)
     try:
         with emulator.mock():
             _load(request, emulator, "taskrouter")
-            yield emulator
+            _add_faults(request, emulator)
+            with _app_time(emulator, app_time):
+                yield emulator
     finally:
         emulator.close()
 
@@ -332,6 +376,7 @@ def _taskrouter_session_server(pytestconfig: pytest.Config):
     from .facade import TaskRouterEmulator
 
     values = settings(pytestconfig)
+    values.pop("app_time")  # per test, in taskrouter_server
     emulator = TaskRouterEmulator(**values)
     server = emulator.serve(port=0)
     try:
@@ -353,7 +398,9 @@ def taskrouter_server(request: pytest.FixtureRequest, _taskrouter_session_server
     server.emulator.strict_schema = values["strict_schema"]
     server.emulator.set_credentials(values["credentials"], values["auth_token"])
     _load(request, server.emulator, "taskrouter_server")
-    yield server
+    _add_faults(request, server.emulator)
+    with _app_time(server.emulator, values["app_time"]):
+        yield server
 
 
 @pytest.fixture

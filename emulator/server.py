@@ -355,6 +355,8 @@ class Server:
                                        public_hosts=public_hosts)
         except SystemExit:  # werkzeug reports a bind failure on stderr and exits; a caller wants an error
             raise OSError(f"cannot listen on {host}:{port}") from None
+        except OSError as exc:  # Werkzeug before 2.3 lets the bind error itself through
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.host = host
         self.port = self._server.server_port
         self._thread: threading.Thread | None = None

@@ -166,7 +166,7 @@ def _copy_workspace(ws: Workspace) -> tuple:
             workers,
             [_get["workflow"](w) for w in ws.workflows.values()],
             [(get_task(t), routing.get(t.sid), t.transfer_sid) for t in ws.tasks.values()],
-            [(_get["reservation"](r), r.transfer_sid) for r in ws.reservations.values()],
+            [(_get["reservation"](r), r.transfer_sid, _reservation_extras(r)) for r in ws.reservations.values()],
             list(ws.events.values()),
             [_get["transfer"](x) for x in ws.transfers.values()])
 
@@ -206,12 +206,25 @@ def _encode_workspace(copy: tuple) -> dict:
                        "channels": [_row(WORKER_CHANNEL_FIELDS, c) for c in chans]} for w, last, chans in workers]
     doc["workflows"] = [_row(WORKFLOW_FIELDS, w) for w in workflows]
     doc["tasks"] = [{**_row(TASK_FIELDS, t), "routing": _encode_routing(r), **_transfer_sid(x)} for t, r, x in tasks]
-    doc["reservations"] = [{**_row(RESERVATION_FIELDS, r), **_transfer_sid(x)} for r, x in reservations]
+    doc["reservations"] = [{**_row(RESERVATION_FIELDS, r), **_transfer_sid(x), **extras} for r, x, extras in reservations]
     doc["events"] = [{**{name: getattr(e, name) for name in EVENT_FIELDS}, "event_date": e.event_date.isoformat(),
                       "data": dict(e.data)} for e in events]
     if transfers:
         doc["transfers"] = [_row(TRANSFER_FIELDS, x) for x in transfers]
     return doc
+
+
+def _reservation_extras(r: Reservation) -> dict:
+    """A reservation's ETag version, the activity it moved its worker from and the instructions it
+    received, each only when it has one (so documents of reservations without them are unchanged)."""
+    extras: dict = {}
+    if r.version:
+        extras["version"] = r.version
+    if r.previous_activity_sid is not None:
+        extras["previous_activity_sid"] = r.previous_activity_sid
+    if r.instructions:
+        extras["instructions"] = [dict(i) for i in r.instructions]
+    return extras
 
 
 def _transfer_sid(sid: str | None) -> dict:
@@ -497,7 +510,8 @@ class _Builder:
                 raise self.fail(f"reservation {r['sid']} names a task or worker that does not exist")
             ws.reservations[self.unique(r["sid"])] = Reservation(
                 r["sid"], *common, r["task_sid"], r["worker_sid"], r["reservation_status"], _instant(r["date_created"]),
-                _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"))
+                _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"), r.get("version", 0),
+                r.get("previous_activity_sid"), [dict(i) for i in r.get("instructions", [])])
         self.transfers(ws, d.get("transfers", []), common)
         for e in d["events"]:
             ws.events[self.unique(e["sid"])] = Event(

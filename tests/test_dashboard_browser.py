@@ -81,6 +81,10 @@ def browser():
 @pytest.fixture
 def page(emulator, browser):
     """A fresh emulator state and the page freshly loaded."""
+    # the previous test's page stops polling before its state goes (a poll racing the reset
+    # would fetch a workspace that no longer exists), and what it logged is not this test's
+    browser.get("about:blank")
+    browser.get_log("browser")
     emulator.reset()
     browser.get(emulator.url + "/")
     _wait(browser, lambda d: d.execute_script("return window.dashboardTimings && window.dashboardTimings.ticks > 0"))

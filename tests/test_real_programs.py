@@ -312,3 +312,17 @@ def test_single_tasking_timeout_without_a_timeout_activity_returns_the_worker(em
     # no timeout activity: back to Available, and offered the task again
     second = only_pending(ctx, task.sid)
     assert second.worker_sid == worker.sid and second.sid != first.sid
+
+
+def test_reservation_versions_and_instructions_survive_a_snapshot(emu, workspace):
+    from emulator import snapshot
+
+    _, task, context = accepted_call(workspace)
+    context.update(instruction="supervise", supervisor="client:sam", supervisor_mode="whisper")
+    ws = emu.backend.get_workspace(emu.client().username, workspace.instance.sid)
+    before = ws.reservations[context.fetch().sid]
+    kept = (before.version, list(before.instructions))
+    assert kept[0] == 1 and [i["instruction"] for i in kept[1]] == ["supervise"]
+    snapshot.restore(emu.backend, snapshot.take(emu.backend, emu.webhooks), emu.webhooks)
+    after = emu.backend.get_workspace(emu.client().username, workspace.instance.sid).reservations[before.sid]
+    assert (after.version, after.instructions) == kept

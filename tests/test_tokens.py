@@ -62,3 +62,52 @@ def test_a_malformed_credentials_line_is_a_usage_error(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*taskrouter_credentials: expected AccountSid=token*"])
+
+
+def test_a_receiver_answering_403_gets_a_clear_outcome_and_a_warning(caplog):
+    import logging
+
+    from flask import Flask, abort, request
+    from twilio.request_validator import RequestValidator
+
+    from emulator import TaskRouterEmulator
+
+    app = Flask("receiver")
+    validator = RequestValidator("the app's own token")
+
+    @app.post("/assign")
+    def assign():
+        if not validator.validate(request.url, request.form, request.headers.get("X-Twilio-Signature", "")):
+            abort(403)
+        return {"instruction": "accept"}
+
+    with TaskRouterEmulator() as emu:
+        emu.webhooks.route_wsgi("https://app.test/", app)
+        client = emu.client()                         # authenticates with the token "token"
+        ws = client.taskrouter.v1.workspaces(client.taskrouter.v1.workspaces.create(friendly_name="D",
+                                                                                   template="FIFO").sid)
+        ws.workflows(ws.workflows.list()[0].sid).update(assignment_callback_url="https://app.test/assign")
+        available = [a.sid for a in ws.activities.list() if a.friendly_name == "Available"][0]
+        ws.workers.create(friendly_name="Alice", activity_sid=available)
+        with caplog.at_level(logging.WARNING, logger="emulator.webhooks"):
+            task = ws.tasks.create(attributes="{}")
+        record = emu.inbox.assert_sent("assignment", task_sid=task.sid)
+        assert record.response["status"] == 403
+        assert "the reservation is canceled" in record.outcome
+        assert "probably rejected the X-Twilio-Signature" in record.outcome
+        assert "@pytest.mark.taskrouter(auth_token=...)" in record.outcome
+        [warning] = [r for r in caplog.records if "X-Twilio-Signature" in r.getMessage()]
+        assert "https://app.test/assign" in warning.getMessage()
+
+        # with the app's token the same callback is accepted
+        emu.reset()
+        emu.set_credentials(auth_token="the app's own token")
+        emu.webhooks.route_wsgi("https://app.test/", app)
+        client = emu.client()
+        ws = client.taskrouter.v1.workspaces(client.taskrouter.v1.workspaces.create(friendly_name="D",
+                                                                                   template="FIFO").sid)
+        ws.workflows(ws.workflows.list()[0].sid).update(assignment_callback_url="https://app.test/assign")
+        available = [a.sid for a in ws.activities.list() if a.friendly_name == "Available"][0]
+        ws.workers.create(friendly_name="Alice", activity_sid=available)
+        task = ws.tasks.create(attributes="{}")
+        assert ws.tasks(task.sid).fetch().assignment_status == "assigned"

@@ -336,4 +336,8 @@ def create_app(backend: Backend, *, credentials: Credentials | None = None, publ
     app.after_request(_service_headers)
     from .. import bridge
     bridge.attach(app, backend, credentials, webhooks)
+    # the request log and fault injection: hooks around every route, none inside a handler
+    from .. import faults, requestlog
+    requestlog.attach(app)
+    faults.attach(app, webhooks)
     return app

@@ -198,16 +198,23 @@ class Inbox:
             self._version += 1
             self._changed.notify_all()
 
-    def wait_for(self, predicate: Callable[[WebhookRecord], bool] | None = None, timeout: float = 5.0,
-                 **filters) -> WebhookRecord:
-        """Wait until a finished record (delivered, failed or captured) matches ``predicate`` and
-        the ``records()`` filters, and return the first such record. Raises ``TimeoutError``
-        after ``timeout`` real seconds. For real-HTTP delivery, which happens on a thread."""
+    def wait_for(self, predicate: Callable[[WebhookRecord], bool] | None = None, timeout: float = 5.0, *,
+                 params: dict | None = None, **filters) -> WebhookRecord:
+        """Wait until a finished record (delivered, failed or captured) matches ``predicate``,
+        the field filters (``kind``, ``event_type``, ``task_sid``, ``url``, ``outcome``, ... and
+        ``after``) and ``params`` (form fields it must carry), and return the first such record.
+        After ``timeout`` real seconds, ``TimeoutError`` lists the nearest records and the fields
+        that differed. For real-HTTP delivery, which happens on a thread."""
+        from . import expect
+
+        after = filters.pop("after", None)
+        expect.check_fields(filters)
         deadline = time.monotonic() + timeout
         while True:
             with self._changed:
                 version = self._version
-                candidates = [r for r in self._records if r.done and r.matches(**filters)]
+                finished = [r for r in self._records if r.done and (after is None or r.id > after)]
+            candidates = expect.matching(finished, filters, params)
             # the predicate runs without the inbox lock, so it may read the emulator freely
             for record in candidates:
                 if predicate is None or predicate(record):
@@ -216,9 +223,46 @@ class Inbox:
                 while self._version == version:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise TimeoutError(f"no finished webhook matching {filters or {}} and the predicate "
-                                           f"within {timeout}s")
+                        raise TimeoutError(
+                            f"no finished webhook matching {expect.wanted(filters, params, predicate)} within "
+                            f"{timeout:g}s; " + expect.explain(finished, filters, params, predicate=predicate))
                     self._changed.wait(remaining)
+
+    def assert_sent(self, kind: str | None = None, event_type: str | None = None, *, params: dict | None = None,
+                    count: int | None = None, **fields) -> WebhookRecord:
+        """Assert that a callback matching the criteria was sent, and return the first one.
+
+        Criteria: ``kind``, ``event_type``, any other record field (``task_sid``, ``url``,
+        ``outcome``, ``delivery``, ...) and ``params``, form fields the callback carried (a value
+        may be a callable returning true). ``count``: exactly that many must match. On failure
+        the ``AssertionError`` lists the nearest records and the fields that differed."""
+        from . import expect
+
+        criteria = {name: value for name, value in (("kind", kind), ("event_type", event_type)) if value is not None}
+        criteria.update(fields)
+        expect.check_fields(criteria)
+        records = list(self)
+        found = expect.matching(records, criteria, params)
+        if found and (count is None or len(found) == count):
+            return found[0]
+        wanted = expect.wanted(criteria, params)
+        if found:
+            raise AssertionError(f"expected {count} webhook(s) matching {wanted}, found {len(found)}: "
+                                 + "; ".join(expect.describe(r) for r in found[:10]))
+        raise AssertionError(f"no webhook matching {wanted}; " + expect.explain(records, criteria, params))
+
+    def assert_not_sent(self, kind: str | None = None, event_type: str | None = None, *, params: dict | None = None,
+                        **fields) -> None:
+        """Assert that no callback matching the criteria (as ``assert_sent``'s) was sent."""
+        from . import expect
+
+        criteria = {name: value for name, value in (("kind", kind), ("event_type", event_type)) if value is not None}
+        criteria.update(fields)
+        expect.check_fields(criteria)
+        found = expect.matching(list(self), criteria, params)
+        if found:
+            raise AssertionError(f"expected no webhook matching {expect.wanted(criteria, params)}, found {len(found)}: "
+                                 + "; ".join(expect.describe(r) for r in found[:10]))
 
     def __iter__(self) -> Iterator[WebhookRecord]:
         with self._changed:

@@ -41,6 +41,12 @@ log = logging.getLogger("emulator.webhooks")
 # token their client uses; the emulator signs with it as soon as one request used it.
 DEFAULT_AUTH_TOKEN = "emulator-auth-token"
 DELIVERIES = ("capture", "http")
+# A receiver answering 403 most often rejected the signature: it validates with another token.
+SIGNATURE_REJECTED = (
+    "the receiver answered 403 Forbidden: it probably rejected the X-Twilio-Signature. The callback was signed "
+    "with the auth token the emulator holds for {account_sid} ({source}); give the emulator the token your "
+    "application validates with: TaskRouterEmulator(auth_token=...) or credentials=..., "
+    "@pytest.mark.taskrouter(auth_token=...), taskrouter_auth_token in the ini file, or serve --auth-token")
 # Twilio's webhook requests identify themselves so (recorded callbacks).
 USER_AGENT = "TwilioProxy/1.1"
 
@@ -85,6 +91,7 @@ class Webhooks:
         self._epoch = 0  # bumped by reset and restore: answers still in flight then are not applied
         self._flush_lock = threading.Lock()
         self._pool = Dispatcher(self._run, **(limits or {}))
+        self.faults = None  # an emulator.faults.Faults: callbacks it fails are not delivered
         # The server's journal (``emulator.journal``): told of each answer applied and each
         # callback finished by a real delivery, so a restart replays them.
         self.journal = None
@@ -237,6 +244,10 @@ class Webhooks:
             self._deliver(record, transport)
 
     def _transport_for(self, record: WebhookRecord) -> Transport:
+        if self.faults is not None:
+            faulted = self.faults.take_callback(record.url)
+            if faulted is not None:
+                return faulted
         if record.kind == ASSIGNMENT and self._assignment_handler is not None:
             return self._assignment_handler
         for prefix, transport in self._routes:
@@ -283,6 +294,9 @@ class Webhooks:
                             self.journal.catch_up()
                         applied = result
                         fields["outcome"] = self._apply_answer(record, result)
+                if result is not None and result.status == 403:
+                    hint = self._signature_rejected(record)
+                    fields["outcome"] = f"{fields['outcome']}; {hint}" if fields.get("outcome") else hint
             except Exception as exc:
                 log.exception("applying the answer to webhook %s failed", record.id)
                 fields["error"] = f"{type(exc).__name__}: {exc}"
@@ -290,6 +304,16 @@ class Webhooks:
                 self.inbox.finish(record, **fields)
                 if self.journal is not None and transport.asynchronous and self.inbox.get(record.id) is record:
                     self.journal.record_done(record.id, fields, applied)
+
+    def _signature_rejected(self, record: WebhookRecord) -> str:
+        """The outcome (and a logged warning) of a 403: most often a receiver that validates
+        ``X-Twilio-Signature`` with another auth token than the one the callback was signed with."""
+        token = self.auth_token_for(record.account_sid) if self.auth_token_for else None
+        source = ("the configured one, or else the token its last API request used" if token
+                  else f"none known, so the default {DEFAULT_AUTH_TOKEN!r}")
+        hint = SIGNATURE_REJECTED.format(account_sid=record.account_sid, source=source)
+        log.warning("callback %s to %s: %s", record.id, record.url, hint)
+        return hint
 
     def _apply_answer(self, record: WebhookRecord, result: Result) -> str:
         """Let an assignment callback's answer drive its reservation (under the engine lock)."""

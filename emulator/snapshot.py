@@ -1,21 +1,26 @@
 """Checkpoints: the whole emulator state as a versioned JSON document of plain data, and back.
 
-Format ``taskrouter-emulator-snapshot``, version 2 (JSON Schema: ``emulator/snapshot.schema.json``,
+Format ``taskrouter-emulator-snapshot``, version 3 (JSON Schema: ``emulator/snapshot.schema.json``,
 shipped in the package)::
 
-    {"format": "taskrouter-emulator-snapshot", "version": 2,
+    {"format": "taskrouter-emulator-snapshot", "version": 3,
      "clock":    {"now": "2026-01-01T00:10:00+00:00", "mode": "manual"},
      "sids":     {"seed": 1234, "state": [625 integers: the SID generator's position]},
      "accounts": [{"account_sid": "AC..", "workspaces": [{"sid": "WS..", "friendly_name": ..., settings,
                    "activities": [...], "task_channels": [...], "task_queues": [...], "workers": [...],
-                   "workflows": [...], "tasks": [...], "reservations": [...], "events": [...]}]}],
+                   "workflows": [...], "tasks": [...], "reservations": [...],
+                   "events": {"columns": ["sid", ..., "event_date", "shape"], "shapes": [["TaskSid", ...], ...],
+                              "rows": [["EV..", "task.created", ..., "2026-..", 0, "WT..", ...], ...]}}]}],
      "timers":   [{"due": "...", "kind": "reservation-timeout", "workspace": "WS..", "subject": "WR.."}],
      "inbox":    {"next_id": 12, "records": [{"id": 1, "kind": "event", "url": ..., ...}]}}
 
 Each record holds the fields of the REST representation (attributes and workflow configurations
 as the JSON text the service echoes); a task also holds its routing state (its route's targets
 as workflow-configuration targets, the workers passed over, its reservation attempts); timers are
-listed in the order they fire. A workspace where a task transfer (the Worker SDK's) was made also
+listed in the order they fire. Events are a table, as the engine keeps them: one row per event in
+log order, its fixed ``columns``, then the index of its shape (the names of its data fields, each
+shape listed once) and its data values; an object per event made most of a document's size and
+most of the time to write and to check it. A workspace where a task transfer (the Worker SDK's) was made also
 lists ``"transfers"``, and its task and reservations name theirs (``transfer_sid``). A document
 names no code: no class, function or attribute of the emulator appears in it. Derived state
 (routing indexes, parsed expressions and configurations, statistics) is rebuilt on restore.
@@ -23,8 +28,9 @@ names no code: no class, function or attribute of the emulator appears in it. De
 ``restore`` checks the document against the schema, then builds the whole new state aside,
 checking every reference (a reservation's task and worker, a worker's activity, a timer's
 subject, ...); only when all of it holds does it swap the state in, so an invalid document
-raises ``SnapshotError`` and changes nothing. Version 1 documents (which described Python
-objects) are refused with a message saying so.
+raises ``SnapshotError`` and changes nothing. Version 2 documents (an object per event) are checked
+against their own schema (``snapshot-v2.schema.json``) and migrated; version 1 documents (which
+described Python objects) are refused with a message saying so.
 
 The engine lock is held only while the state is copied (``take``) or swapped in (``restore``),
 never while a document is checked, encoded or written.
@@ -46,7 +52,7 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 from importlib import resources
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import fastjsonschema
@@ -61,6 +67,7 @@ from .engine.state import (
     Activity,
     Event,
     Reservation,
+    ReservationStatus,
     Route,
     Task,
     TaskChannel,
@@ -79,7 +86,8 @@ from .webhooks.inbox import WebhookRecord
 log = logging.getLogger("emulator.snapshot")
 
 FORMAT = "taskrouter-emulator-snapshot"
-VERSION = 2
+VERSION = 3
+MIGRATED = 2  # the older version still read (migrated on restore)
 MAX_DOCUMENT_DEPTH = 64  # the schema's deepest path is 9 levels; anything far deeper is refused unread
 
 
@@ -87,24 +95,28 @@ class SnapshotError(ValueError):
     """A document is not a snapshot this emulator can restore (the message names the problem)."""
 
 
-@functools.lru_cache(maxsize=1)
-def schema() -> dict:
-    """The JSON Schema of the current format."""
-    return json.loads(resources.files("emulator").joinpath("snapshot.schema.json").read_text(encoding="utf-8"))
+_SCHEMA_FILES = {VERSION: "snapshot.schema.json", MIGRATED: "snapshot-v2.schema.json"}
 
 
-@functools.lru_cache(maxsize=1)
-def _fast_check():
+@functools.lru_cache(maxsize=2)
+def schema(version: int = VERSION) -> dict:
+    """The JSON Schema of the current format (or of the older version still read)."""
+    text = resources.files("emulator").joinpath(_SCHEMA_FILES[version]).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@functools.lru_cache(maxsize=2)
+def _fast_check(version: int = VERSION):
     """The schema compiled to Python (fastjsonschema): checks a 100 MB document in seconds where
     an interpreting validator takes minutes. Only a document it refuses goes to ``_validator``,
     for the message."""
-    return fastjsonschema.compile(schema())
+    return fastjsonschema.compile(schema(version))
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())
+@functools.lru_cache(maxsize=2)
+def _validator(version: int = VERSION) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema(version))
+    return cls(schema(version))
 
 
 # --- copying the state (under the lock) -------------------------------------------------------
@@ -133,6 +145,9 @@ TRANSFER_FIELDS = ("sid", "task_sid", "transfer_type", "transfer_mode", "transfe
                    "reservation_sid")
 EVENT_FIELDS = ("sid", "event_type", "description", "resource_type", "resource_sid", "resource_path", "actor_type",
                 "actor_sid", "actor_path", "event_date")
+# An event row: these columns, then the event's data values in the order of its shape's names.
+EVENT_COLUMNS = (*EVENT_FIELDS, "shape")
+_event_head = attrgetter(*EVENT_FIELDS[:-1])
 WORKSPACE_FIELDS = ("sid", "friendly_name", "event_callback_url", "events_filter", "multi_task_enabled",
                     "prioritize_queue_order", "date_created", "date_updated", "default_activity_sid",
                     "timeout_activity_sid")
@@ -149,7 +164,8 @@ _get = {name: attrgetter(*fields) for name, fields in (
 def _copy_workspace(ws: Workspace) -> tuple:
     """The workspace's state as tuples of field values, enough to encode it later without the
     lock. Records that change are copied field by field; events never change once logged, so the
-    event log is copied as references."""
+    event log is copied as references, and so are reservations that are over (``_is_over``). Tasks are copied whatever
+    their status: a finished task's attributes may still be updated."""
     workers = [(_get["worker"](w), ws.last_assigned.get(w.sid),
                 [_get["worker_channel"](c) for c in w.channels.values()]) for w in ws.workers.values()]
     routing = {}
@@ -166,9 +182,22 @@ def _copy_workspace(ws: Workspace) -> tuple:
             workers,
             [_get["workflow"](w) for w in ws.workflows.values()],
             [(get_task(t), routing.get(t.sid), t.transfer_sid) for t in ws.tasks.values()],
-            [(_get["reservation"](r), r.transfer_sid, _reservation_extras(r)) for r in ws.reservations.values()],
+            [r if _is_over(r) else (_get["reservation"](r), r.transfer_sid, _reservation_extras(r))
+             for r in ws.reservations.values()],
             list(ws.events.values()),
             [_get["transfer"](x) for x in ws.transfers.values()])
+
+
+# Reservations no transition leaves, whose fields nothing changes any more (what an offer that ends
+# restores, and the instructions of an accepted one, are settled in the call that ends it). A completed reservation
+# still holding a post-work activity is not among them: the activity is cleared once applied.
+_OVER = frozenset((ReservationStatus.REJECTED, ReservationStatus.TIMEOUT, ReservationStatus.CANCELED,
+                   ReservationStatus.RESCINDED))
+
+
+def _is_over(r: Reservation) -> bool:
+    return r.reservation_status in _OVER or (r.reservation_status == ReservationStatus.COMPLETED
+                                             and r.post_work_activity_sid is None)
 
 
 def _copy_inbox(webhooks) -> tuple[int, list]:
@@ -187,31 +216,69 @@ def _count_next(counter) -> int:
 
 
 # --- encoding (no lock) -----------------------------------------------------------------------
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+class _Instants(dict):
+    """The ISO text of each instant met while encoding: what one call changes shares its instant."""
+
+    def __missing__(self, instant: datetime) -> str:
+        text = self[instant] = instant.isoformat()
+        return text
 
 
-def _row(fields: tuple[str, ...], values: tuple) -> dict:
-    return {name: (value.isoformat() if isinstance(value, datetime) else value)
-            for name, value in zip(fields, values, strict=True)}
+_DATES = frozenset(("date_created", "date_updated", "date_status_changed", "virtual_start_time",
+                    "task_queue_entered_date"))
 
 
-def _encode_workspace(copy: tuple) -> dict:
+def _rows(fields: tuple[str, ...], records, iso: _Instants) -> list[dict]:
+    """Each record's field values as an object, its instants as text."""
+    dates = [name for name in fields if name in _DATES]
+    rows = []
+    for values in records:
+        row = dict(zip(fields, values, strict=True))
+        for name in dates:
+            row[name] = iso[row[name]]
+        rows.append(row)
+    return rows
+
+
+def _encode_workspace(copy: tuple, iso: _Instants) -> dict:
     settings, activities, channels, queues, workers, workflows, tasks, reservations, events, transfers = copy
-    doc = _row(WORKSPACE_FIELDS, settings)
-    doc["activities"] = [_row(ACTIVITY_FIELDS, a) for a in activities]
-    doc["task_channels"] = [_row(TASK_CHANNEL_FIELDS, c) for c in channels]
-    doc["task_queues"] = [_row(TASK_QUEUE_FIELDS, q) for q in queues]
-    doc["workers"] = [{**_row(WORKER_FIELDS, w), "last_assigned": _iso(last),
-                       "channels": [_row(WORKER_CHANNEL_FIELDS, c) for c in chans]} for w, last, chans in workers]
-    doc["workflows"] = [_row(WORKFLOW_FIELDS, w) for w in workflows]
-    doc["tasks"] = [{**_row(TASK_FIELDS, t), "routing": _encode_routing(r), **_transfer_sid(x)} for t, r, x in tasks]
-    doc["reservations"] = [{**_row(RESERVATION_FIELDS, r), **_transfer_sid(x), **extras} for r, x, extras in reservations]
-    doc["events"] = [{**{name: getattr(e, name) for name in EVENT_FIELDS}, "event_date": e.event_date.isoformat(),
-                      "data": dict(e.data)} for e in events]
+    [doc] = _rows(WORKSPACE_FIELDS, [settings], iso)
+    doc["activities"] = _rows(ACTIVITY_FIELDS, activities, iso)
+    doc["task_channels"] = _rows(TASK_CHANNEL_FIELDS, channels, iso)
+    doc["task_queues"] = _rows(TASK_QUEUE_FIELDS, queues, iso)
+    doc["workers"] = [{**w, "last_assigned": iso[last], "channels": _rows(WORKER_CHANNEL_FIELDS, chans, iso)}
+                      for w, (_, last, chans) in zip(_rows(WORKER_FIELDS, [w[0] for w in workers], iso), workers,
+                                                     strict=True)]
+    doc["workflows"] = _rows(WORKFLOW_FIELDS, workflows, iso)
+    doc["tasks"] = task_rows = _rows(TASK_FIELDS, [t[0] for t in tasks], iso)
+    for row, (_, routing, transfer_sid) in zip(task_rows, tasks, strict=True):
+        row["routing"] = _encode_routing(routing)
+        if transfer_sid is not None:
+            row["transfer_sid"] = transfer_sid
+    get_reservation = _get["reservation"]
+    held = [(get_reservation(r), r.transfer_sid, _reservation_extras(r)) if isinstance(r, Reservation) else r
+            for r in reservations]
+    doc["reservations"] = reservation_rows = _rows(RESERVATION_FIELDS, [r[0] for r in held], iso)
+    for row, (_, transfer_sid, extras) in zip(reservation_rows, held, strict=True):
+        if transfer_sid is not None:
+            row["transfer_sid"] = transfer_sid
+        row.update(extras)
+    doc["events"] = _encode_events(events, iso)
     if transfers:
-        doc["transfers"] = [_row(TRANSFER_FIELDS, x) for x in transfers]
+        doc["transfers"] = _rows(TRANSFER_FIELDS, transfers, iso)
     return doc
+
+
+def _encode_events(events: list[Event], iso: _Instants) -> dict:
+    shapes: dict[Any, int] = {}  # shapes are shared objects: by identity
+    rows: list[list] = []
+    append, head = rows.append, _event_head
+    for e in events:
+        index = shapes.get(e.shape)
+        if index is None:
+            index = shapes[e.shape] = len(shapes)
+        append([*head(e), iso[e.event_date], index, *e.values])
+    return {"columns": list(EVENT_COLUMNS), "shapes": [list(shape.names) for shape in shapes], "rows": rows}
 
 
 def _reservation_extras(r: Reservation) -> dict:
@@ -273,30 +340,41 @@ def take(backend, webhooks=None, timings: dict | None = None) -> dict:
                     for timer in ws.timers.entries.values()]
             inbox = _copy_inbox(webhooks) if webhooks is not None else None
             held = time.perf_counter() - started
-        finally:
+        except BaseException:
             if collecting:
                 gc.enable()
+            raise
+    # the lock is released; the encoding makes many objects and none of them is garbage
+    try:
+        return _encode(now, mode, seed, sid_state, accounts, live, inbox)
+    finally:
+        if collecting:
+            gc.enable()
+        if timings is not None:
+            timings["lock_ms"] = held * 1000
+
+
+def _encode(now, mode, seed, sid_state, accounts, live, inbox) -> dict:
     live.sort()  # the order they fire in
-    timers = [(t.due, t.kind, t.workspace, t.subject) for t in live]
-    if timings is not None:
-        timings["lock_ms"] = held * 1000
+    iso = _Instants({None: None})
     return {
         "format": FORMAT,
         "version": VERSION,
         "clock": {"now": now.isoformat(), "mode": mode},
         "sids": {"seed": seed, "state": list(sid_state[1])},
-        "accounts": [{"account_sid": account_sid, "workspaces": [_encode_workspace(c) for c in copies]}
+        "accounts": [{"account_sid": account_sid, "workspaces": [_encode_workspace(c, iso) for c in copies]}
                      for account_sid, copies in accounts],
-        "timers": [{"due": due.isoformat(), "kind": kind, "workspace": workspace, "subject": subject}
-                   for due, kind, workspace, subject in timers],
+        "timers": [{"due": iso[t.due], "kind": t.kind, "workspace": t.workspace, "subject": t.subject} for t in live],
         "inbox": None if inbox is None else {
             "next_id": inbox[0],
             "records": [r if isinstance(r, dict) else _record_data(r) for r in inbox[1]]},
     }
 
 
-def check(document: Any) -> None:
-    """Raise ``SnapshotError`` unless ``document`` is valid against the format's schema."""
+def check(document: Any) -> dict:
+    """Raise ``SnapshotError`` unless ``document`` is valid against its version's schema (and, in
+    the current version, its event rows against the rules of their columns); the document in the
+    current version (a version 2 document migrated)."""
     if not isinstance(document, dict):
         raise SnapshotError("not a TaskRouter emulator snapshot: the document is not a JSON object")
     if document.get("format") != FORMAT:
@@ -305,20 +383,32 @@ def check(document: Any) -> None:
     if version == 1:
         raise SnapshotError("snapshot version 1 (written by an earlier emulator, as Python objects) cannot be "
                             "restored: start without it and take a new snapshot")
-    if version != VERSION:
-        raise SnapshotError(f"snapshot version {_short(version)} is not supported (this emulator reads version "
-                            f"{VERSION})")
+    if version not in (VERSION, MIGRATED) or isinstance(version, bool):
+        raise SnapshotError(f"snapshot version {_short(version)} is not supported (this emulator reads versions "
+                            f"{MIGRATED} and {VERSION})")
     if _depth(document) > MAX_DOCUMENT_DEPTH:
         raise SnapshotError(f"the document is nested deeper than {MAX_DOCUMENT_DEPTH} levels")
+    _check_schema(document, version)
+    if version == MIGRATED:
+        document = _migrate(document)
+        _check_schema(document, VERSION)
+    for i, account in enumerate(document["accounts"]):
+        for j, ws in enumerate(account["workspaces"]):
+            _check_event_rows(ws["events"], f"document.accounts[{i}].workspaces[{j}].events")
+    return document
+
+
+def _check_schema(document: dict, version: int) -> None:
     try:
-        _fast_check()(document)
+        _fast_check(version)(document)
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_reason = str(exc)
     except RecursionError:
         raise SnapshotError("the document is nested too deeply") from None
     try:
-        error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))), None)
+        errors_ = _validator(version).iter_errors(document)
+        error = next(iter(sorted(errors_, key=lambda e: list(e.absolute_path))), None)
     except RecursionError:
         raise SnapshotError("the document is nested too deeply") from None
     if error is not None:
@@ -326,7 +416,158 @@ def check(document: Any) -> None:
     raise SnapshotError(f"document: {fast_reason[:200]}")
 
 
+def _migrate(document: dict) -> dict:
+    """A version 2 document (checked against its schema) in version 3: its events as a table."""
+    accounts = [{**account, "workspaces": [{**ws, "events": _event_table(ws["events"])}
+                                           for ws in account["workspaces"]]} for account in document["accounts"]]
+    return {**document, "version": VERSION, "accounts": accounts}
+
+
+def _event_table(events: list[dict]) -> dict:
+    shapes: dict[tuple[str, ...], int] = {}
+    rows = []
+    for e in events:
+        names = tuple(e["data"])
+        index = shapes.setdefault(names, len(shapes))
+        rows.append([*(e[name] for name in EVENT_FIELDS), index, *e["data"].values()])
+    return {"columns": list(EVENT_COLUMNS), "shapes": [list(names) for names in shapes], "rows": rows}
+
+
+# --- the event rows, column by column -------------------------------------------------------------
+# The schema says a row is an array; what each column may hold is the schema's ``event_row``,
+# checked here a column at a time (type sets, lengths, one regular expression over a column)
+# rather than a value at a time: a document holds about ten events per task.
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _row_rules() -> list[tuple[frozenset, int, re.Pattern | None]]:
+    """Per fixed column: the Python types it may hold, the longest string, the pattern of every string."""
+    columns = schema()["$defs"]["event_row"]["properties"]
+    instant = schema()["$defs"]["instant"]
+    named = {"string": str, "null": type(None)}
+    rules = []
+    for name in EVENT_FIELDS:
+        rule = columns[name] if "$ref" not in columns[name] else instant
+        kinds = rule["type"] if isinstance(rule["type"], list) else [rule["type"]]
+        pattern = rule.get("pattern")
+        # the patterns hold no line break, so one match over the column joined by line breaks
+        # checks every value of it
+        whole = re.compile(f"(?:{pattern.strip('^$')}\n)*") if pattern else None
+        rules.append((frozenset(named[k] for k in kinds), rule.get("maxLength", 2 ** 31), whole))
+    return rules
+
+
+def _check_event_rows(table: dict, where: str) -> None:
+    rows, shapes = table["rows"], table["shapes"]
+    if not rows:
+        return
+    fixed = len(EVENT_FIELDS)
+    shape_of = itemgetter(fixed)
+    shape_column = list(map(shape_of, rows))  # (the schema's minItems makes every row long enough)
+    if not set(map(type, shape_column)) <= {int} or min(shape_column) < 0 or max(shape_column) >= len(shapes):
+        bad = next(k for k, row in enumerate(rows) if type(row[fixed]) is not int or not 0 <= row[fixed] < len(shapes))
+        raise SnapshotError(f"{where}.rows[{bad}][{fixed}] (shape): {_short(rows[bad][fixed])} names no shape")
+    # the rows of one shape have one width: their columns come from one zip
+    groups: dict[int, list] = {}
+    for row in rows:
+        group = groups.get(row[fixed])
+        if group is None:
+            group = groups[row[fixed]] = []
+        group.append(row)
+    for index, group in groups.items():
+        width = fixed + 1 + len(shapes[index])
+        try:
+            columns = list(zip(*group, strict=True))
+        except ValueError:
+            columns = []
+        if len(columns) != width:
+            bad = next(k for k, row in enumerate(rows) if len(row) != fixed + 1 + len(shapes[row[fixed]]))
+            raise SnapshotError(f"{where}.rows[{bad}]: has not the values its shape names")
+        for position, (column, rule) in enumerate(zip(columns, _row_rules(), strict=False)):
+            if not _fixed_column_ok(column, *rule):
+                _refuse_column(rows, where, position, rule)
+        for column in columns[fixed + 1:]:
+            if not _value_column_ok(column):
+                _refuse_value(rows, where)
+
+
+def _fixed_column_ok(column: tuple, kinds: frozenset, longest: int, whole: re.Pattern | None) -> bool:
+    if not set(map(type, column)) <= kinds:
+        return False
+    strings = tuple(value for value in column if value is not None) if type(None) in kinds else column
+    if strings and max(map(len, strings)) > longest:
+        return False
+    if whole is None:
+        return True
+    joined = "\n".join(strings) + "\n"
+    return joined.count("\n") == len(strings) and whole.fullmatch(joined) is not None
+
+
+def _value_column_ok(column: tuple) -> bool:
+    """Whether every value of one data field of one shape is a scalar of the schema's range."""
+    types = set(map(type, column))
+    if not types <= _SCALARS:
+        return False
+    if str in types:
+        strings = column if len(types) == 1 else [value for value in column if type(value) is str]
+        if max(map(len, strings)) > 65536:
+            return False
+    if types & {int, float}:
+        numbers = column if types <= {int, float} else [value for value in column if type(value) in (int, float)]
+        if min(numbers) < _INT64[0] or max(numbers) > _INT64[1]:
+            return False
+        if float in types and any(value != value for value in numbers):  # NaN
+            return False
+    return True
+
+
+def _value_fault(value: Any, kinds: frozenset, longest: int, whole: re.Pattern | None) -> str | None:
+    """What is wrong with one value of a fixed column (None: nothing)."""
+    if type(value) not in kinds:
+        return "is not of its type"
+    if value is None:
+        return None
+    if len(value) > longest:
+        return f"is longer than {longest}"
+    if whole is not None and ("\n" in value or whole.fullmatch(value + "\n") is None):
+        return "is not in the expected form"
+    return None
+
+
+def _refuse_column(rows: list, where: str, column: int, rule: tuple) -> None:
+    for k, row in enumerate(rows):
+        fault = _value_fault(row[column], *rule)
+        if fault is not None:
+            raise SnapshotError(f"{where}.rows[{k}][{column}] ({EVENT_COLUMNS[column]}): {_short(row[column])} "
+                                f"{fault}")
+    raise SnapshotError(f"{where}.rows: column {EVENT_COLUMNS[column]} is not valid")
+
+
+def _scalar_fault(value: Any) -> str | None:
+    if type(value) not in _SCALARS:
+        return "is not a string, number, boolean or null"
+    if type(value) is str and len(value) > 65536:
+        return "is longer than 65536"
+    if type(value) in (int, float) and not _INT64[0] <= value <= _INT64[1]:
+        return "is out of range"
+    return None
+
+
+def _refuse_value(rows: list, where: str) -> None:
+    fixed = len(EVENT_COLUMNS)
+    for k, row in enumerate(rows):
+        for i, value in enumerate(row[fixed:]):
+            fault = _scalar_fault(value)
+            if fault is not None:
+                raise SnapshotError(f"{where}.rows[{k}][{fixed + i}]: {_short(value)} {fault}")
+    raise SnapshotError(f"{where}.rows: a value is not valid")
+
+
 def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, up to past the limit. An event table's rows are not walked: the
+    row check refuses any value in them that is not a scalar, without descending into it."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
@@ -334,9 +575,12 @@ def _depth(value: Any) -> int:
         if deepest > MAX_DOCUMENT_DEPTH:
             break
         if isinstance(item, dict):
-            stack.extend((child, level + 1) for child in item.values())
+            children: Any = item.values()
+            if "rows" in item and "shapes" in item:
+                children = [child for key, child in item.items() if key != "rows"]
+            stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
         elif isinstance(item, list):
-            stack.extend((child, level + 1) for child in item)
+            stack.extend((child, level + 1) for child in item if isinstance(child, (dict, list)))
     return deepest
 
 
@@ -380,7 +624,7 @@ def restore(backend, document: Any, webhooks=None, timings: dict | None = None) 
 
     Nothing changes unless the whole document is valid. The clock keeps its mode; its instant may
     move backwards, since a checkpoint is a rewind."""
-    check(document)
+    document = check(document)
     built = _Builder(backend.ctx).build(document)
     inbox = _build_inbox(document["inbox"]) if webhooks is not None and document["inbox"] is not None else None
     owners = [ws for _, _, ws, _ in built["timers"]]
@@ -513,12 +757,22 @@ class _Builder:
                 _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"), r.get("version", 0),
                 r.get("previous_activity_sid"), [dict(i) for i in r.get("instructions", [])])
         self.transfers(ws, d.get("transfers", []), common)
-        for e in d["events"]:
-            ws.events[self.unique(e["sid"])] = Event(
-                e["sid"], *common, e["event_type"], e["description"], e["resource_type"], e["resource_sid"],
-                e["resource_path"], e["actor_type"], e["actor_sid"], e["actor_path"], _instant(e["event_date"]),
-                event_shape(tuple(e["data"])), tuple(e["data"].values()))
+        self.events(ws, d["events"], common)
         return ws
+
+    def events(self, ws: Workspace, table: dict, common: tuple[str, str]) -> None:
+        shapes = [event_shape(tuple(names)) for names in table["shapes"]]
+        instants: dict[str, datetime] = {}  # events logged at one instant share it
+        table_ = ws.events
+        fixed = len(EVENT_FIELDS)
+        for row in table["rows"]:
+            text = row[fixed - 1]
+            instant = instants.get(text)
+            if instant is None:
+                instant = instants[text] = _instant(text)
+            table_[self.unique(row[0])] = Event(
+                row[0], *common, row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], instant,
+                shapes[row[fixed]], tuple(row[fixed + 1:]))
 
     def transfers(self, ws: Workspace, rows: list, common: tuple[str, str]) -> None:
         for x in rows:

@@ -14,7 +14,9 @@ from conftest import ACCOUNT_SID
 
 from emulator import cli, snapshot
 
-GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "snapshot-v2.json"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+GOLDEN = FIXTURES / "snapshot-v3.json"
+GOLDEN_V2 = FIXTURES / "snapshot-v2.json"  # written by the emulator before events were rows
 
 
 def _scenario(client, callbacks: bool = False):
@@ -226,12 +228,14 @@ def _nest(depth: int):
 
 def _set(path: str, value):
     """A change that sets the field at ``path`` (dots; ``ws`` is the first workspace; ``task``,
-    ``reservation``, ``worker``, ``event``, ``timer``, ``record`` are the first of theirs)."""
+    ``reservation``, ``worker``, ``timer``, ``record`` are the first of theirs, ``event`` the
+    first event's row, ``events`` the workspace's event table)."""
     def change(doc):
         head, _, rest = path.partition(".")
         roots = {"ws": lambda: _ws(doc), "task": lambda: _ws(doc)["tasks"][0],
                  "reservation": lambda: _ws(doc)["reservations"][0], "worker": lambda: _ws(doc)["workers"][0],
-                 "event": lambda: _ws(doc)["events"][0], "timer": lambda: doc["timers"][0],
+                 "event": lambda: _ws(doc)["events"]["rows"][0],
+                 "events": lambda: _ws(doc)["events"], "timer": lambda: doc["timers"][0],
                  "record": lambda: doc["inbox"]["records"][0], "queue": lambda: _ws(doc)["task_queues"][0],
                  "workflow": lambda: _ws(doc)["workflows"][0],
                  "route": lambda: next(t for t in _ws(doc)["tasks"] if t["routing"]["route"])["routing"]["route"]}
@@ -267,6 +271,10 @@ def _add(path: str, key: str, value):
     return change
 
 
+def _legacy() -> dict:
+    return json.loads(GOLDEN_V2.read_text(encoding="utf-8"))
+
+
 def _duplicate_task(doc):
     tasks = _ws(doc)["tasks"]
     tasks.append(copy.deepcopy(tasks[0]))
@@ -281,7 +289,10 @@ HOSTILE = {
     "version 1 (Python objects)": lambda doc: {"format": snapshot.FORMAT, "version": 1,
                                                "state": {"$obj": 1, "cls": "emulator.engine.backend:Backend"}},
     "version 99": _set("version", 99),
-    "version as text": _set("version", "2"),
+    "version as text": _set("version", "3"),
+    "version 2 with an unknown key": lambda doc: _add("clock", "cls", "x")(_legacy()),
+    "version 2 with an event of another resource": lambda doc: _set("accounts.0.workspaces.0.events.0.sid",
+                                                                    "WT" + "0" * 32)(_legacy()),
     # unknown keys, names of code
     "unknown key in the clock": _add("clock", "cls", "emulator.server:Server"),
     "a class name as a key": lambda doc: {**doc, "$obj": 1, "cls": "os:system"},
@@ -298,14 +309,26 @@ HOSTILE = {
     "task attributes not JSON": _set("task.attributes", "{"),
     "reservation status unknown": _set("reservation.reservation_status", "eaten"),
     "worker capacity negative": _set("worker.channels.0.configured_capacity", -1),
-    "event date without zone": _set("event.event_date", "2026-01-01T00:00:00"),
+    "event date without zone": _set("event.9", "2026-01-01T00:00:00"),
+    "event SID of another resource": _set("event.0", "WT" + "0" * 32),
+    "event SID with a line break": _set("event.0", "EV" + "0" * 32 + "\nEV" + "1" * 32),
+    "event type as a number": _set("event.1", 7),
+    "event row naming no shape": _set("event.10", 99),
+    "event shape as text": _set("event.10", "0"),
+    "event row missing a value": lambda doc: (_ws(doc)["events"]["rows"][0].pop(), doc)[1],
+    "event row too short": _set("events.rows.0", ["EV" + "0" * 32]),
+    "event shape naming code": _set("events.shapes.0.0", "__class__"),
+    "event columns reordered": _set("events.columns.0", "event_type"),
+    "event value as an object": _set("event.11", {"$obj": 1}),
+    "event value huge": _set("event.11", 10 ** 30),
+    "event value not a number": _set("event.11", float("nan")),
     # huge numbers
     "huge float priority": _set("task.priority", 1e300),
     "huge integer priority": _set("task.priority", 10 ** 40),
     "huge timer instant": _set("timer.due", "9" * 100_000),
     "huge inbox id": _set("inbox.next_id", 10 ** 30),
     # deep nesting
-    "deep nesting in event data": _set("event.data.TaskAttributes", _nest(400)),
+    "deep nesting in event data": _set("event.12", _nest(400)),
     "deep nesting everywhere": _set("accounts", [_nest(450)]),
     # references to what does not exist
     "reservation of a missing task": _set("reservation.task_sid", "WT" + "0" * 32),
@@ -375,7 +398,8 @@ def test_a_version_1_document_is_refused_by_name(emu):
 
 # --- the golden document ------------------------------------------------------------------------
 def golden_document() -> dict:
-    """A seeded run whose snapshot is kept in fixtures/snapshot-v2.json."""
+    """A seeded run whose snapshot is kept in fixtures/snapshot-v3.json (fixtures/snapshot-v2.json
+    is the same run, written before events were rows)."""
     from emulator.facade import TaskRouterEmulator
 
     emulator = TaskRouterEmulator(seed="golden", start="2026-01-01T00:00:00Z")
@@ -390,6 +414,7 @@ def golden_document() -> dict:
 
 def test_the_golden_snapshot_restores_and_round_trips(emu, client):
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert golden["version"] == snapshot.VERSION
     snapshot.restore(emu.backend, golden, emu.webhooks)
     [ws] = client.taskrouter.v1.workspaces.list()
     context = client.taskrouter.v1.workspaces(ws.sid)
@@ -403,6 +428,16 @@ def test_the_golden_snapshot_restores_and_round_trips(emu, client):
     [assigned] = [t for t in context.tasks.list() if t.assignment_status == "assigned"]
     context.tasks(assigned.sid).update(assignment_status="completed")
     assert sorted(t.assignment_status for t in context.tasks.list()) == ["completed", "reserved"]
+
+
+def test_a_version_2_document_is_migrated(emu, client):
+    """The version 2 golden document (an object per event) restores to the state the current one
+    holds: taken again, it is the current golden document."""
+    snapshot.restore(emu.backend, _legacy(), emu.webhooks)
+    assert snapshot.take(emu.backend, emu.webhooks) == json.loads(GOLDEN.read_text(encoding="utf-8"))
+    [ws] = client.taskrouter.v1.workspaces.list()
+    events = client.taskrouter.v1.workspaces(ws.sid).events.list(minutes=600)
+    assert events and all(e.event_data for e in events if e.event_type == "task.created")
 
 
 if __name__ == "__main__":  # python tests/test_snapshot.py: regenerate the golden document

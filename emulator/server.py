@@ -388,7 +388,11 @@ class Server:
         # what the app holds open through this server (the Event Bridge's websockets) ends cleanly first
         for hook in getattr(self._server.app, "config", {}).get("server_stop_hooks", ()):
             hook(self.port)
-        self._server.shutdown()
+        if self._thread is not None:
+            # socketserver's shutdown() waits until serve_forever() has run and returned: called
+            # after a serve_forever() of the caller's own thread that a signal interrupted before
+            # it got going (or after none at all), it would wait for ever.
+            self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
         if self._thread is not None:

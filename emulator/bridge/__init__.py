@@ -57,7 +57,7 @@ class EventBridge:
         self.hub.close_where(lambda s: account_sid is not None and s.grant.account_sid != account_sid,
                              reason="emulator reset")
 
-    def server_stopping(self, port: int, wait: float = 2.0) -> None:
+    def server_stopping(self, port: int, wait: float = 5.0) -> None:
         """A server is stopping: the sessions it serves close with 1001 (going away), and it waits
         (at most ``wait`` seconds) for their close frames to be written before it drops connections."""
         closing = self.hub.close_where(lambda s: s.port != str(port), reason="server stopping", code=1001)

@@ -233,9 +233,9 @@ ROLE_OTHER_WORKER = "A worker token may change only its own worker ({worker_sid}
 BRIDGE_BAD_BODY = "Invalid Event Bridge request: {reason}"
 BRIDGE_NO_ROUTE = "The requested resource {url} was not found"
 BRIDGE_NEEDS_SERVER = "The Event Bridge websocket needs the emulator's HTTP server (emu.serve())"
-TRANSFERS_TO_QUEUE = "Transfers to a TaskQueue are not supported by this version of the emulator; transfer to a Worker"
 # [O] the Worker SDK's own specs quote this text, space before the period included
 TRANSFER_NOT_INITIATED = "Transfer {sid} is already {status} . Cannot cancel transfer."
-TRANSFER_TARGET = "Invalid To: {to} is not a Worker of workspace {workspace_sid} other than the one transferring"
+TRANSFER_TARGET = ("Invalid To: {to} is neither a TaskQueue of workspace {workspace_sid} nor a Worker of it other "
+                   "than the one transferring")
 TRANSFER_RESERVATION = "Reservation {sid} is not an accepted reservation of Worker {worker_sid} on Task {task_sid}"
 TRANSFER_UNDER_WAY = "Task {task_sid} already has a transfer under way ({transfer_sid})"

@@ -22,6 +22,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
@@ -128,12 +129,15 @@ class _FaultTransport(Transport):
     name = "fault"
     asynchronous = False
 
-    def __init__(self, fault: CallbackFault, note: str) -> None:
+    def __init__(self, fault: CallbackFault, note: str, on_use=None) -> None:
         self.fault = fault
         self.note = note
+        self.on_use = on_use  # told of each callback it answers (the request log records it)
 
     def deliver(self, record: WebhookRecord, timeouts: Timeouts) -> Result:
         fault = self.fault
+        if self.on_use is not None:
+            self.on_use(record, self)
         if fault.action == "timeout":
             return Result(attempts=1, error=f"read timed out: {self.note}", timed_out=True, failure="rt")
         if fault.action == "fail":
@@ -154,6 +158,8 @@ class Faults:
         self._callbacks: list[CallbackFault] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        # called with (record, transport) for each callback a fault answers
+        self.on_callback_fault: Callable[[WebhookRecord, _FaultTransport], None] | None = None
 
     # --- adding -----------------------------------------------------------------------------
     def api(self, status: int | None = None, *, code: int | None = None, message: str | None = None,
@@ -268,7 +274,7 @@ class Faults:
             for fault in self._callbacks:
                 if fault.remaining != 0 and url.startswith(fault.url_prefix):
                     fault.hits += 1
-                    return _FaultTransport(fault, fault.describe())
+                    return _FaultTransport(fault, fault.describe(), self.on_callback_fault)
         return None
 
 
@@ -301,6 +307,25 @@ def inject() -> Response | None:
                                              code=answer.code))
 
 
+def _log_callback_fault(app: Flask, record: WebhookRecord, transport: _FaultTransport) -> None:
+    """A callback a fault answered goes into the request log too (``direction`` ``"callback"``)."""
+    from urllib.parse import urlsplit
+
+    requests_log = app.config.get("request_log")
+    if requests_log is None:
+        return
+    parts = urlsplit(record.url)
+    fault = transport.fault
+    entry = requests_log.add(
+        method=record.method, path=parts.path or "/", host=parts.netloc, parameters=dict(record.params),
+        account_sid=record.account_sid, status=fault.status if fault.action == "answer" else None,
+        timestamp=app.config["backend"].clock.now(), fault=transport.note, direction="callback",
+        error_message=None if fault.action == "answer" else f"{fault.action} (webhook {record.id})")
+    import logging
+
+    logging.getLogger("emulator.requests").warning("%s", entry.line())
+
+
 def attach(app: Flask, webhooks=None) -> Faults:
     """Give ``app`` (and its webhooks) a ``Faults`` and the hook that applies it."""
     faults = Faults()
@@ -308,6 +333,7 @@ def attach(app: Flask, webhooks=None) -> Faults:
     app.before_request(inject)
     # a full reset (emu.reset(), POST /_emulator/reset) removes every fault, an account's its own
     app.config["backend"].on_reset(faults.clear)
+    faults.on_callback_fault = lambda record, transport: _log_callback_fault(app, record, transport)
     if webhooks is not None:
         webhooks.faults = faults
     return faults

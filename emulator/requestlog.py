@@ -48,7 +48,8 @@ class RequestRecord:
     ``parameters`` are the query and form fields as sent (a list where a name was repeated);
     ``error_code`` / ``error_message`` come from the Twilio error body of a 4xx/5xx answer;
     ``timestamp`` is the virtual instant it was answered at; ``duration_ms`` the real time taken;
-    ``fault`` describes the fault injected into it (``emu.faults``), if any."""
+    ``fault`` describes the fault injected into it (``emu.faults``), if any. ``direction`` is
+    ``"api"``, or ``"callback"`` for a callback a fault answered instead of its receiver."""
 
     id: int
     method: str
@@ -63,13 +64,15 @@ class RequestRecord:
     error_message: str | None = None
     fault: str | None = None
     blocked: bool = False
+    direction: str = "api"
 
     def to_dict(self) -> dict:
         return {"id": self.id, "method": self.method, "path": self.path, "host": self.host,
                 "parameters": dict(self.parameters), "account_sid": self.account_sid, "status": self.status,
                 "error_code": self.error_code, "error_message": self.error_message,
                 "timestamp": iso_ms(self.timestamp), "timestamp_ms": int(self.timestamp.timestamp() * 1000),
-                "duration_ms": round(self.duration_ms, 3), "fault": self.fault, "blocked": self.blocked}
+                "duration_ms": round(self.duration_ms, 3), "fault": self.fault, "blocked": self.blocked,
+                "direction": self.direction}
 
     def matches(self, method: str | None = None, path: str | None = None, status: int | None = None,
                 account_sid: str | None = None, after: int | None = None, errors_only: bool = False) -> bool:
@@ -84,6 +87,8 @@ class RequestRecord:
         """The record as one log line."""
         status = "blocked" if self.blocked else str(self.status)
         text = f"{self.method} {self.path} {status}"
+        if self.direction == "callback":
+            text = f"callback {self.method} {self.host}{self.path} {self.status or 'no answer'}"
         if self.error_code is not None:
             text += f" {self.error_code} {self.error_message!r}"
         text += f" account={self.account_sid or '-'} at={iso_ms(self.timestamp)} {self.duration_ms:.1f}ms"

@@ -417,10 +417,10 @@ def test_a_cold_transfer_hands_the_task_over(desk):
     code, body = desk.post(f"Workers/{desk.alice}/Transfers", "POST",
                            {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": desk.bob})
     assert code == 400  # Alice no longer holds it
-    code, body = desk.post(f"Workers/{desk.bob}/Transfers", "POST",
-                           {"ReservationSid": offer.sid, "TaskSid": task.sid, "To": desk.ws.task_queues.list()[0].sid},
-                           token=desk.token(desk.bob))
-    assert code == 501 and "TaskQueue" in body["message"]
+    for to in ("WQ" + "0" * 32, desk.bob, "nobody"):  # an unknown queue, the worker itself, not a SID
+        code, body = desk.post(f"Workers/{desk.bob}/Transfers", "POST",
+                               {"ReservationSid": offer.sid, "TaskSid": task.sid, "To": to}, token=desk.token(desk.bob))
+        assert code == 400 and "Invalid To" in body["message"], to
     assert hub is not None
 
 
@@ -449,3 +449,99 @@ def test_a_transfer_under_way_survives_a_snapshot(desk):
     assert status == "failed"
     assert ws_doc["transfers"][0]["sid"] == transfer["sid"]
     assert {t["sid"]: t.get("transfer_sid") for t in ws_doc["tasks"]}[task.sid] == transfer["sid"]
+
+
+# --- transfers to a TaskQueue: the router offers the task to the queue's workers ----------------
+def _queue_transfer(desk: Desk, mode: str):
+    hub = desk.emu.app.config["event_bridge"].hub
+    alice, bob = Recorder(desk.sid, desk.alice), Recorder(desk.sid, desk.bob)
+    hub.add(alice)
+    hub.add(bob)
+    desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
+    task = desk.ws.tasks.create(attributes="{}")
+    [held] = desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"]
+    desk.ok(f"Workers/{desk.alice}/Reservations/{held['sid']}", "POST", {"ReservationStatus": "accepted"})
+    queue = desk.ws.task_queues.create(friendly_name="Escalations", target_workers="1==1").sid
+    desk.ws.workers(desk.bob).update(activity_sid=desk.activities["Available"])
+    transfer = desk.ok(f"Workers/{desk.alice}/Transfers", "POST",
+                       {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": queue, "Mode": mode},
+                       headers={"apiVersion": "v2"})
+    return alice, bob, task, held, queue, transfer
+
+
+def _types(recorder: Recorder) -> list[str]:
+    return [f["event_type"] for f in recorder.frames]
+
+
+@pytest.mark.parametrize("mode, alice_after", [("WARM", "accepted"), ("COLD", "completed")])
+def test_a_transfer_to_a_queue_is_routed_there_and_accepted(desk, mode, alice_after):
+    alice, bob, task, held, queue, transfer = _queue_transfer(desk, mode)
+    assert (transfer["transfer_type"], transfer["transfer_to"], transfer["transfer_mode"],
+            transfer["transfer_status"]) == ("QUEUE", queue, mode, "initiated")
+    assert transfer["initiating_queue_sid"] != queue  # the queue the task was in
+    offer = bob.frames[-1]
+    assert offer["event_type"] == "reservation.created"
+    assert offer["payload"]["task_transfer"]["sid"] == transfer["sid"]
+    assert (offer["payload"]["task"]["assignment_status"], offer["payload"]["task"]["queue_sid"]) == ("reserved", queue)
+    assert "task.transfer-initiated" in _types(alice)
+    desk.ok(f"Workers/{desk.bob}/Reservations/{offer['payload']['sid']}", "POST", {"ReservationStatus": "accepted"},
+            token=desk.token(desk.bob))
+    [completed] = [f for f in alice.frames if f["event_type"] == "task.transfer-completed"]
+    assert completed["payload"]["transfer_status"] == "complete"
+    holders = {r.worker_sid: r.reservation_status for r in desk.ws.tasks(task.sid).reservations.list()}
+    assert holders == {desk.alice: alice_after, desk.bob: "accepted"}
+    fetched = desk.ws.tasks(task.sid).fetch()
+    assert (fetched.assignment_status, fetched.task_queue_sid) == ("assigned", queue)
+    # the Events resource logs the transfer with the queue it started from
+    [logged] = desk.ws.events.list(event_type="task.transfer-completed")
+    assert logged.resource_sid == task.sid and logged.event_data["task_queue_sid"] == transfer["initiating_queue_sid"]
+
+
+def test_a_rejected_offer_is_a_failed_attempt_then_the_queue_offers_it_again(desk):
+    alice, bob, task, held, queue, transfer = _queue_transfer(desk, "WARM")
+    offer = bob.frames[-1]["payload"]
+    desk.ok(f"Workers/{desk.bob}/Reservations/{offer['sid']}", "POST", {"ReservationStatus": "rejected"},
+            token=desk.token(desk.bob))
+    [rejected] = [f for f in bob.frames if f["event_type"] == "reservation.rejected"]
+    assert rejected["payload"]["task_transfer"]["transfer_status"] == "initiated"
+    assert _types(alice)[-2:] == ["task.transfer-attempt-failed", "task.updated"]
+    attempt = alice.frames[-2]["payload"]
+    assert (attempt["sid"], attempt["transfer_status"]) == (transfer["sid"], "initiated")
+    assert attempt["transfer_failed_reason"].startswith("Transfer attempt failed on reservation reject")
+    assert alice.frames[-1]["payload"]["assignment_status"] == "pending"
+    assert desk.ws.events.list(event_type="task.transfer-attempt-failed")[0].resource_sid == task.sid
+    # Bob passed on it; Carol joins the queue and gets the transfer's next offer
+    carol = desk.ws.workers.create(friendly_name="carol", activity_sid=desk.activities["Available"]).sid
+    [second] = [r for r in desk.ws.tasks(task.sid).reservations.list() if r.reservation_status == "pending"]
+    assert second.worker_sid == carol
+    assert desk.ok(f"Workers/{carol}/Reservations/{second.sid}", token=desk.token(carol))["task_transfer"]["sid"] \
+        == transfer["sid"]
+    assert desk.ok(f"Workers/{desk.alice}/Transfers/{transfer['sid']}")["transfer_status"] == "initiated"
+    # Alice withdraws it: Carol's offer is canceled, the task is Alice's again, in its first queue
+    desk.ok(f"Workers/{desk.alice}/Transfers/{transfer['sid']}", "POST", {"TaskSid": task.sid,
+                                                                          "TransferStatus": "canceled"})
+    assert desk.ws.tasks(task.sid).reservations(second.sid).fetch().reservation_status == "canceled"
+    assert _types(alice)[-2:] == ["task.transfer-canceled", "task.updated"]
+    fetched = desk.ws.tasks(task.sid).fetch()
+    assert (fetched.assignment_status, fetched.task_queue_sid) == ("assigned", transfer["initiating_queue_sid"])
+    desk.emu.clock.advance(3600)  # nothing routes it again
+    assert [r.worker_sid for r in desk.ws.tasks(task.sid).reservations.list()
+            if r.reservation_status in ("pending", "accepted")] == [desk.alice]
+
+
+def test_an_offer_that_times_out_fails_the_transfer_to_a_queue(desk):
+    alice, bob, task, held, queue, transfer = _queue_transfer(desk, "COLD")
+    offer = bob.frames[-1]["payload"]
+    desk.emu.clock.advance(offer["reservation_timeout"])
+    assert desk.ws.tasks(task.sid).reservations(offer["sid"]).fetch().reservation_status == "timeout"
+    assert _types(alice)[-2:] == ["task.transfer-failed", "task.updated"]
+    failed = alice.frames[-2]["payload"]
+    assert (failed["transfer_status"], failed["transfer_failed_reason"]) == \
+        ("failed", "Transfer failed because the reservation timed out")
+    assert alice.frames[-1]["payload"]["assignment_status"] == "assigned"
+    holders = {r.worker_sid: r.reservation_status for r in desk.ws.tasks(task.sid).reservations.list()}
+    assert holders == {desk.alice: "accepted", desk.bob: "timeout"}
+    # the task can be transferred again (the failed one is over)
+    again = desk.ok(f"Workers/{desk.alice}/Transfers", "POST",
+                    {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": queue})
+    assert again["transfer_status"] == "initiated" and again["sid"] != transfer["sid"]

@@ -82,7 +82,8 @@ SCENARIO = {
     "task.deleted": {"queue"}, "task.system-deleted": {"queue", "reason"},
     "reservation.canceled": {"reason"}, "reservation.completed": {"reason"},
     "workflow.target-matched": set(), "workflow.timeout": {"queue"},
-    **{f"task.transfer-{kind}": {"queue"} for kind in ("initiated", "failed", "canceled", "completed")},
+    **{f"task.transfer-{kind}": {"queue"} for kind in ("initiated", "attempt-failed", "failed", "canceled",
+                                                        "completed")},
     # skip_if took the task out before it entered any queue: workflow.skipped names none
 }
 # Fields of the envelope that are attributes of the Event resource rather than part of event_data.

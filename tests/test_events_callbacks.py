@@ -227,15 +227,17 @@ def task_system_deleted(w):
     return {"ResourceSid": task.sid, "TaskAssignmentStatus": "canceled", "TaskCanceledReason": "Task TTL Exceeded"}
 
 
-def _transfer(w, then):
-    """Alice holds a task and transfers it to Bob (transfers exist only on the Worker SDK's Event
-    Bridge, so the engine is driven directly); ``then`` decides what happens to Bob's offer."""
+def _transfer(w, then, *, to_queue: bool = False):
+    """Alice holds a task and transfers it to Bob, or to the queue Bob is in (transfers exist only
+    on the Worker SDK's Event Bridge, so the engine is driven directly); ``then`` decides what
+    happens to Bob's offer."""
     alice, task, _ = w.accepted()
     bob = w.worker("bob")
     ws = w.emu.backend.get_workspace(ACCOUNT_SID, w.sid)
     with w.emu.backend.lock:
         [held] = [r for r in ws.reservations.values() if r.task_sid == task.sid]
-        transfer = ws.create_transfer(alice.sid, reservation_sid=held.sid, task_sid=task.sid, to=bob.sid)
+        transfer = ws.create_transfer(alice.sid, reservation_sid=held.sid, task_sid=task.sid,
+                                      to=w.queue if to_queue else bob.sid)
     then(ws, transfer, bob)
     return {"ResourceSid": task.sid, "TaskSid": task.sid, "TaskQueueSid": w.queue, "WorkflowSid": w.workflow}
 
@@ -254,6 +256,12 @@ def task_transfer_failed(w):
     def reject(ws, transfer, bob):
         w.ws.workers(bob.sid).reservations(transfer.reservation_sid).update(reservation_status="rejected")
     return _transfer(w, reject)
+
+
+def task_transfer_attempt_failed(w):
+    def reject(ws, transfer, bob):
+        w.ws.workers(bob.sid).reservations(transfer.reservation_sid).update(reservation_status="rejected")
+    return _transfer(w, reject, to_queue=True)
 
 
 def task_transfer_canceled(w):
@@ -434,6 +442,7 @@ DRIVERS = {
     "task.system-deleted": task_system_deleted,
     "task.transfer-initiated": task_transfer_initiated, "task.transfer-completed": task_transfer_completed,
     "task.transfer-failed": task_transfer_failed, "task.transfer-canceled": task_transfer_canceled,
+    "task.transfer-attempt-failed": task_transfer_attempt_failed,
     "task-channel.created": task_channel_created, "task-channel.updated": task_channel_updated,
     "task-channel.deleted": task_channel_deleted,
     "task-queue.created": task_queue_created, "task-queue.deleted": task_queue_deleted,

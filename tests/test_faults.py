@@ -117,6 +117,9 @@ def test_failing_assignment_callbacks_cancel_the_reservation(emu, fault, error, 
     assert outcome in record.outcome and "the reservation is canceled" in record.outcome
     [reservation] = ctx.tasks(task.sid).reservations.list()
     assert reservation.reservation_status == "canceled"
+    [logged] = emu.requests.records(path="/assign")            # the faulted callback is in the request log too
+    assert (logged.direction, logged.host, logged.account_sid) == ("callback", "app.test", record.account_sid)
+    assert logged.fault.startswith("injected ") and logged.fault.endswith("(fault 1, 1 of 1)")
     emu.inbox.assert_sent("event", "reservation.canceled")
 
 

@@ -1,6 +1,6 @@
 """The official Worker SDK (npm ``twilio-taskrouter`` 2.1.1, in Node) through a worker's life
 against the emulator's Event Bridge: connect, reservation created, accept, wrap-up and complete,
-reject, attributes, presence, refused tokens.
+reject, attributes, presence, refused tokens, a transfer to a queue.
 
 ``make test`` installs the SDK (``npm ci`` in tests/node/); without Node or without that install
 these tests skip, saying why. The scenarios are in tests/node/worker_life.js; each prints its
@@ -88,3 +88,18 @@ def test_refused_tokens_never_make_the_worker_ready(desk):
     steps = run(desk, "tokenRefused", badTokens=bad)
     assert [s["token"] for s in steps] == list(bad)
     assert ws.workers(worker_sid).fetch().activity_name == "Offline"
+
+
+def test_a_transfer_to_a_queue_fails_an_attempt_and_is_canceled(desk):
+    emu, server, ws, worker_sid, activities = desk
+    queue = ws.task_queues.create(friendly_name="Escalations", target_workers="1==1").sid
+    bob = ws.workers.create(friendly_name="bob").sid
+    steps = run(desk, "queueTransfer", queueSid=queue, bobToken=emu.worker_token(bob))
+    assert steps == [{"step": "initiated", "type": "QUEUE", "status": "initiated"},
+                     {"step": "offered", "type": "QUEUE", "mode": "WARM", "task": "reserved"},
+                     {"step": "attemptFailed", "status": "initiated", "task": "pending"},
+                     {"step": "canceled", "status": "canceled"}]
+    [task] = ws.tasks.list()
+    assert task.assignment_status == "assigned" and task.task_queue_sid != queue
+    assert {r.worker_sid: r.reservation_status for r in task.reservations.list()} == \
+        {worker_sid: "accepted", bob: "rejected"}

@@ -55,8 +55,6 @@ EVENT_TYPES = (
 NOT_EMITTED = {
     "reservation.failed": "logged when the voice call an instruction places to the worker fails; the emulator "
                           "places no calls (dequeue, call and conference are accepted as instructions only)",
-    "task.transfer-attempt-failed": "logged when one attempt of a transfer to a TaskQueue fails; the emulator "
-                                    "transfers to workers only",
 }
 
 # [I] Operating units are a Flex notion the emulator does not model: the field the reference lists

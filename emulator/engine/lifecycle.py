@@ -46,9 +46,10 @@ RS = ReservationStatus
 # --- the Task state machine ---------------------------------------------------------------------
 # Every change of ``Task.assignment_status`` the engine makes: status -> the statuses it may come from.
 TASK_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    PENDING: (PENDING, RESERVED),  # created, or its offers ended without acceptance
+    # created, or its offers ended without acceptance (of an assigned task: transferred to a queue)
+    PENDING: (PENDING, RESERVED, ASSIGNED),
     RESERVED: (PENDING, RESERVED, ASSIGNED),  # an offer is out (of an assigned task: a transfer)
-    ASSIGNED: (RESERVED,),  # a worker accepted
+    ASSIGNED: (RESERVED, PENDING),  # a worker accepted (from pending: a transfer to a queue ended)
     WRAPPING: (ASSIGNED,),
     COMPLETED: (ASSIGNED, WRAPPING),
     CANCELED: (PENDING, RESERVED),

@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING
 from .. import errors
 from . import activities, instructions, lifecycle
 from .context import WorkQueue
-from .lifecycle import (
-    ASSIGNED_TASK_LIFETIME,
-    DEFAULT_RESERVATION_TIMEOUT,
-    FINISHED_TASK_RETENTION,
-    LOAD_STATUSES,
-    TTL_REASON,
-)
+from .lifecycle import ASSIGNED_TASK_LIFETIME, DEFAULT_RESERVATION_TIMEOUT, FINISHED_TASK_RETENTION, LOAD_STATUSES, TTL_REASON
 from .routing import index as idx
 from .routing import matching, steps, transfers
 from .routing.index import RoutingIndex
@@ -352,7 +346,7 @@ class Router:
     def _assign_task(self, ws: WorkspaceTables, task: Task) -> None:
         """Give ``task`` reservations with the best eligible workers of its current target, looking
         only at the workers free to take it in its queue."""
-        if task.assignment_status not in WAITING or task.transfer_sid is not None:
+        if task.assignment_status not in WAITING or idx.held_for_worker(ws, task):
             return
         state, target = matching.current(ws, task)
         if state is None or target is None or state.route is None:
@@ -462,6 +456,7 @@ class Router:
     def _reserve(self, ws: WorkspaceTables, task: Task, worker: Worker) -> None:
         now = ws.now()
         reservation = Reservation(ws.new_sid("WR"), ws.account_sid, ws.sid, task.sid, worker.sid, RS.PENDING, now, now)
+        transfers.offered(ws, task, reservation)  # of a task transferred to a queue: the transfer's offer
         ws.reservations[reservation.sid] = reservation
         idx.index_reservation(ws.index, reservation)
         state = ws.task_routing[task.sid]

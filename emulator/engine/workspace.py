@@ -22,7 +22,6 @@ from .state import (
     ASSIGNED,
     PENDING,
     RESERVED,
-    WRAPPING,
     Activity,
     Reservation,
     TaskChannel,
@@ -81,8 +80,8 @@ class Workspace(TaskResources, WorkerResources):
     def create_transfer(self, worker_sid: str, *, reservation_sid: str, task_sid: str, to: str,
                         mode: str | None = None, attributes: str | None = None,
                         priority: int | None = None) -> Transfer:
-        """Transfer the task a worker holds (its accepted reservation) to another worker, WARM
-        (the default: the worker stays on it) or COLD."""
+        """Transfer the task a worker holds (its accepted reservation) to another worker or to a
+        TaskQueue, WARM (the default: the worker stays on it) or COLD."""
         worker = self.get_worker(worker_sid)
         reservation = self.reservations.get(reservation_sid)
         task = self.tasks.get(task_sid)
@@ -93,14 +92,14 @@ class Workspace(TaskResources, WorkerResources):
         mode = (mode or "WARM").upper()
         if mode not in ("WARM", "COLD"):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Mode", reason="must be WARM or COLD"))
-        if is_sid(to, "WQ"):
-            raise errors.NotImplementedByEmulator(errors.TRANSFERS_TO_QUEUE)
-        if not is_sid(to, "WK") or to not in self.workers or to == worker.sid:
+        if not (is_sid(to, "WQ") and to in self.task_queues) and \
+                (not is_sid(to, "WK") or to not in self.workers or to == worker.sid):
             raise errors.InvalidParameter(errors.TRANSFER_TARGET.format(to=to, workspace_sid=self.sid))
         if task.transfer_sid is not None:
             raise errors.IllegalState(errors.TRANSFER_UNDER_WAY.format(task_sid=task.sid,
                                                                        transfer_sid=task.transfer_sid))
-        if task.assignment_status not in (ASSIGNED, WRAPPING):
+        # [I] a task in wrap-up is not handed on: its work is done
+        if task.assignment_status != ASSIGNED:
             raise errors.IllegalState(errors.TRANSFER_RESERVATION.format(
                 sid=reservation_sid, worker_sid=worker_sid, task_sid=task_sid))
         parsed = v.json_object("Attributes", attributes) if attributes is not None else None

@@ -160,7 +160,41 @@ async function tokenRefused() {
   }
 }
 
-const scenarios = { life, stayOnline, tokenRefused };
+async function queueTransfer() {
+  // Alice holds a task and transfers it to a queue; Bob, in that queue, gets the offer and rejects
+  // it (a failed attempt: the transfer stays initiated), then Alice withdraws the transfer
+  const alice = newWorker(setup.token, { connectActivitySid: setup.activities.Available });
+  await once(alice, 'ready', 'alice ready');
+  const created = once(alice, 'reservationCreated', 'alice reservationCreated');
+  await rest('POST', 'Tasks', { Attributes: JSON.stringify({ topic: 'escalation' }) });
+  const held = await created;
+  await held.accept();
+  const bob = newWorker(setup.bobToken, { connectActivitySid: setup.activities.Available });
+  await once(bob, 'ready', 'bob ready');
+  const offered = once(bob, 'reservationCreated', 'the transfer offer to bob');
+  const initiated = once(held.task, 'transferInitiated', 'transferInitiated');
+  await held.task.transfer(setup.queueSid, { mode: 'WARM' });
+  const outgoing = await initiated;
+  expect(outgoing.type === 'QUEUE' && outgoing.to === setup.queueSid, `outgoing ${outgoing.type} to ${outgoing.to}`);
+  log('initiated', { type: outgoing.type, status: outgoing.status });
+  const offer = await offered;
+  expect(offer.transfer && offer.transfer.sid === outgoing.sid, 'the offer carries the transfer');
+  expect(offer.task.queueSid === setup.queueSid, `offered from queue ${offer.task.queueSid}`);
+  log('offered', { type: offer.transfer.type, mode: offer.transfer.mode, task: offer.task.status });
+  const attemptFailed = once(held.task.transfers.outgoing, 'attemptFailed', 'attemptFailed');
+  const updated = once(held.task, 'updated', 'task updated after the failed attempt');
+  await offer.reject();
+  const attempt = await attemptFailed;
+  const task = await updated;
+  log('attemptFailed', { status: attempt.status, task: task.status });
+  const canceled = once(held.task.transfers.outgoing, 'canceled', 'transfer canceled');
+  await held.task.transfers.outgoing.cancel();
+  log('canceled', { status: (await canceled).status });
+  alice.disconnect();
+  bob.disconnect();
+}
+
+const scenarios = { life, stayOnline, tokenRefused, queueTransfer };
 
 scenarios[setup.scenario]()
   .then(() => {

@@ -258,6 +258,15 @@ def task_key(ix: RoutingIndex, task: Task, order: str) -> tuple:
         return (0, -stamp, ix.task_seq[task.sid])
     return (-task.priority, stamp, ix.task_seq[task.sid])
 
+def held_for_worker(ws: WorkspaceTables, task: Task) -> bool:
+    """A task being transferred to a worker waits for that worker only; one transferred to a
+    queue is routed there like any task."""
+    if task.transfer_sid is None:
+        return False
+    transfer = ws.transfers.get(task.transfer_sid)
+    return transfer is None or transfer.transfer_type != "QUEUE"
+
+
 def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
     """Keep a task in the waiting set that matches its status, step and channel."""
     if task.sid not in ix.task_seq:
@@ -265,9 +274,8 @@ def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
     state = ws.task_routing.get(task.sid)
     place: tuple | None = None
     key = None
-    # a task being transferred waits for its transfer's target only
     if task.assignment_status in (PENDING, RESERVED) and state is not None and state.route is not None \
-            and task.transfer_sid is None:
+            and not held_for_worker(ws, task):
         rows = ix.by_task.get(task.sid)
         pending = sum(1 for r in rows.values() if r.reservation_status == RS.PENDING) if rows else 0
         full = pending >= max_reservations(ws, task, state)

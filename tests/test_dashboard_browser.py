@@ -199,9 +199,14 @@ def test_a_callback_appears_in_the_inbox(emulator, page):
     emulator.on_assignment(lambda callback: {"instruction": "accept"})
     ws.tasks.create(workflow_sid=desk.workflows["Ticket Intake"], attributes="{}")
     Select(page.find_element(By.ID, "inbox-kind")).select_by_visible_text("assignment")
-    _wait(page, lambda d: "https://desk.example.com/assign" in _text(d, "#inbox tbody"))
-    [row] = _texts(page, "#inbox tbody tr")
-    assert "200" in row and "the reservation is accepted" in row
+    # The page polls: wait for the settled view (one assignment row, its answer applied), not the first
+    # render that names the URL.
+    def one_answered_row(driver):
+        rows = _texts(driver, "#inbox tbody tr")
+        return rows if len(rows) == 1 and "the reservation is accepted" in rows[0] else None
+
+    [row] = _wait(page, one_answered_row)
+    assert "https://desk.example.com/assign" in row and "200" in row
 
 
 def test_clock_set_snapshot_and_reset_from_the_page(emulator, page, tmp_path):

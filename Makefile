@@ -6,6 +6,7 @@
 # make browser      - install headless Chromium and its driver (Debian packages) for the dashboard's browser tests
 # make test-floors  - the suite with every dependency at the floor pyproject.toml declares (oldest Python found)
 # make test-sdist   - build the sdist, install it in a fresh venv and run the tests it carries
+# make test-sdist-floors - both in one run (CI's): the sdist installed at the dependency floors runs its tests
 # make test-pythons - the suite on each of Python 3.10 to 3.13 found on this machine
 # make dist         - build the sdist and the wheel into dist/
 # make sdk-specs SDK=/path/to/twilio-taskrouter.js - the Worker SDK's own integration specs against the emulator
@@ -23,7 +24,7 @@ find_python = $(firstword $(foreach p,python$(1) $(wildcard $(HOME)/.pyenv/versi
 FLOORS_PYTHON ?= $(or $(call find_python,3.10),$(PYTHON))
 PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: run lint test test-floors test-sdist test-pythons dist bench browser clean node-deps sdk-specs
+.PHONY: run lint test test-floors test-sdist test-sdist-floors test-pythons dist bench browser clean node-deps sdk-specs
 
 NPM ?= npm
 NODE_STAMP := tests/node/node_modules/.installed
@@ -82,6 +83,19 @@ test-sdist: dist
 	# the Node clients installed for the checkout serve the unpacked sdist's tests too
 	cd build/sdist/*/ && { [ ! -d $(CURDIR)/tests/node/node_modules ] || ln -s $(CURDIR)/tests/node/node_modules tests/node/; } && \
 	  $(CURDIR)/.venv-sdist/bin/python -m pytest -p no:cacheprovider $(ARGS)
+
+# What test-floors and test-sdist prove, in one suite run: the built sdist, installed with every
+# dependency at its floor, passes the tests it carries.
+test-sdist-floors: dist node-deps
+	rm -rf .venv-sdist-floors build/sdist && mkdir -p build/sdist
+	tar -xzf dist/*.tar.gz -C build/sdist
+	$(FLOORS_PYTHON) -m venv .venv-sdist-floors
+	.venv-sdist-floors/bin/python -m pip install --quiet --upgrade pip
+	$(PY) .ci/floors.py > .venv-sdist-floors/constraints.txt
+	.venv-sdist-floors/bin/python -m pip install --quiet -c .venv-sdist-floors/constraints.txt "$$(ls -d build/sdist/*/)[test]"
+	.venv-sdist-floors/bin/python -m pip freeze | grep -iE '^(flask|werkzeug|requests|responses|jsonschema|pytest|twilio)=='
+	cd build/sdist/*/ && { [ ! -d $(CURDIR)/tests/node/node_modules ] || ln -s $(CURDIR)/tests/node/node_modules tests/node/; } && \
+	  $(CURDIR)/.venv-sdist-floors/bin/python -m pytest -p no:cacheprovider $(ARGS)
 
 test-pythons: node-deps
 	@$(foreach v,$(PYTHON_VERSIONS),$(if $(call find_python,$(v)),\

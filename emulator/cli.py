@@ -284,13 +284,16 @@ def main(argv: list[str] | None = None) -> int:
             journal.close()
         clock.stop()
         return 2
-    # SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does.
-    if threading.current_thread() is threading.main_thread():
+    # SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does, from here on: a signal
+    # during the start-up below stops the server as quietly as one while it serves.
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
         signal.signal(signal.SIGTERM, _interrupt)
-        tune_garbage_collector()  # (a server run from a thread shares a process that is not ours)
-    print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode}); "
-          f"dashboard at {server.url}/", flush=True)
     try:
+        if main_thread:
+            tune_garbage_collector()  # (a server run from a thread shares a process that is not ours)
+        print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode}); "
+              f"dashboard at {server.url}/", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

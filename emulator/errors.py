@@ -230,7 +230,10 @@ TOKEN_WORKER_GONE = "Access Token's worker {worker_sid} does not exist in worksp
 TOKEN_OTHER_WORKSPACE = "Access Token grants workspace {granted}, not {requested}"
 TOKEN_NO_WORKER = "Access Token names no worker: the event stream needs a worker_sid in its TaskRouter grant"
 ROLE_OTHER_WORKER = "A worker token may change only its own worker ({worker_sid}), not {target}"
+ROLE_WORKSPACE_CHANGE = ("A worker token ({worker_sid}) may not change the workspace's configuration ({method} {url});"
+                         " use a supervisor or admin token")
 BRIDGE_BAD_BODY = "Invalid Event Bridge request: {reason}"
+BRIDGE_NOT_DRAWN = "The Event Bridge does not serve {resource} resources"
 BRIDGE_NO_ROUTE = "The requested resource {url} was not found"
 BRIDGE_NEEDS_SERVER = "The Event Bridge websocket needs the emulator's HTTP server (emu.serve())"
 # [O] the Worker SDK's own specs quote this text, space before the period included

@@ -50,6 +50,8 @@ SYNC_MODES = (ALWAYS, EVERYSEC)
 STATE_FORMAT = "taskrouter-emulator-state"
 REPLAY_KEY = "emulator.replay"  # WSGI environ key: the account (or "*") a replayed request acts as
 ALL = "*"
+# what a ``done`` entry keeps of a callback's answer (``webhooks.delivery.Result``)
+ANSWER_FIELDS = ("attempts", "status", "headers", "body", "error", "timed_out", "failure")
 COMPACT_ENTRIES = 20_000  # compact after this many entries, whatever the interval
 
 
@@ -66,6 +68,24 @@ class _Switch:
 
 def _iso(instant) -> str:
     return instant.isoformat()
+
+
+def _well_formed(entry) -> bool:
+    """Whether a journal line has the fields ``_apply`` reads, of the types ``_append`` writes."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("t"), (str, type(None))):
+        return False
+    if entry.get("k") == "http":
+        return (all(isinstance(entry.get(key), str) for key in ("m", "p", "a"))
+                and all(isinstance(entry.get(key), list) and all(isinstance(pair, list) and len(pair) == 2
+                                                                 and all(isinstance(v, str) for v in pair)
+                                                                 for pair in entry[key])
+                        for key in ("q", "f"))
+                and isinstance(entry.get("h", {}), dict) and isinstance(entry.get("tok", ""), str))
+    if entry.get("k") == "done":
+        answer = entry.get("ans") or {}
+        return (type(entry.get("id")) is int and isinstance(entry.get("f"), dict)
+                and isinstance(answer, dict) and set(answer) <= set(ANSWER_FIELDS))
+    return False
 
 
 class Journal:
@@ -131,7 +151,10 @@ class Journal:
             except (OSError, ValueError) as exc:
                 raise JournalError(f"cannot read {self.path}: {exc}") from None
             if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
-                self.generation = int(document.get("generation", 0))
+                generation = document.get("generation", 0)
+                if type(generation) is not int or generation < 0:
+                    raise JournalError(f"cannot read {self.path}: \"generation\" must be a non-negative integer")
+                self.generation = generation
                 document = document.get("snapshot")
                 segments = [(g, p) for g, p in self._segments() if g >= self.generation]
             else:
@@ -140,7 +163,10 @@ class Journal:
                 snapshot.restore(self.backend, document, self.webhooks)
             except snapshot.SnapshotError as exc:
                 raise JournalError(str(exc)) from None
-            replayed = self._replay(segments)
+            try:
+                replayed = self._replay(segments)
+            except UnicodeDecodeError as exc:
+                raise JournalError(f"cannot read the journal of {self.path}: {exc}") from None
             if replayed:
                 log.warning("replayed %d journal entries from %s", replayed, self.path)
         return restored
@@ -174,6 +200,9 @@ class Journal:
                                 entry = json.loads(line)
                             except ValueError:
                                 log.warning("%s line %d is not JSON: skipped", path, number)
+                                continue
+                            if not _well_formed(entry):
+                                log.warning("%s line %d is not a journal entry: skipped", path, number)
                                 continue
                             self._apply(client, entry)
                             count += 1
@@ -240,9 +269,7 @@ class Journal:
         entry: dict = {"k": "done", "id": record_id, "f": fields}
         if answer is not None:
             entry["t"] = self._entry_time()
-            entry["ans"] = {"attempts": answer.attempts, "status": answer.status, "headers": answer.headers,
-                            "body": answer.body, "error": answer.error, "timed_out": answer.timed_out,
-                            "failure": answer.failure}
+            entry["ans"] = {name: getattr(answer, name) for name in ANSWER_FIELDS}
         self._append(entry)
 
     def _append(self, entry: dict) -> int:

@@ -385,7 +385,11 @@ class Server:
         self._server.close_connections()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:
+            # socketserver's shutdown() waits until serve_forever() has run and returned: called
+            # after a serve_forever() of the caller's own thread that a signal interrupted before
+            # it got going (or after none at all), it would wait for ever.
+            self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
         if self._thread is not None:

@@ -290,3 +290,48 @@ def test_a_compaction_does_not_wait_for_a_hanging_receiver(tmp_path):
         webhooks.close(timeout=0.1)
         journal.close()
         hanging.close()
+
+
+def _journal(tmp_path):
+    from emulator.clock import MANUAL, Clock
+    from emulator.engine.backend import Backend
+    from emulator.http import create_app
+    from emulator.journal import Journal
+    from emulator.webhooks import Webhooks
+
+    backend = Backend(clock=Clock(MANUAL, start="2026-01-01T00:00:00Z"), seed=7)
+    webhooks = Webhooks(backend, default_delivery="capture")
+    app = create_app(backend, webhooks=webhooks)
+    return backend, Journal(str(tmp_path / "state.json"), backend, webhooks, app, interval=0)
+
+
+@pytest.mark.parametrize("generation", ['"1"', "[1]", "1e400", "-1", "true"])
+def test_a_state_file_with_a_bad_generation_is_refused_by_name(tmp_path, generation):
+    from emulator.journal import STATE_FORMAT, JournalError
+
+    _, journal = _journal(tmp_path)
+    (tmp_path / "state.json").write_text(f'{{"format": "{STATE_FORMAT}", "generation": {generation}, "snapshot": {{}}}}')
+    with pytest.raises(JournalError, match='"generation" must be a non-negative integer'):
+        journal.load()
+
+
+def test_damaged_journal_lines_are_skipped_and_the_others_replayed(tmp_path):
+    from emulator.journal import JournalError
+
+    backend, journal = _journal(tmp_path)
+    journal.start()  # writes the state file (generation 1) that the journal lines follow
+    journal.close()
+    write = {"k": "http", "t": None, "m": "POST", "p": "/v1/Workspaces", "q": [], "f": [["FriendlyName", "Kept"]],
+             "a": ACCOUNT, "mode": "manual"}
+    damaged = [[1, 2], {"k": "http"}, {**write, "f": [["FriendlyName"]]}, {**write, "q": "x=1"},
+               {"k": "done", "id": "1", "f": {}}, {"k": "done", "id": 1, "f": {}, "ans": {"bogus": 1}}, {"k": "other"}]
+    lines = [json.dumps(entry) for entry in damaged] + ["not json", json.dumps(write)]
+    segment = tmp_path / "state.json.journal.1"
+    segment.write_text("".join(line + "\n" for line in lines))
+    backend, journal = _journal(tmp_path)
+    assert journal.load() is True
+    assert [ws.friendly_name for ws in backend.workspaces(ACCOUNT).values()] == ["Kept"]
+    # bytes that are not UTF-8: refused by name, no traceback
+    segment.write_bytes(b"\xff\xfe\n")
+    with pytest.raises(JournalError, match="cannot read the journal"):
+        _journal(tmp_path)[1].load()

@@ -142,6 +142,33 @@ def test_roles(desk):
     assert desk.http.post("/v1/wschannels", data=json.dumps(body)).status_code == 403
 
 
+@pytest.mark.parametrize("url, method, params, supervisor", [
+    ("", "DELETE", {}, 200),
+    ("Activities", "POST", {"FriendlyName": "Lunch"}, 200),
+    ("TaskQueues", "POST", {"FriendlyName": "Mine"}, 200),
+    ("Workers", "POST", {"FriendlyName": "carol"}, 200),
+    # objects the bridge does not draw: refused before anything changes
+    ("", "POST", {"FriendlyName": "Renamed"}, 501),
+    ("TaskChannels", "POST", {"FriendlyName": "Fax", "UniqueName": "fax"}, 501),
+], ids=["delete-workspace", "create-activity", "create-queue", "create-worker", "update-workspace", "create-channel"])
+def test_a_worker_token_does_not_change_the_workspace_configuration(desk, url, method, params, supervisor):
+    before = desk.emu.snapshot()
+    code, body = desk.post(url, method, params)
+    assert (code, body["code"]) == (403, 20403), body
+    assert "configuration" in body["message"]
+    assert desk.emu.snapshot() == before  # nothing changed
+    code, body = desk.post(url, method, params, token=desk.token(desk.alice, role="supervisor"))
+    assert code == supervisor, body
+    if supervisor != 200:
+        assert desk.emu.snapshot() == before
+
+
+def test_a_worker_token_creates_and_updates_tasks(desk):
+    task = desk.ok("Tasks", "POST", {"Attributes": {"to": "+15550100"}})
+    updated = desk.ok(f"Tasks/{task['sid']}", "POST", {"Attributes": {"to": "+15550101"}})
+    assert json.loads(updated["attributes"]) == {"to": "+15550101"}
+
+
 # --- shapes -------------------------------------------------------------------------------------
 def test_every_object_has_the_keys_the_sdk_descriptors_require(desk):
     desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])

@@ -83,6 +83,27 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
     assert proc.wait(timeout=20) == 0
 
 
+# A signal that lands before the serving loop gets going (just after the start line, when a
+# supervisor or a test stops the server at once) interrupts serve_forever() before it has run.
+EARLY_SIGNAL = """
+import signal, sys
+from emulator import cli
+from emulator.server import Server
+serve = Server.serve_forever
+def interrupted(self):
+    signal.raise_signal(getattr(signal, sys.argv[1]))
+    serve(self)
+Server.serve_forever = interrupted
+sys.exit(cli.main(["serve", "--port", "0"]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_before_the_serving_loop_starts_stops_the_server(sig):
+    done = subprocess.run([sys.executable, "-c", EARLY_SIGNAL, sig], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_restarted_server_with_a_state_file_loses_nothing(tmp_path, sig):
     state = tmp_path / "state.json"

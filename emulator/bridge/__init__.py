@@ -63,7 +63,7 @@ class EventBridge:
             url, method, values, token = routes.parse_body(request.get_data())
             grant = self.grant(token)
             endpoint, path = routes.match(url, method)
-            routes.authorize(grant, endpoint, method, path)
+            routes.authorize(grant, endpoint, method, path, url)
             with self.backend.lock:
                 payload = routes.call_operation(self.backend, grant, endpoint, path, values, url, method,
                                                 request.headers)

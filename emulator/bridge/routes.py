@@ -91,7 +91,8 @@ def parse_body(data: bytes) -> tuple[str, str, MultiDict, object]:
     if not isinstance(url, str) or not url:
         raise errors.InvalidParameter(errors.BRIDGE_BAD_BODY.format(reason="url is required"))
     if not isinstance(method, str) or method.upper() not in METHODS:
-        raise errors.InvalidParameter(errors.BRIDGE_BAD_BODY.format(reason=f"method {method!r} is not GET or POST"))
+        reason = f"method {method!r} is not one of {', '.join(METHODS)}"
+        raise errors.InvalidParameter(errors.BRIDGE_BAD_BODY.format(reason=reason))
     return url, method.upper(), request_params(body.get("params")), body.get("token")
 
 
@@ -104,19 +105,30 @@ def match(url: str, method: str) -> tuple[str, dict]:
         raise errors.NotFound(errors.BRIDGE_NO_ROUTE.format(url=url)) from None
 
 
-def authorize(grant: Grant, endpoint: str, method: str, path: dict) -> None:
+# What a ``worker`` token may change besides its own worker: the tasks the Worker SDK creates
+# (``worker.createTask``) and updates (``task.complete()``, ``setAttributes``...) and their reservations.
+WORKER_TASK_CHANGES = frozenset({"CreateTask", "UpdateTask", "UpdateTaskReservation"})
+# POSTs that only read
+WORKER_READS = frozenset({"CreateTaskQueueBulkRealTimeStatistics"})
+
+
+def authorize(grant: Grant, endpoint: str, method: str, path: dict, url: str) -> None:
     """Roles (inferred from the SDK's specs): ``admin`` and ``supervisor`` act on the whole
-    workspace; ``worker`` reads it and changes only its own worker and that worker's reservations
-    (tasks it creates or holds too)."""
+    workspace; ``worker`` reads it and changes only its own worker and that worker's reservations,
+    and tasks (the SDK's task routes), never the workspace's configuration."""
     workspace_sid = path.get("WorkspaceSid") or (path.get("Sid") if endpoint.endswith("Workspace") else None)
     if workspace_sid != grant.workspace_sid:
         raise errors.Forbidden(errors.TOKEN_OTHER_WORKSPACE.format(granted=grant.workspace_sid,
                                                                    requested=workspace_sid))
-    if grant.role != "worker" or method == "GET":
+    if grant.role != "worker" or method == "GET" or endpoint in WORKER_READS:
         return
     target = path.get("WorkerSid") or (path.get("Sid") if endpoint in ("UpdateWorker", "DeleteWorker") else None)
     if target is not None and target != grant.worker_sid:
         raise errors.Forbidden(errors.ROLE_OTHER_WORKER.format(worker_sid=grant.worker_sid, target=target))
+    if target is None and endpoint not in WORKER_TASK_CHANGES:
+        # the workspace's configuration (itself, activities, queues, workflows, channels, workers)
+        raise errors.Forbidden(errors.ROLE_WORKSPACE_CHANGE.format(worker_sid=grant.worker_sid, method=method,
+                                                                   url=url))
 
 
 def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: MultiDict, url: str, method: str,
@@ -127,6 +139,9 @@ def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: Mul
     if endpoint == TRANSFERS:
         return transfer_operation(backend, grant, path, values, method)
     op = spec.operations()[endpoint]
+    if method == "POST" and _collection(op.flask_rule) not in DRAWN_COLLECTIONS:
+        # refused before the handler runs: a change must not be made and then answered with an error
+        raise errors.NotImplementedByEmulator(errors.BRIDGE_NOT_DRAWN.format(resource=_collection(op.flask_rule)))
     handler = HANDLERS.get(endpoint)
     if handler is None:
         raise errors.NotImplementedByEmulator(f"{endpoint} is not served by this version of the emulator")
@@ -166,6 +181,15 @@ def transfer_operation(backend, grant: Grant, path: dict, values: MultiDict, met
     else:
         raise errors.MethodNotAllowed(errors.METHOD_NOT_ALLOWED.format(method=method, path=f"Workers/{worker_sid}/Transfers"))
     return shapes.transfer(transfer)
+
+
+# The collections whose objects ``shapes.BridgeRenderer`` draws (a POST answers with one of them).
+DRAWN_COLLECTIONS = frozenset({"Workers", "Tasks", "Reservations", "Activities", "Channels", "TaskQueues"})
+
+
+def _collection(rule: str) -> str:
+    """The last fixed segment of a REST v1 rule: ``/v1/Workspaces/<WorkspaceSid>/Tasks/<Sid>`` -> Tasks."""
+    return next(part for part in reversed(rule.split("/")) if part and not part.startswith("<"))
 
 
 def _headers(headers) -> dict:

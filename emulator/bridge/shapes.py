@@ -17,6 +17,7 @@ from datetime import datetime
 
 from .. import errors
 from ..engine import queries
+from ..engine.lifecycle import LOAD_STATUSES
 from ..engine.state import Activity, Reservation, Task, TaskQueue, Transfer, Worker, WorkerChannel
 from ..engine.workspace import Workspace
 from ..sids import is_sid
@@ -25,7 +26,7 @@ PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 1000
 
 # Reservations the SDK restores on (re)connect with ``Active=true``: the ones still holding the worker.
-ACTIVE_RESERVATION_STATUSES = ("pending", "accepted", "wrapping")
+ACTIVE_RESERVATION_STATUSES = LOAD_STATUSES
 
 # [I] The engine counts no versions for reservations; the bridge derives one from the lifecycle
 # position, which rises on every change the SDK sees (accept: +1, as its specs assert).
@@ -190,7 +191,7 @@ class BridgeRenderer:
 
     def __getattr__(self, name: str):
         # A REST operation the bridge does not draw (workflows, statistics, events, ...).
-        raise errors.NotImplementedByEmulator(f"The Event Bridge does not serve {name} resources")
+        raise errors.NotImplementedByEmulator(errors.BRIDGE_NOT_DRAWN.format(resource=name))
 
     def page(self, path: str, query, key: str, items: list, render) -> dict:
         """``{contents, after_sid}``: ``PageSize`` items after ``AfterSid`` (or ``NextToken`` for

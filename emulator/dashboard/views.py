@@ -14,6 +14,7 @@ from datetime import timedelta
 from .. import errors
 from ..engine import events as ev
 from ..engine import queries, statistics
+from ..engine.lifecycle import LOAD_STATUSES
 from ..engine.state import RESERVATION_STATUSES, TASK_STATUSES
 from ..http.render import Renderer, iso
 from ..sids import is_sid
@@ -23,7 +24,7 @@ PAGE_SIZE_MAX = 200
 # The whole retention window of the Events resource: a timeline shows everything still kept.
 TIMELINE_MINUTES = ev.RETENTION_DAYS * 24 * 60
 # Reservations that still hold a worker (the rest are history).
-LIVE_RESERVATION_STATUSES = ("pending", "accepted", "wrapping")
+LIVE_RESERVATION_STATUSES = LOAD_STATUSES
 
 
 def _bad(name: str, reason: str) -> errors.InvalidParameter:

@@ -231,7 +231,7 @@ class Workspace(TaskResources, WorkerResources):
         v.within_limit("task_channels", len(self.task_channels), f"workspace {self.sid}")
         if not v.TASK_CHANNEL_UNIQUE_NAME.match(unique_name or ""):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
-                name="UniqueName", reason="must start with a letter, _ or $ and contain only letters, digits, _ and $"))
+                name="UniqueName", reason="must start with a letter, _ or $ and contain only letters, digits, _, $ and -"))
         if self._name_taken(self.task_channels.values(), unique_name, "unique_name", casefold=False):
             raise errors.InvalidParameter(self._taken_message(errors.TASK_CHANNEL_NAME_TAKEN, unique_name))
         now = self.now()

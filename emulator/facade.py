@@ -8,6 +8,7 @@ server in a background thread (``serve()``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from .mock import EmulatorMock, InProcessAdapter, skip_environment
 from .requestlog import RequestLog
 from .server import DEFAULT_HOST, Server
 from .webhooks import Inbox, WebhookRecord, Webhooks
+from .webhooks.assignment import ANSWER_TIMEOUT
 
 if TYPE_CHECKING:
     import responses
@@ -58,6 +60,10 @@ class TaskRouterEmulator:
     "backlog", "destination_backlog"}``.
     ``inbox_retention``: bound the inbox as ``{"max_records", "max_age"}`` (virtual seconds); by
     default every record is kept.
+    ``assignment_timeout``: how many real seconds an assignment callback's receiver has to answer
+    before the fallback rules apply (TaskRouter's own limit, 5, by default).
+    ``wall``: the real-time source the ``"real"`` clock follows, a function returning seconds
+    (``time.time`` by default); a test can hand one that moves only when it says.
     ``guard``: while ``mock()`` is active, requests to Twilio hosts other than TaskRouter
     (``api.twilio.com``, ...) raise ``emulator.mock.RealTwilioBlocked`` (the default); ``False``
     lets them go on to your own ``responses`` mock or the network.
@@ -71,7 +77,8 @@ class TaskRouterEmulator:
                  credentials: Credentials | Mapping[str, str] | None = None, public_url: str | None = None,
                  account_sid: str = DEFAULT_ACCOUNT_SID, webhooks: str = "capture", guard: bool = True,
                  callback_limits: Mapping[str, int] | None = None,
-                 inbox_retention: Mapping[str, float] | None = None) -> None:
+                 inbox_retention: Mapping[str, float] | None = None,
+                 assignment_timeout: float = ANSWER_TIMEOUT, wall: Callable[[], float] = time.time) -> None:
         if clock not in MODES:
             raise ValueError(f"clock must be one of {MODES}, not {clock!r}")
         self.guard = guard
@@ -79,10 +86,10 @@ class TaskRouterEmulator:
         self.account_sid = account_sid
         self.credentials = _credentials(credentials, auth_token)
         first = _instant(start) if start is not None else None
-        self.backend = Backend(clock=Clock(clock, start=first), seed=seed)
+        self.backend = Backend(clock=Clock(clock, start=first, wall=wall), seed=seed)
         if first is not None:
             self.backend.origin.start = first  # reset() returns there, whatever the clock's mode
-        self.webhooks = Webhooks(self.backend, default_delivery=webhooks,
+        self.webhooks = Webhooks(self.backend, default_delivery=webhooks, assignment_timeout=assignment_timeout,
                                  limits=dict(callback_limits) if callback_limits else None,
                                  retention=dict(inbox_retention) if inbox_retention else None)
         """The outbound callbacks: ``route(prefix, "capture" | "http")``, ``respond(prefix, handler)``,

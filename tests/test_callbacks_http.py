@@ -16,11 +16,7 @@ from twilio.rest import Client
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from emulator.clock import MANUAL, Clock
-from emulator.engine.backend import Backend
-from emulator.http import create_app
-from emulator.server import Server
-from emulator.webhooks import Webhooks
+from emulator.facade import TaskRouterEmulator
 
 TOKEN = "loopback-secret"
 # short, so timeouts are tested in a fraction of a second (the real service waits 5 s)
@@ -81,14 +77,13 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def served():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=99)
-    webhooks = Webhooks(backend, default_delivery="http", assignment_timeout=ANSWER_TIMEOUT)
-    server = Server(create_app(backend, strict_schema=True, webhooks=webhooks), "127.0.0.1", 0).start()
+    emu = TaskRouterEmulator(start=START, seed=99, webhooks="http", strict_schema=True,
+                             assignment_timeout=ANSWER_TIMEOUT)
+    server = emu.serve()
     client = Client(ACCOUNT_SID, TOKEN)
     client.taskrouter.base_url = server.url
-    yield client, webhooks
-    server.stop()
-    webhooks.close()
+    yield client, emu.webhooks
+    emu.close()
 
 
 class Scene:

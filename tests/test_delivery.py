@@ -12,11 +12,8 @@ from conftest import ACCOUNT_SID
 from flask import Flask, request
 from twilio.rest import Client
 
-from emulator.clock import MANUAL, Clock
-from emulator.engine.backend import Backend
-from emulator.http import create_app
+from emulator.facade import TaskRouterEmulator
 from emulator.server import Server
-from emulator.webhooks import Webhooks
 from emulator.webhooks.delivery import Dispatcher, destination
 
 
@@ -114,10 +111,10 @@ def hanging_url():
 
 def test_a_hanging_receiver_delays_only_its_own_callbacks(hanging_url):
     healthy = _Receiver()
-    backend = Backend(clock=Clock(MANUAL, start="2026-01-01T00:00:00Z"), seed=4)
-    webhooks = Webhooks(backend, default_delivery="http",
-                        limits={"workers": 8, "per_destination": 2, "destination_backlog": 10})
-    server = Server(create_app(backend, webhooks=webhooks), "127.0.0.1", 0).start()
+    emu = TaskRouterEmulator(start="2026-01-01T00:00:00Z", seed=4, webhooks="http",
+                             callback_limits={"workers": 8, "per_destination": 2, "destination_backlog": 10})
+    webhooks = emu.webhooks
+    server = emu.serve()
     try:
         client = Client(ACCOUNT_SID, "token")
         client.taskrouter.base_url = server.url
@@ -154,10 +151,9 @@ def test_a_hanging_receiver_delays_only_its_own_callbacks(hanging_url):
 
 
 def test_an_assignment_callback_that_cannot_wait_goes_to_the_fallback_rules(hanging_url):
-    backend = Backend(clock=Clock(MANUAL, start="2026-01-01T00:00:00Z"), seed=8)
-    webhooks = Webhooks(backend, default_delivery="http", limits={"workers": 1, "per_destination": 1,
-                                                                  "destination_backlog": 1})
-    app = create_app(backend, webhooks=webhooks)
+    emu = TaskRouterEmulator(start="2026-01-01T00:00:00Z", seed=8, webhooks="http",
+                             callback_limits={"workers": 1, "per_destination": 1, "destination_backlog": 1})
+    webhooks, app = emu.webhooks, emu.app
     try:
         client_app = app.test_client()
         auth = (ACCOUNT_SID, "t")

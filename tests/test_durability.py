@@ -204,20 +204,15 @@ def test_a_state_file_that_cannot_be_written_stops_the_start(tmp_path):
 
 
 def test_a_replay_rebuilds_the_same_state_while_timers_fire_between_writes(tmp_path):
-    from emulator.clock import REAL, Clock
-    from emulator.engine.backend import Backend
-    from emulator.http import create_app
+    from emulator.facade import TaskRouterEmulator
     from emulator.journal import Journal
-    from emulator.webhooks import Webhooks
 
     wall = [1_000.0]  # a real-mode clock on a wall that moves only when the test says
 
     def build():
-        clock = Clock(REAL, start="2026-01-01T00:00:00Z", wall=lambda: wall[0])
-        backend = Backend(clock=clock, seed=7)
-        webhooks = Webhooks(backend, default_delivery="capture")
-        app = create_app(backend, webhooks=webhooks)
-        return clock, app, Journal(str(tmp_path / "state.json"), backend, webhooks, app, interval=0)
+        emu = TaskRouterEmulator(clock="real", start="2026-01-01T00:00:00Z", seed=7, wall=lambda: wall[0])
+        journal = Journal(str(tmp_path / "state.json"), emu.backend, emu.webhooks, emu.app, interval=0)
+        return emu.clock, emu.app, journal
 
     def state(clock, app) -> list:
         # What happened and in which order; the instants a timer's effects are stamped with may
@@ -271,17 +266,13 @@ def test_a_replay_rebuilds_the_same_state_while_timers_fire_between_writes(tmp_p
 
 
 def test_a_compaction_does_not_wait_for_a_hanging_receiver(tmp_path):
-    from emulator.clock import MANUAL, Clock
-    from emulator.engine.backend import Backend
-    from emulator.http import create_app
+    from emulator.facade import TaskRouterEmulator
     from emulator.journal import Journal
-    from emulator.webhooks import Webhooks
 
     hanging = _hanging_receiver()
-    backend = Backend(clock=Clock(MANUAL, start="2026-01-01T00:00:00Z"), seed=5)
-    webhooks = Webhooks(backend, default_delivery="http")
-    app = create_app(backend, webhooks=webhooks)
-    journal = Journal(str(tmp_path / "state.json"), backend, webhooks, app, interval=0)
+    emu = TaskRouterEmulator(start="2026-01-01T00:00:00Z", seed=5, webhooks="http")
+    webhooks, app = emu.webhooks, emu.app
+    journal = Journal(str(tmp_path / "state.json"), emu.backend, webhooks, app, interval=0)
     try:
         journal.load()
         journal.start()

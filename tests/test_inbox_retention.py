@@ -9,11 +9,8 @@ import pytest
 import requests
 from conftest import ACCOUNT_SID
 
-from emulator.clock import MANUAL, Clock
-from emulator.engine.backend import Backend
-from emulator.http import create_app
-from emulator.server import Server
-from emulator.webhooks import Inbox, WebhookRecord, Webhooks
+from emulator.facade import TaskRouterEmulator
+from emulator.webhooks import Inbox, WebhookRecord
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -49,9 +46,8 @@ def test_records_older_than_the_age_go_as_new_ones_come():
 
 
 def test_a_webhooks_inbox_over_an_emulator_stays_within_its_limit():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=2)
-    webhooks = Webhooks(backend, retention={"max_records": 30})
-    http = create_app(backend, webhooks=webhooks).test_client()
+    emu = TaskRouterEmulator(start=START, seed=2, inbox_retention={"max_records": 30})
+    webhooks, http = emu.webhooks, emu.app.test_client()
     auth = (ACCOUNT_SID, "t")
     ws = http.post("/v1/Workspaces", data={"FriendlyName": "Busy", "Template": "FIFO",
                                            "EventCallbackUrl": "https://app.test/e"}, auth=auth).get_json()
@@ -64,12 +60,11 @@ def test_a_webhooks_inbox_over_an_emulator_stays_within_its_limit():
 
 @pytest.fixture(scope="module")
 def served():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=6)
-    webhooks = Webhooks(backend)
+    emu = TaskRouterEmulator(start=START, seed=6)
     for n in range(1, 26):
-        webhooks.inbox.add(_record(n))
-    webhooks.inbox.get(7).kind = "assignment"
-    with Server(create_app(backend, webhooks=webhooks), "127.0.0.1", 0) as server:
+        emu.inbox.add(_record(n))
+    emu.inbox.get(7).kind = "assignment"
+    with emu.serve() as server:
         yield server
 
 
@@ -91,8 +86,8 @@ def test_a_bad_page_size_is_a_400(served, size):
 
 
 def test_events_older_than_30_days_go_by_a_timer_not_by_reads():
-    backend = Backend(clock=Clock(MANUAL, start=START), seed=3)
-    http = create_app(backend).test_client()
+    emu = TaskRouterEmulator(start=START, seed=3)
+    backend, http = emu.backend, emu.app.test_client()
     auth = (ACCOUNT_SID, "t")
     sid = http.post("/v1/Workspaces", data={"FriendlyName": "Aging", "Template": "FIFO"}, auth=auth).get_json()["sid"]
     ws = backend.workspaces(ACCOUNT_SID)[sid]

@@ -318,9 +318,14 @@ def _connect(url: str, token: str, **query) -> simple_websocket.Client:
 
 
 def _frame(sock, timeout=10.0) -> dict:
-    text = sock.receive(timeout)
-    assert text is not None, "no frame"
-    return json.loads(text)
+    """The next JSON frame, past any heartbeat (a whitespace-only frame sent on its own timer, so on a
+    loaded machine one may come before the frame a test waits for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = sock.receive(max(0.0, deadline - time.monotonic()))
+        assert text is not None, "no frame"
+        if text.strip():
+            return json.loads(text)
 
 
 def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):

@@ -139,6 +139,9 @@ RESOURCE_NOT_FOUND = "The requested resource {path} was not found"
 AUTH_REQUIRED = "Authentication Error - No credentials provided"
 AUTH_INVALID = "Authentication Error - invalid username"
 METHOD_NOT_ALLOWED = "Method not allowed: {method} {path}"
+NOT_SERVED = "{operation} is not served by this version of the emulator"
+NO_INBOX = "this emulator was started without webhooks, so it keeps no inbox"
+NO_REQUEST_LOG = "this emulator app keeps no request log"
 # The control API (/_emulator) in strict mode [I]
 CONTROL_ADMIN_ONLY = "{action} acts on every account: only the admin token set at start may do it"
 CONTROL_OTHER_ACCOUNT = "These credentials act on account {own} only, not {other}"
@@ -235,6 +238,7 @@ ROLE_WORKSPACE_CHANGE = ("A worker token ({worker_sid}) may not change the works
 BRIDGE_BAD_BODY = "Invalid Event Bridge request: {reason}"
 BRIDGE_NOT_DRAWN = "The Event Bridge does not serve {resource} resources"
 BRIDGE_NO_ROUTE = "The requested resource {url} was not found"
+BRIDGE_VOICE = "Voice calls are not placed by this emulator ({method} {url})"
 BRIDGE_NEEDS_SERVER = "The Event Bridge websocket needs the emulator's HTTP server (emu.serve())"
 # [O] the Worker SDK's own specs quote this text, space before the period included
 TRANSFER_NOT_INITIATED = "Transfer {sid} is already {status} . Cannot cancel transfer."

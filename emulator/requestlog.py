@@ -317,7 +317,7 @@ def register(bp, control_scope) -> None:
 def _log() -> RequestLog:
     requests_log = current_app.config.get("request_log")
     if requests_log is None:
-        raise errors.NotImplementedByEmulator("this emulator app keeps no request log")
+        raise errors.NotImplementedByEmulator(errors.NO_REQUEST_LOG)
     return requests_log
 
 

@@ -15,7 +15,7 @@ import pytest
 import simple_websocket
 from werkzeug.test import EnvironBuilder
 
-from emulator import TaskRouterEmulator
+from emulator import TaskRouterEmulator, errors
 from emulator.bridge import session as bridge_session
 from emulator.bridge import tokens
 
@@ -220,7 +220,8 @@ def test_errors_are_a_status_and_a_message(desk):
     code, body = desk.post(f"Workers/{desk.alice}/Transfers", "POST", {"TaskSid": "WT" + "0" * 32})
     assert code == 400 and "ReservationSid" in body["message"]
     code, body = desk.post(f"Workers/{desk.alice}/CustomerParticipant", "POST", {})
-    assert code == 501 and "voice" in body["message"].lower()
+    assert code == 501 and body["message"] == errors.BRIDGE_VOICE.format(
+        method="POST", url=f"Workspaces/{desk.sid}/Workers/{desk.alice}/CustomerParticipant")
 
 
 # --- paging -------------------------------------------------------------------------------------

@@ -47,7 +47,6 @@ import logging
 import os
 import re
 import tempfile
-import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
@@ -881,51 +880,3 @@ def read(path: str) -> Any:
 def load(backend, path: str, webhooks=None) -> None:
     """Restore ``backend`` (and ``webhooks``' inbox) from the snapshot file at ``path``."""
     restore(backend, read(path), webhooks)
-
-
-class StateFile:
-    """The server's ``--state-file``: loaded on start, saved atomically every ``interval`` real
-    seconds (when anything may have changed) and on shutdown, so a restarted server loses nothing.
-
-    The interval is wall-clock time on purpose: persistence protects against the process going
-    away, which happens in real time whatever the virtual clock says.
-    """
-
-    def __init__(self, path: str, backend, webhooks=None, interval: float = 30.0) -> None:
-        self.path = path
-        self.backend = backend
-        self.webhooks = webhooks
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def load_if_present(self) -> bool:
-        """Restore the file's state if the file exists; whether it did."""
-        if not os.path.exists(self.path):
-            return False
-        load(self.backend, self.path, self.webhooks)
-        return True
-
-    def save(self) -> None:
-        save(self.backend, self.path, self.webhooks)
-
-    def start(self) -> StateFile:
-        """Save every ``interval`` seconds on a background thread (``interval <= 0``: only on stop)."""
-        if self.interval > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="taskrouter-emulator-state", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the periodic saves and save once more."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.save()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.save()
-            except OSError:  # a full disk must not kill the server; the next save tries again
-                log.exception("could not save the state file %s", self.path)

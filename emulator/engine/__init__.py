@@ -21,6 +21,7 @@ Module map (lower modules never import higher ones; ``tests/test_engine_structur
 - ``routing.index``    the routing index (queue membership, free workers, waiting tasks), derived state
 - ``routing.matching`` eligibility of a worker for a task, and worker order
 - ``routing.steps``    workflow filters and targets: entering a step, skip_if, target timeouts
+- ``routing.transfers`` task transfers (Event Bridge): to a worker or a queue, WARM or COLD
 - ``tables``           the workspace aggregate's records, derived state and shared helpers
 - ``workers``          the rules of Workers and WorkerChannels
 - ``tasks``            the rules of Tasks

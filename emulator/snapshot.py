@@ -43,7 +43,6 @@ import functools
 import gc
 import itertools
 import json
-import logging
 import os
 import re
 import tempfile
@@ -81,8 +80,6 @@ from .engine.state import (
 from .engine.workflow_config import Target, WorkflowConfiguration
 from .engine.workspace import Workspace
 from .webhooks.inbox import WebhookRecord
-
-log = logging.getLogger("emulator.snapshot")
 
 FORMAT = "taskrouter-emulator-snapshot"
 VERSION = 3

@@ -324,7 +324,7 @@ class Journal:
     def _open_segment(self, generation: int) -> None:
         if self._file is not None:
             self._file.close()
-        self._file = open(self._segment(generation), "a", encoding="utf-8")
+        self._file = _private_open(self._segment(generation), "a")
         _fsync_folder(self.path)
 
     # --- compaction ------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class Journal:
                 self._write_buffer()  # the old generation is complete and on disk; the new one is open
             state = {"format": STATE_FORMAT, "generation": generation, "snapshot": document}
             try:
-                with open(self._temporary, "w", encoding="utf-8") as fh:
+                with _private_open(self._temporary, "w") as fh:
                     json.dump(state, fh, separators=(",", ":"))
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -407,6 +407,19 @@ class Journal:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _private_open(path: str, mode: str):
+    """Open a state, journal or temporary file readable by its owner only: the journal holds the
+    auth tokens that requests were made with, and the snapshot the whole state."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a file left by an older version may be world-readable
+        return os.fdopen(fd, mode, encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _fsync_folder(path: str) -> None:

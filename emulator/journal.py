@@ -136,6 +136,13 @@ class Journal:
     def _temporary(self) -> str:
         return self.path + ".tmp"
 
+    def _empty(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                return not fh.read(4096).strip()
+        except OSError:
+            return False  # reported by the read that follows
+
     # --- start ---------------------------------------------------------------------------------
     def load(self) -> bool:
         """Restore the snapshot and replay the journal when there is one; whether there was.
@@ -143,7 +150,14 @@ class Journal:
         with contextlib.suppress(OSError):
             os.unlink(self._temporary)  # left by a crash during a save
         restored = False
-        if os.path.exists(self.path):
+        if os.path.exists(self.path) and self._empty():
+            # An empty file is a fresh start: what `touch PATH` or `mktemp` leave, and never what
+            # a save leaves (snapshots are renamed into place whole). With journal files beside it
+            # something else emptied it, and starting over would drop acknowledged writes.
+            if self._segments():
+                raise JournalError(f"{self.path} is empty but its journal ({self._segment(self._segments()[-1][0])}) "
+                                   "is beside it: refusing to start over; remove both to start afresh")
+        elif os.path.exists(self.path):
             restored = True
             try:
                 with open(self.path, encoding="utf-8") as fh:

@@ -360,3 +360,27 @@ def test_the_state_file_and_its_journal_are_readable_by_their_owner_only(tmp_pat
     finally:
         os.umask(old_umask)
         journal.close()
+
+
+def test_an_empty_state_file_is_a_fresh_start(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("")  # what `touch` or `mktemp` leave
+    proc, url = _start(state, "--clock", "manual")
+    try:
+        ws = _client(url).taskrouter.v1.workspaces.create(friendly_name="First")
+        _kill(proc)
+        proc, url = _start(state, "--clock", "manual")
+        assert [w.sid for w in _client(url).taskrouter.v1.workspaces.list()] == [ws.sid]
+    finally:
+        _kill(proc)
+
+
+def test_an_empty_state_file_with_a_journal_beside_it_is_refused_by_name(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("")
+    (tmp_path / "state.json.journal.3").write_text("{}\n")
+    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state-file", str(state)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"{state} is empty but its journal" in result.stderr and "Expecting value" not in result.stderr
+    assert (tmp_path / "state.json.journal.3").read_text() == "{}\n"  # nothing was touched

@@ -385,6 +385,9 @@ class Server:
         self._server.close_connections()
 
     def stop(self) -> None:
+        # what the app holds open through this server (the Event Bridge's websockets) ends cleanly first
+        for hook in getattr(self._server.app, "config", {}).get("server_stop_hooks", ()):
+            hook(self.port)
         if self._thread is not None:
             # socketserver's shutdown() waits until serve_forever() has run and returned: called
             # after a serve_forever() of the caller's own thread that a signal interrupted before

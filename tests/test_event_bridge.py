@@ -362,6 +362,48 @@ def test_sessions_init_events_heartbeat_and_close_existing(served, monkeypatch):
     assert desk.ws.workers(desk.alice).fetch().activity_name == "Offline"
 
 
+def _closed(sock, timeout: float = 10.0) -> tuple:
+    """Wait for the server to close ``sock`` (frames before the close are read and dropped)."""
+    deadline = time.monotonic() + timeout
+    while sock.connected and time.monotonic() < deadline:
+        try:
+            sock.receive(0.2)
+        except simple_websocket.ConnectionClosed:
+            break
+    return (not sock.connected, sock.close_reason, sock.close_message)
+
+
+@pytest.mark.parametrize("end, alice_closed, bob_closed, code, message", [
+    ("reset", True, True, 1000, "emulator reset"),
+    ("worker deleted", True, False, 1000, "worker deleted"),
+    ("workspace deleted", True, True, 1000, "workspace deleted"),
+    ("server stopped", True, True, 1001, "server stopping"),
+])
+def test_sessions_close_when_what_they_stream_goes_away(served, end, alice_closed, bob_closed, code, message):
+    desk, url = served
+    alice, bob = _connect(url, desk.token(desk.alice)), _connect(url, desk.token(desk.bob))
+    assert _frame(alice)["event_type"] == _frame(bob)["event_type"] == "init"
+    if end == "reset":
+        desk.emu.reset()
+    elif end == "worker deleted":
+        desk.ws.workers(desk.alice).delete()
+    elif end == "workspace deleted":
+        desk.ws.delete()
+    else:
+        [server] = desk.emu._servers
+        server.stop()
+    assert _closed(alice) == (True, code, message)
+    if bob_closed:
+        assert _closed(bob)[:2] == (True, code)
+    else:
+        time.sleep(0.3)
+        assert bob.connected
+        bob.close()
+    if end == "worker deleted":  # the SDK reconnecting with its token is refused
+        with pytest.raises(simple_websocket.ConnectionError):
+            _connect(url, _mint(desk))  # a token for Alice, who is gone
+
+
 # --- transfers ----------------------------------------------------------------------------------
 TRANSFER_KEYS = ["date_created", "date_updated", "initiating_reservation_sid", "initiating_worker_sid",
                  "initiating_queue_sid", "initiating_workflow_sid", "sid", "transfer_mode", "transfer_to",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import simple_websocket
 from flask import Flask, Response, current_app, request
@@ -49,6 +50,20 @@ class EventBridge:
         self.webhooks = webhooks
         self.hub = Hub()
         backend.subscribe(self.hub.on_event)
+        backend.on_reset(self._on_reset)
+
+    def _on_reset(self, account_sid: str | None) -> None:
+        """A reset took the workspaces away (an account's, or all): their sessions close."""
+        self.hub.close_where(lambda s: account_sid is not None and s.grant.account_sid != account_sid,
+                             reason="emulator reset")
+
+    def server_stopping(self, port: int, wait: float = 5.0) -> None:
+        """A server is stopping: the sessions it serves close with 1001 (going away), and it waits
+        (at most ``wait`` seconds) for their close frames to be written before it drops connections."""
+        closing = self.hub.close_where(lambda s: s.port != str(port), reason="server stopping", code=1001)
+        deadline = time.monotonic() + wait
+        for session in closing:
+            session.ended.wait(max(0.0, deadline - time.monotonic()))
 
     # --- tokens -------------------------------------------------------------------------------
     def grant(self, token) -> tokens.Grant:
@@ -88,7 +103,7 @@ class EventBridge:
         # This thread serves the socket from now on; nothing it causes waits for a reply.
         self.hub.release()
         session = Session(grant, token, offline_on_disconnect=_flag(request.args.get("setWorkerOfflineIfDisconnected"), True),
-                          client_version=request.args.get("clientVersion"))
+                          client_version=request.args.get("clientVersion"), port=request.environ.get("SERVER_PORT"))
         try:
             ws = simple_websocket.Server(request.environ)
         except Exception as exc:  # a handshake the client broke off
@@ -106,6 +121,7 @@ class EventBridge:
                 self._go_offline(grant)
             if ws.connected:
                 ws.close()
+            session.ended.set()
         return _SocketTakenOver()
 
     def _go_offline(self, grant: tokens.Grant) -> None:
@@ -178,6 +194,7 @@ def attach(app: Flask, backend, credentials, webhooks=None) -> EventBridge:
     request's events until its reply is written."""
     bridge = EventBridge(backend, credentials, webhooks)
     app.config["event_bridge"] = bridge
+    app.config.setdefault("server_stop_hooks", []).append(bridge.server_stopping)
     app.before_request(_hold_events)
     app.after_request(_release_events)
     return bridge

@@ -122,15 +122,27 @@ class Hub:
             return [s for key, group in self._sessions.items() for s in group
                     if (workspace_sid is None or key[0] == workspace_sid) and (worker_sid is None or key[1] == worker_sid)]
 
-    def close_all(self) -> None:
-        for session in self.sessions():
-            session.close(reason="server stopping")
+    def close_where(self, keep_open: Callable[["Session"], bool] | None = None, *, reason: str,
+                    code: int = 1000, workspace_sid: str | None = None,
+                    worker_sid: str | None = None) -> list["Session"]:
+        """Close the open sessions of a workspace (of a worker), or those ``keep_open`` rejects;
+        returns them. Closing only signals each session's thread: safe under the engine lock."""
+        found = [s for s in self.sessions(workspace_sid, worker_sid) if keep_open is None or not keep_open(s)]
+        for session in found:
+            session.close(reason=reason, code=code)
+        return found
 
     # --- events -------------------------------------------------------------------------------
     def on_event(self, ws: "Workspace", event: "Event") -> None:
         """The engine's listener (called under the engine lock, in log order)."""
         if not self._sessions:
             return  # nobody listens: nothing to draw
+        # [I] a deleted workspace or worker has nothing more to say to its sessions: they close
+        # (an SDK that reconnects is then refused, its token naming what no longer exists)
+        if event.event_type == "workspace.deleted":
+            self.close_where(reason="workspace deleted", workspace_sid=ws.sid)
+        elif event.event_type == "worker.deleted":
+            self.close_where(reason="worker deleted", workspace_sid=ws.sid, worker_sid=event.resource_sid)
         found = deliveries(ws, event)
         if not found:
             return

@@ -31,7 +31,7 @@ class Session:
     """An open event stream of one worker. ``push`` queues a frame; ``run`` sends until closed."""
 
     def __init__(self, grant: Grant, token: str, *, offline_on_disconnect: bool,
-                 client_version: str | None = None) -> None:
+                 client_version: str | None = None, port: str | None = None) -> None:
         assert grant.worker_sid is not None
         self.grant = grant
         self.token = token
@@ -41,6 +41,9 @@ class Session:
         self._frames: deque[tuple[float, str]] = deque()  # (when it may leave, frame)
         self._wake = threading.Condition()
         self._closing: str | None = None
+        self._close_code = 1000
+        self.port = port  # the listening port of the server it came through
+        self.ended = threading.Event()  # set once the socket is closed and the session forgotten
         self.sent: int = 0
 
     def push(self, text: str) -> None:
@@ -48,9 +51,10 @@ class Session:
             self._frames.append((time.monotonic() + EVENT_DELAY_SECONDS, text))
             self._wake.notify()
 
-    def close(self, reason: str = "closed") -> None:
+    def close(self, reason: str = "closed", code: int = 1000) -> None:
         with self._wake:
             self._closing = reason
+            self._close_code = code
             self._wake.notify()
 
     def init_frame(self) -> str:
@@ -75,14 +79,14 @@ class Session:
                 frames = []
                 while self._frames and (self._frames[0][0] <= now or self._closing is not None):
                     frames.append(self._frames.popleft()[1])
-                closing = self._closing
+                closing, code = self._closing, self._close_code
             if not ws.connected:
                 return
             for text in frames:
                 ws.send(text)
                 self.sent += 1
             if closing is not None:
-                ws.close(reason=1000, message=closing)
+                ws.close(reason=code, message=closing)
                 return
             if frames:
                 last = now

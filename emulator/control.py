@@ -329,5 +329,5 @@ def control_blueprint() -> Blueprint:
 
 def _inbox(webhooks):
     if webhooks is None:
-        raise errors.NotImplementedByEmulator("this emulator was started without webhooks, so it keeps no inbox")
+        raise errors.NotImplementedByEmulator(errors.NO_INBOX)
     return webhooks.inbox

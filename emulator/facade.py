@@ -267,10 +267,13 @@ class TaskRouterEmulator:
         ``self.account_sid``) and return ``(sid, secret)``; new ones are drawn when not given.
         Access Tokens signed with it are accepted by the Event Bridge, and the key authenticates
         REST calls as its account (like ``--credentials`` ``api_keys``)."""
-        import secrets
-
-        sid = sid or "SK" + secrets.token_hex(16)
-        secret = secret or secrets.token_urlsafe(24)
+        # Both come from the seedable SID source, so a seeded emulator mints the same keys and
+        # tokens every run. The secret guards only this local emulator, so a predictable one under
+        # a seed costs nothing; unseeded, the source is seeded from the OS. Pass ``secret`` to use
+        # one from ``secrets`` (or the console) instead.
+        with self.backend.lock:
+            sid = sid or self.backend.sids.sid("SK")
+            secret = secret or self.backend.sids.secret()
         self.credentials.api_keys[sid] = (secret, account_sid or self.account_sid)
         return sid, secret
 

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from flask import Flask, Response, current_app, g, request
 
 from . import errors
-from .requestlog import account_of, path_matches, valid_path_pattern
+from .requestlog import METHODS, account_of, path_matches, valid_path_pattern
+from .sids import is_sid
 from .webhooks.delivery import Result, Timeouts, Transport
 from .webhooks.inbox import WebhookRecord
 
 # Twilio's generic errors mirror the HTTP status (https://www.twilio.com/docs/api/errors/20429,
 # /20500, /20503); their messages are the status phrases.
 DEFAULT_CODES = {429: 20429, 500: 20500, 502: 20502, 503: 20503, 504: 20504}
-METHODS = ("GET", "POST", "DELETE")
 MAX_LATENCY = 600.0
 
 
@@ -360,6 +360,12 @@ def _float(name: str, raw: str | None) -> float | None:
     return value
 
 
+def _can_match_a_callback(prefix: str) -> bool:
+    """Whether some callback URL (always absolute http or https) can start with ``prefix``."""
+    lowered = prefix.lower()
+    return any(lowered.startswith(scheme) or scheme.startswith(lowered) for scheme in ("http://", "https://"))
+
+
 def register(bp, control_scope) -> None:
     """``/_emulator/faults`` on the control blueprint (its guard applies): ``POST`` adds one,
     ``GET`` lists them, ``DELETE`` removes them all, ``DELETE /_emulator/faults/<id>`` one."""
@@ -374,6 +380,9 @@ def register(bp, control_scope) -> None:
         try:
             if values.get("CallbackUrl") is not None:
                 require_all_accounts("failing callbacks")
+                if not _can_match_a_callback(values["CallbackUrl"]):
+                    raise errors.InvalidParameter(errors.INVALID_URL.format(
+                        name="CallbackUrl", value=values["CallbackUrl"][:200], reason=errors.CALLBACK_FAULT_URL))
                 timeout = values.get("Timeout", "false").strip().lower()
                 if timeout not in ("true", "false"):
                     raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="Timeout", reason="must be true or false"))
@@ -383,6 +392,9 @@ def register(bp, control_scope) -> None:
                     times=times if times_raw is not None else None)
             else:
                 account_sid = values.get("AccountSid")
+                if account_sid is not None and not is_sid(account_sid, "AC"):
+                    # a fault for a malformed account could never fire
+                    raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid[:200], name="AccountSid"))
                 scope = control_scope()
                 if scope is not None:
                     if account_sid is not None and account_sid != scope:
@@ -393,7 +405,7 @@ def register(bp, control_scope) -> None:
                                    method=values.get("Method"), path=values.get("Path"), account_sid=account_sid,
                                    times=times if times_raw is not None else 1)
         except ValueError as exc:
-            raise errors.InvalidParameter(f"Invalid fault: {exc}") from None
+            raise errors.InvalidParameter(errors.INVALID_FAULT.format(reason=exc)) from None
         return Response(json.dumps(fault.to_dict()), status=201, content_type="application/json; charset=utf-8")
 
     @bp.get("/faults")

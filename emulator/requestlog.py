@@ -30,6 +30,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from . import errors
+from .sids import is_sid
 
 log = logging.getLogger("emulator.requests")
 
@@ -271,12 +272,21 @@ def attach(app: Flask, size: int = DEFAULT_SIZE) -> RequestLog:
 
 
 # --- the control API ------------------------------------------------------------------------------
+METHODS = ("GET", "POST", "DELETE")  # the methods TaskRouter's REST API answers
+# What ``GET /_emulator/requests`` filters by; anything else is refused, not silently ignored.
+REQUEST_FILTERS = ("Method", "Path", "Status", "AccountSid", "After", "Errors")
+
+
 def register(bp, control_scope) -> None:
     """``GET`` and ``DELETE /_emulator/requests`` on the control blueprint (its guard applies)."""
 
     @bp.get("/requests")
     def list_requests():
         requests_log = _log()
+        unknown = sorted(set(request.args) - set(REQUEST_FILTERS))
+        if unknown:
+            raise errors.InvalidParameter(errors.CONTROL_UNKNOWN_PARAMETER.format(
+                name=unknown[0][:100], path=request.path, known=", ".join(REQUEST_FILTERS)))
         after = request.args.get("After")
         if after is not None:
             if not re.fullmatch(r"[0-9]+", after.strip()):
@@ -294,14 +304,21 @@ def register(bp, control_scope) -> None:
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(
                 name="Path", reason="must be a glob or a regular expression starting with ^"))
         account_sid = request.args.get("AccountSid")
+        if account_sid is not None and not is_sid(account_sid, "AC"):
+            raise errors.InvalidParameter(errors.INVALID_SID.format(value=account_sid[:200], name="AccountSid"))
+        method = request.args.get("Method")
+        if method is not None and method.upper() not in METHODS:
+            raise errors.InvalidParameter(errors.INVALID_METHOD.format(name="Method", methods=", ".join(METHODS)))
         scope = control_scope()
         if scope is not None:
             if account_sid is not None and account_sid != scope:
                 raise errors.Forbidden(errors.CONTROL_OTHER_ACCOUNT.format(own=scope, other=account_sid))
             account_sid = scope
-        errors_only = request.args.get("Errors", "").lower() == "true"
-        records = requests_log.records(method=request.args.get("Method"), path=path, status=status,
-                                       account_sid=account_sid, after=after, errors_only=errors_only)
+        errors_raw = request.args.get("Errors", "false").strip().lower()
+        if errors_raw not in ("true", "false"):
+            raise errors.InvalidParameter(errors.INVALID_BOOLEAN.format(name="Errors"))
+        records = requests_log.records(method=method, path=path, status=status,
+                                       account_sid=account_sid, after=after, errors_only=errors_raw == "true")
         return Response(json.dumps({"requests": [r.to_dict() for r in records], "size": requests_log.size}),
                         content_type="application/json; charset=utf-8")
 
@@ -317,7 +334,7 @@ def register(bp, control_scope) -> None:
 def _log() -> RequestLog:
     requests_log = current_app.config.get("request_log")
     if requests_log is None:
-        raise errors.NotImplementedByEmulator("this emulator app keeps no request log")
+        raise errors.NotImplementedByEmulator(errors.NO_REQUEST_LOG)
     return requests_log
 
 

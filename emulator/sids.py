@@ -5,6 +5,7 @@ Seeded, a run produces the same SIDs every time; unseeded, it draws its seed fro
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 
@@ -22,6 +23,11 @@ class SidSource:
 
     def sid(self, prefix: str) -> str:
         return prefix + "%032x" % self._random.getrandbits(128)
+
+    def secret(self, nbytes: int = 24) -> str:
+        """``nbytes`` random bytes, URL-safe base64 (as ``secrets.token_urlsafe`` words them)."""
+        raw = self._random.getrandbits(8 * nbytes).to_bytes(nbytes, "big")
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
     def reseed(self, seed: int | str | None = None) -> None:
         self.seed = seed

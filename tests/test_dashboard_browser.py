@@ -33,6 +33,7 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
     pytest.skip(f"no headless Chromium at {CHROMIUM} with a driver at {CHROMEDRIVER}: {INSTALL}",
                 allow_module_level=True)
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -96,7 +97,10 @@ def page(emulator, browser):
 
 
 def _wait(driver, condition, timeout: float = WAIT):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    # The page redraws as it polls: an element found a moment ago may be gone, so a condition that
+    # touches elements is simply tried again.
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=[StaleElementReferenceException]).until(condition)
 
 
 def _text(driver, css: str) -> str:
@@ -182,11 +186,16 @@ def test_a_callback_appears_in_the_inbox(emulator, page):
     search = page.find_element(By.ID, "inbox-text")
     search.send_keys(task.sid)
     _wait(page, lambda d: "task.created" in _text(d, "#inbox tbody"))
-    row = next(r for r in page.find_elements(By.CSS_SELECTOR, "#inbox tbody tr") if "task.created" in r.text)
-    assert "https://desk.example.com/events" in row.text and "captured" in row.text
-    toggle = row.find_element(By.CSS_SELECTOR, "button[aria-expanded]")
-    toggle.send_keys(Keys.ENTER)
-    _wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#inbox tr.expanded"))
+
+    def open_task_created(driver):
+        row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#inbox tbody tr") if "task.created" in r.text)
+        toggle = row.find_element(By.CSS_SELECTOR, "button[aria-expanded]")
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.send_keys(Keys.ENTER)
+        return driver.find_elements(By.CSS_SELECTOR, "#inbox tr.expanded") and row.text
+
+    row_text = _wait(page, open_task_created)
+    assert "https://desk.example.com/events" in row_text and "captured" in row_text
     details = _text(page, "#inbox tr.expanded")
     assert f"TaskSid\n{task.sid}" in details and "X-Twilio-Signature" in details
     assert page.switch_to.active_element.get_attribute("aria-expanded") == "true"  # focus stays on the toggle

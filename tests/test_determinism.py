@@ -115,3 +115,18 @@ def test_the_same_seeded_scenario_is_identical_in_process_and_over_loopback():
         assert sid == first_sid
         for name in [*LISTINGS, "inbox"]:
             assert found[name] == first[name], name
+
+
+def test_a_seeded_emulator_mints_the_same_api_keys_and_tokens_every_run():
+    def run():
+        emu = TaskRouterEmulator(seed=SEED, start=START, account_sid=ACCOUNT)
+        key = emu.add_api_key()
+        ws = emu.client().taskrouter.v1.workspaces.create(friendly_name="Keys")
+        return key, emu.worker_token(None, ws.sid, role="admin"), emu
+
+    (key, token, emu), (key2, token2, _) = run(), run()
+    assert key == key2 and token == token2
+    assert key[0].startswith("SK") and len(key[0]) == 34 and len(key[1]) == 32
+    # a different seed draws a different key; a key given is kept
+    assert TaskRouterEmulator(seed="other", account_sid=ACCOUNT).add_api_key() != key
+    assert emu.add_api_key("SK" + "1" * 32, "s3cret") == ("SK" + "1" * 32, "s3cret")

@@ -293,16 +293,11 @@ def test_a_compaction_does_not_wait_for_a_hanging_receiver(tmp_path):
 
 
 def _journal(tmp_path):
-    from emulator.clock import MANUAL, Clock
-    from emulator.engine.backend import Backend
-    from emulator.http import create_app
+    from emulator.facade import TaskRouterEmulator
     from emulator.journal import Journal
-    from emulator.webhooks import Webhooks
 
-    backend = Backend(clock=Clock(MANUAL, start="2026-01-01T00:00:00Z"), seed=7)
-    webhooks = Webhooks(backend, default_delivery="capture")
-    app = create_app(backend, webhooks=webhooks)
-    return backend, Journal(str(tmp_path / "state.json"), backend, webhooks, app, interval=0)
+    emu = TaskRouterEmulator(start="2026-01-01T00:00:00Z", seed=7)
+    return emu.backend, Journal(str(tmp_path / "state.json"), emu.backend, emu.webhooks, emu.app, interval=0)
 
 
 @pytest.mark.parametrize("generation", ['"1"', "[1]", "1e400", "-1", "true"])

@@ -61,3 +61,18 @@ def test_the_statistics_history_follows_the_log_as_it_is_written(ws):
     ws.update_worker(worker.sid, friendly_name="Frankie")
     assert followed.last_sid == list(ws.events)[-1]
     assert history.history(ws) is followed
+
+
+@pytest.mark.parametrize("lookup, kind, sid", [
+    ("get_worker", "Workers", "WQ" + "0" * 32),
+    ("get_task", "Tasks", "XX" + "0" * 32),
+    ("get_activity", "Activities", "WK" + "0" * 32),
+    ("get_task_queue", "TaskQueues", "WA" + "0" * 32),
+    ("get_workflow", "Workflows", "WT" + "0" * 32),
+    ("get_event", "Events", "WW" + "0" * 32),
+])
+def test_an_unknown_sid_of_another_kind_is_not_found_at_the_path_asked_for(ws, lookup, kind, sid):
+    """The 404 names the list the lookup went through, whatever prefix the SID has."""
+    with pytest.raises(errors.NotFound) as raised:
+        getattr(ws, lookup)(sid)
+    assert raised.value.message == errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{ws.sid}/{kind}/{sid}")

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from emulator import TaskRouterEmulator
+from emulator import TaskRouterEmulator, errors
 
 ACCOUNT = "AC" + "a" * 32
 OTHER = "AC" + "b" * 32
@@ -207,6 +207,39 @@ def test_the_control_api(emu):
     assert _call(server.url + "/_emulator/reset", "POST", {})[0] == 200     # a full reset removes faults and the log
     assert _call(server.url + "/_emulator/faults")[1] == {"faults": []}
     assert _call(server.url + "/_emulator/requests")[1]["requests"] == []
+
+
+BAD_CONTROL_INPUTS = [
+    ("POST", "/_emulator/faults", {"Status": "429", "AccountSid": "nope"},
+     errors.INVALID_SID.format(value="nope", name="AccountSid")),
+    ("POST", "/_emulator/faults", {"Status": "429", "AccountSid": "WS" + "a" * 32},
+     errors.INVALID_SID.format(value="WS" + "a" * 32, name="AccountSid")),
+    ("POST", "/_emulator/faults", {"CallbackUrl": "ftp://app.test/hooks"},
+     errors.INVALID_URL.format(name="CallbackUrl", value="ftp://app.test/hooks", reason=errors.CALLBACK_FAULT_URL)),
+    ("POST", "/_emulator/faults", {"CallbackUrl": "app.test/hooks", "Timeout": "true"},
+     errors.INVALID_URL.format(name="CallbackUrl", value="app.test/hooks", reason=errors.CALLBACK_FAULT_URL)),
+    ("POST", "/_emulator/faults", {"Status": "200"},
+     errors.INVALID_FAULT.format(reason="status must be an HTTP error status (400-599), not 200")),
+    ("GET", "/_emulator/requests?Errors=maybe", None, errors.INVALID_BOOLEAN.format(name="Errors")),
+    ("GET", "/_emulator/requests?Method=PATCH", None,
+     errors.INVALID_METHOD.format(name="Method", methods="GET, POST, DELETE")),
+    ("GET", "/_emulator/requests?AccountSid=nope", None, errors.INVALID_SID.format(value="nope", name="AccountSid")),
+    ("GET", "/_emulator/requests?Status=500&Sattus=404", None, errors.CONTROL_UNKNOWN_PARAMETER.format(
+        name="Sattus", path="/_emulator/requests", known="Method, Path, Status, AccountSid, After, Errors")),
+]
+
+
+@pytest.mark.parametrize("method, path, form, message", BAD_CONTROL_INPUTS,
+                         ids=[f"{m} {p.split('?')[0]} {f or p.split('?')[1]}" for m, p, f, _ in BAD_CONTROL_INPUTS])
+def test_bad_control_inputs_are_refused_and_change_nothing(emu, method, path, form, message):
+    emu.client().taskrouter.v1.workspaces.list()  # one request in the log
+    http = emu.app.test_client()
+    before = http.get("/_emulator/faults").get_json(), http.get("/_emulator/requests").get_json()
+    answer = http.open(path, method=method, data=form)
+    assert answer.status_code == 400
+    assert answer.get_json() == {"code": 20001, "message": message, "status": 400,
+                                 "more_info": "https://www.twilio.com/docs/errors/20001"}
+    assert (http.get("/_emulator/faults").get_json(), http.get("/_emulator/requests").get_json()) == before
 
 
 def test_an_account_caller_adds_faults_for_its_own_account_only():

@@ -135,7 +135,7 @@ def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: Mul
                    headers) -> dict:
     """Run the REST v1 handler of ``endpoint`` and return the bridge's payload (caller holds the lock)."""
     if endpoint == VOICE:
-        raise errors.NotImplementedByEmulator(f"Voice calls are not placed by this emulator ({method} {url})")
+        raise errors.NotImplementedByEmulator(errors.BRIDGE_VOICE.format(method=method, url=url))
     if endpoint == TRANSFERS:
         return transfer_operation(backend, grant, path, values, method)
     op = spec.operations()[endpoint]
@@ -144,7 +144,7 @@ def call_operation(backend, grant: Grant, endpoint: str, path: dict, values: Mul
         raise errors.NotImplementedByEmulator(errors.BRIDGE_NOT_DRAWN.format(resource=_collection(op.flask_rule)))
     handler = HANDLERS.get(endpoint)
     if handler is None:
-        raise errors.NotImplementedByEmulator(f"{endpoint} is not served by this version of the emulator")
+        raise errors.NotImplementedByEmulator(errors.NOT_SERVED.format(operation=endpoint))
     try:
         http_params.check_path(op, path)
     except errors.NotFound:

@@ -279,7 +279,7 @@ class WorkspaceTables:
 
     # --- events -------------------------------------------------------------------------------
     def get_event(self, sid: str) -> Event:
-        return self._get(self.events, sid)
+        return self._get(self.events, sid, "Events")
 
     def expire_events(self) -> None:
         """Drop the events older than 30 days, then wait for the next oldest to turn 30 days old
@@ -293,12 +293,10 @@ class WorkspaceTables:
             del self.events[first.sid]
 
     # --- shared -------------------------------------------------------------------------------
-    _KIND_PATHS = {"WA": "Activities", "WQ": "TaskQueues", "WK": "Workers", "WW": "Workflows", "WT": "Tasks",
-                   "EV": "Events"}
-
-    def _get(self, table: dict, sid: str) -> Any:
+    def _get(self, table: dict, sid: str, kind: str) -> Any:
+        """``kind`` is the list the lookup came through (``Workers``...), not the SID's prefix: the
+        real service names the path that was asked for, whatever the SID looks like."""
         item = table.get(sid)
         if item is None:
-            kind = self._KIND_PATHS.get(sid[:2].upper(), "Resources")
             raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{self.sid}/{kind}/{sid}"))
         return item

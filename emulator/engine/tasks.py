@@ -24,7 +24,7 @@ class TaskResources(WorkspaceTables):
 
     # --- tasks --------------------------------------------------------------------------------
     def get_task(self, sid: str) -> Task:
-        return self._get(self.tasks, sid)
+        return self._get(self.tasks, sid, "Tasks")
 
     def create_task(self, *, attributes=None, priority=None, timeout=None, task_channel=None, workflow_sid=None,
                     virtual_start_time=None, routing_target=None, ignore_capacity=None,

@@ -18,7 +18,7 @@ class WorkerResources(WorkspaceTables):
 
     # --- workers ------------------------------------------------------------------------------
     def get_worker(self, sid: str) -> Worker:
-        return self._get(self.workers, sid)
+        return self._get(self.workers, sid, "Workers")
 
     def create_worker(self, friendly_name: str, *, activity_sid: str | None = None,
                       attributes: str | None = None) -> Worker:

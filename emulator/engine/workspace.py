@@ -169,7 +169,7 @@ class Workspace(TaskResources, WorkerResources):
 
     # --- activities ---------------------------------------------------------------------------
     def get_activity(self, sid: str) -> Activity:
-        return self._get(self.activities, sid)
+        return self._get(self.activities, sid, "Activities")
 
     def create_activity(self, friendly_name: str, available: bool = False, *, emit: bool = True) -> Activity:
         v.friendly_name(friendly_name)
@@ -272,7 +272,7 @@ class Workspace(TaskResources, WorkerResources):
 
     # --- task queues --------------------------------------------------------------------------
     def get_task_queue(self, sid: str) -> TaskQueue:
-        return self._get(self.task_queues, sid)
+        return self._get(self.task_queues, sid, "TaskQueues")
 
     def _check_queue_fields(self, queue: TaskQueue | None, friendly_name, max_reserved_workers, task_order,
                             reservation_activity_sid, assignment_activity_sid) -> None:
@@ -358,7 +358,7 @@ class Workspace(TaskResources, WorkerResources):
 
     # --- workflows ----------------------------------------------------------------------------
     def get_workflow(self, sid: str) -> Workflow:
-        return self._get(self.workflows, sid)
+        return self._get(self.workflows, sid, "Workflows")
 
     def create_workflow(self, friendly_name: str, configuration: str, *, assignment_callback_url=None,
                         fallback_assignment_callback_url=None, task_reservation_timeout=None) -> Workflow:

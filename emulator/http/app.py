@@ -193,7 +193,7 @@ def _make_view(op: spec.Operation):
         account_sid = replayed if replayed is not None else credentials.account_for(request.headers.get("Authorization"))
         if handler is None:
             raise errors.NotImplementedByEmulator(
-                f"{op.operation_id} ({op.method} {op.path}) is not served by this version of the emulator")
+                errors.NOT_SERVED.format(operation=f"{op.operation_id} ({op.method} {op.path})"))
         try:
             params.check_path(op, path_values)
         except errors.NotFound:

@@ -136,6 +136,13 @@ class Journal:
     def _temporary(self) -> str:
         return self.path + ".tmp"
 
+    def _empty(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                return not fh.read(4096).strip()
+        except OSError:
+            return False  # reported by the read that follows
+
     # --- start ---------------------------------------------------------------------------------
     def load(self) -> bool:
         """Restore the snapshot and replay the journal when there is one; whether there was.
@@ -143,7 +150,14 @@ class Journal:
         with contextlib.suppress(OSError):
             os.unlink(self._temporary)  # left by a crash during a save
         restored = False
-        if os.path.exists(self.path):
+        if os.path.exists(self.path) and self._empty():
+            # An empty file is a fresh start: what `touch PATH` or `mktemp` leave, and never what
+            # a save leaves (snapshots are renamed into place whole). With journal files beside it
+            # something else emptied it, and starting over would drop acknowledged writes.
+            if self._segments():
+                raise JournalError(f"{self.path} is empty but its journal ({self._segment(self._segments()[-1][0])}) "
+                                   "is beside it: refusing to start over; remove both to start afresh")
+        elif os.path.exists(self.path):
             restored = True
             try:
                 with open(self.path, encoding="utf-8") as fh:
@@ -324,7 +338,7 @@ class Journal:
     def _open_segment(self, generation: int) -> None:
         if self._file is not None:
             self._file.close()
-        self._file = open(self._segment(generation), "a", encoding="utf-8")
+        self._file = _private_open(self._segment(generation), "a")
         _fsync_folder(self.path)
 
     # --- compaction ------------------------------------------------------------------------------
@@ -354,7 +368,7 @@ class Journal:
                 self._write_buffer()  # the old generation is complete and on disk; the new one is open
             state = {"format": STATE_FORMAT, "generation": generation, "snapshot": document}
             try:
-                with open(self._temporary, "w", encoding="utf-8") as fh:
+                with _private_open(self._temporary, "w") as fh:
                     json.dump(state, fh, separators=(",", ":"))
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -407,6 +421,19 @@ class Journal:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _private_open(path: str, mode: str):
+    """Open a state, journal or temporary file readable by its owner only: the journal holds the
+    auth tokens that requests were made with, and the snapshot the whole state."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a file left by an older version may be world-readable
+        return os.fdopen(fd, mode, encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _fsync_folder(path: str) -> None:

@@ -330,3 +330,52 @@ def test_damaged_journal_lines_are_skipped_and_the_others_replayed(tmp_path):
     segment.write_bytes(b"\xff\xfe\n")
     with pytest.raises(JournalError, match="cannot read the journal"):
         _journal(tmp_path)[1].load()
+
+
+def test_the_state_file_and_its_journal_are_readable_by_their_owner_only(tmp_path):
+    """The journal holds the auth tokens that requests were made with."""
+    import os
+    import stat
+
+    _, journal = _journal(tmp_path)
+    old_umask = os.umask(0o022)  # the usual umask: files made with the defaults would be 0644
+    try:
+        (tmp_path / "state.json.journal.1").write_text("")  # left world-readable by an older version
+        journal.start()
+        http = journal.app.test_client()
+        assert http.post("/v1/Workspaces", data={"FriendlyName": "Secret"}, auth=(ACCOUNT, "s3cret")).status_code == 201
+        journal.commit()
+        written = sorted(tmp_path.iterdir())
+        assert [p.name for p in written] == ["state.json", "state.json.journal.1"]
+        assert "s3cret" in (tmp_path / "state.json.journal.1").read_text()
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {p.name: 0o600 for p in written}
+        journal.compact()  # the snapshot goes through a temporary file: same mode
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {
+            "state.json": 0o600, "state.json.journal.2": 0o600}
+    finally:
+        os.umask(old_umask)
+        journal.close()
+
+
+def test_an_empty_state_file_is_a_fresh_start(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("")  # what `touch` or `mktemp` leave
+    proc, url = _start(state, "--clock", "manual")
+    try:
+        ws = _client(url).taskrouter.v1.workspaces.create(friendly_name="First")
+        _kill(proc)
+        proc, url = _start(state, "--clock", "manual")
+        assert [w.sid for w in _client(url).taskrouter.v1.workspaces.list()] == [ws.sid]
+    finally:
+        _kill(proc)
+
+
+def test_an_empty_state_file_with_a_journal_beside_it_is_refused_by_name(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("")
+    (tmp_path / "state.json.journal.3").write_text("{}\n")
+    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state-file", str(state)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"{state} is empty but its journal" in result.stderr and "Expecting value" not in result.stderr
+    assert (tmp_path / "state.json.journal.3").read_text() == "{}\n"  # nothing was touched

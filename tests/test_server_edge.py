@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
 import requests
@@ -89,11 +88,11 @@ def test_http_edge_cases_get_a_twilio_shaped_4xx(server, raw, expected, request)
 
 
 def test_a_silent_client_releases_its_thread_after_the_read_timeout(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+    # Our own timeout is generous (the server's is 0.5 s): an empty read means the server closed
+    # the connection; had it kept waiting, the read would raise instead.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never finish
-        started = time.monotonic()
         assert sock.recv(100) == b""  # the server gave up on us and closed
-        assert time.monotonic() - started < 4
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(server):

@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the browser launch the tests use
+
+from headless_chromium import chromium, installed
 
 from emulator import TaskRouterEmulator
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def build(tasks: int, workers: int = 20) -> tuple[TaskRouterEmulator, str]:
@@ -83,23 +81,13 @@ def server_side(tasks: int, n: int, rounds: int) -> dict:
 
 def browser_side(tasks: int, loads: int) -> dict | None:
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
         from selenium.webdriver.support.ui import WebDriverWait
     except ImportError:
         return None
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+    if not installed():
         return None
-    profile = tempfile.mkdtemp(prefix="dashboard-bench-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     results = {}
-    try:
+    with chromium() as driver:
         for size in (10, tasks):
             emu, _ = build(size)
             url = emu.serve().url
@@ -112,9 +100,6 @@ def browser_side(tasks: int, loads: int) -> dict | None:
                 renders.append(timings["workspaceRenderMs"] / 1e3)
             results[size] = (sorted(fetches)[loads // 2], sorted(renders)[loads // 2])
             emu.close()
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
     return {"small": 10, "big": tasks, "fetch": (results[tasks][0], results[10][0]),
             "render": (results[tasks][1], results[10][1])}
 

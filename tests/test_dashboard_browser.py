@@ -8,33 +8,28 @@ Where Chromium, its driver or Selenium is missing the tests skip, saying how to 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from headless_chromium import CHROMEDRIVER, CHROMIUM, chromium, installed
 from twilio.base.exceptions import TwilioRestException
 
 from emulator import TaskRouterEmulator
 from emulator.http import Credentials
 
-CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("DASHBOARD_CHROMEDRIVER", "/usr/bin/chromedriver")
 INSTALL = ("install the browser with `make browser` (as root it runs "
            "`apt-get install chromium chromium-driver`) and Selenium with `pip install -e '.[test]'`")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 WAIT = 10.0
 
 webdriver = pytest.importorskip("selenium.webdriver", reason=f"selenium is not installed: {INSTALL}")
-if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+if not installed():
     pytest.skip(f"no headless Chromium at {CHROMIUM} with a driver at {CHROMEDRIVER}: {INSTALL}",
                 allow_module_level=True)
 
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -64,19 +59,9 @@ def strict_emulator():
 
 @pytest.fixture(scope="module")
 def browser():
-    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium(browser_log=True) as driver:
+        yield driver
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..clock import Clock
 from ..sids import SidSource
-from .state import Event, Reservation, Task, TaskQueue, Transfer, Worker, Workflow
+from .state import Event, Reservation, Route, Task, TaskQueue, Transfer, Worker, Workflow
 
 if TYPE_CHECKING:
     from .tables import WorkspaceTables
@@ -28,7 +28,7 @@ class RoutingHooks(Protocol):
     Each hook keeps the routing index in step and queues the routing the change calls for; the
     queued work runs when the outermost hook returns."""
 
-    def task_created(self, ws: WorkspaceTables, task: Task) -> None: ...
+    def task_created(self, ws: WorkspaceTables, task: Task, route: Route | None) -> None: ...
     def task_updated(self, ws: WorkspaceTables, task: Task, *, attributes_changed: bool) -> None: ...
     def change_task_status(self, ws: WorkspaceTables, task: Task, status: str, reason: str | None) -> None: ...
     def remove_task(self, ws: WorkspaceTables, task_sid: str, *, system: bool, event_type: str | None = None) -> None: ...

@@ -18,7 +18,7 @@ round. CPU time is the whole process's (client and in-thread server); for Prism 
 time is added. Routing, statistics, the dashboard and the server run in fresh interpreters (``routing.py``, ``statistics.py``,
 ``dashboard.py``, ``server.py``).
 
-Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism]
+Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism] [--only SECTION,...]
 """
 
 from __future__ import annotations
@@ -459,6 +459,9 @@ def startup_row() -> Row:
         proc.wait(timeout=10)
 
 
+SECTIONS = ("fixture", "in-process", "http", "routing", "statistics", "snapshot", "dashboard", "server", "start-up")
+
+
 # --- the table --------------------------------------------------------------------------------
 def print_table(rows: list[Row]) -> None:
     header = ("measure", "unit", "emulator", "CPU", "floor", "floor", "CPU", "ratio", "CPU ratio", "aim")
@@ -488,22 +491,36 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None, help="calls per round (default 100; quick 30)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per measure (default 7; quick 3)")
     parser.add_argument("--no-prism", action="store_true", help="do not start Prism")
+    parser.add_argument("--only", default="", help=f"comma-separated sections to run (default all): {', '.join(SECTIONS)}")
     args = parser.parse_args()
     n = args.requests or (30 if args.quick else 100)
     rounds = args.rounds or (3 if args.quick else 7)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines in the figures
     started = time.perf_counter()
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}")
     rows: list[Row] = []
-    rows += fixture_rows(max(20, n // 2), rounds)
-    rows += in_process_rows(n, rounds)
-    http, notes = http_rows(n, rounds, not args.no_prism)
-    rows += http
-    rows += routing_rows(args.quick)
-    rows += statistics_rows(args.quick)
-    rows += snapshot_rows(args.quick)
-    rows += dashboard_rows(args.quick)
-    rows += server_rows(args.quick)
-    if os.path.exists("/proc/self/status"):
+    notes: list[str] = []
+    if "fixture" in only:
+        rows += fixture_rows(max(20, n // 2), rounds)
+    if "in-process" in only:
+        rows += in_process_rows(n, rounds)
+    if "http" in only:
+        http, notes = http_rows(n, rounds, not args.no_prism)
+        rows += http
+    if "routing" in only:
+        rows += routing_rows(args.quick)
+    if "statistics" in only:
+        rows += statistics_rows(args.quick)
+    if "snapshot" in only:
+        rows += snapshot_rows(args.quick)
+    if "dashboard" in only:
+        rows += dashboard_rows(args.quick)
+    if "server" in only:
+        rows += server_rows(args.quick)
+    if "start-up" in only and os.path.exists("/proc/self/status"):
         rows.append(startup_row())
     print(f"TaskRouter emulator benchmarks ({'quick' if args.quick else 'full'}: {n} calls x {rounds} rounds; "
           f"medians; ratio = emulator / floor, wall and CPU; throughput ratio = emulator / floor req/s)")

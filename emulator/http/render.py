@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 from .. import errors
 from ..engine import events as ev
+from ..engine.listing import Items, Listing
 from ..engine.state import Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 from ..engine.workspace import Workspace
 from ..sids import is_sid
@@ -219,8 +220,9 @@ class Renderer:
         }
 
     # --- paging ---------------------------------------------------------------------------------
-    def page(self, path: str, query, key: str, items: list, render) -> dict:
-        """One page of ``items`` (already filtered and ordered) and its ``meta``.
+    def page(self, path: str, query, key: str, items: list | Listing, render) -> dict:
+        """One page of ``items`` (already filtered and ordered, or a ``Listing`` serving pages)
+        and its ``meta``.
 
         ``PageToken`` is ``PA<sid>`` (the page after that item) or ``PB<sid>`` (the page before
         it), as the real service's tokens are; ``Page`` is only echoed for the client's state.
@@ -228,17 +230,16 @@ class Renderer:
         size = int(query.get("PageSize") or PAGE_SIZE_DEFAULT)
         page = int(query.get("Page") or 0)
         token = query.get("PageToken")
-        sids = [item.sid for item in items]
+        kind = anchor = None
         if token:
-            start = self._token_start(token, sids, size, key)
+            kind, anchor = self._token(token, key)
         elif page > 0:
             # Absolute Page jumps are not supported by TaskRouter lists since 2021-12-01
             # (warning 40153): follow next_page_url instead.
             raise errors.InvalidParameter(
                 "Page parameter is not supported without a PageToken; follow meta.next_page_url instead")
-        else:
-            start = 0
-        chunk = items[start:start + size]
+        listing = items if isinstance(items, Listing) else Items(items)
+        chunk, before, after = listing.page(kind, anchor, size)
         filters = [(k, ",".join(query.getlist(k))) for k in query if k not in PAGING_KEYS]
         base = self.root[:-3] + path  # root ends with /v1 and path starts with /v1
 
@@ -248,22 +249,22 @@ class Renderer:
                 params.append(("PageToken", page_token))
             return base + "?" + urlencode(params, quote_via=quote, safe="")
 
-        has_next = start + size < len(items)
         return {
             key: [render(item) for item in chunk],
             "meta": {
                 "first_page_url": link(0, None),
                 "key": key,
-                "next_page_url": link(page + 1, "PA" + chunk[-1].sid) if has_next and chunk else None,
+                "next_page_url": link(page + 1, "PA" + chunk[-1].sid) if after and chunk else None,
                 "page": page,
                 "page_size": size,
-                "previous_page_url": link(page - 1, "PB" + chunk[0].sid) if page > 0 and start > 0 and chunk else None,
+                "previous_page_url": link(page - 1, "PB" + chunk[0].sid) if page > 0 and before and chunk else None,
                 "url": link(page, token),
             },
         }
 
     @staticmethod
-    def _token_start(token: str, sids: list[str], size: int, key: str) -> int:
+    def _token(token: str, key: str) -> tuple[str, str]:
+        """``(kind, anchoring SID)`` of a ``PageToken`` of the list ``key``."""
         kind, sid = token[:2], token[2:]
         if kind not in ("PA", "PB") or not is_sid(sid):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="PageToken", reason="not a page token"))
@@ -271,12 +272,9 @@ class Renderer:
             # [I] a token names the item it continues after; one naming another kind of item
             # was taken from another list, which the real service refuses rather than guess.
             raise errors.InvalidParameter(errors.PAGE_TOKEN_OTHER_LIST.format(key=key))
-        if sid not in sids:
-            # The anchoring item is gone (deleted between pages): start again from the top
-            # rather than fail the whole listing.
-            return 0
-        index = sids.index(sid)
-        return index + 1 if kind == "PA" else max(0, index - size)
+        # (an anchoring item that is gone, deleted between pages, starts again from the top
+        # rather than failing the whole listing: ``Listing.page``)
+        return kind, sid
 
     # --- statistics -----------------------------------------------------------------------------
     # Bodies of the *Statistics operations. The engine computes the figures (emulator.engine.statistics);

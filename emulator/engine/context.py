@@ -68,6 +68,27 @@ class WorkQueue:
         self.items.clear()
 
 
+class Batch:
+    """The context of one change (``with batch:``): the work it queues runs (``drain``) when the
+    outermost one ends, even by an error. A class rather than a generator: a routed task enters
+    it several times."""
+
+    __slots__ = ("work", "drain")
+
+    def __init__(self, work: WorkQueue, drain: Callable[[], None]) -> None:
+        self.work = work
+        self.drain = drain
+
+    def __enter__(self) -> None:
+        self.work.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        work = self.work
+        work.depth -= 1
+        if work.depth == 0:
+            self.drain()
+
+
 @dataclass(eq=False)
 class Context:
     """The outside world of every workspace of one backend."""

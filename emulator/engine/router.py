@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .. import errors
 from . import activities, instructions, lifecycle
-from .context import WorkQueue
+from .context import Batch, WorkQueue
 from .lifecycle import ASSIGNED_TASK_LIFETIME, DEFAULT_RESERVATION_TIMEOUT, FINISHED_TASK_RETENTION, LOAD_STATUSES, TTL_REASON
 from .routing import index as idx
 from .routing import matching, steps, transfers
@@ -51,32 +51,13 @@ if TYPE_CHECKING:
 RS = ReservationStatus
 
 
-class _Batch:
-    """The context of one change (a class rather than a generator: a routed task enters it
-    several times): the work it queues runs when the outermost one ends, even by an error."""
-
-    __slots__ = ("router",)
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-
-    def __enter__(self) -> None:
-        self.router.work.depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        work = self.router.work
-        work.depth -= 1
-        if work.depth == 0:
-            self.router._drain()
-
-
 class Router:
     """Routing for every workspace of a backend; its only state is the work queue it drains."""
 
     def __init__(self, work: WorkQueue, alive: Callable[[WorkspaceTables], bool]) -> None:
         self.work = work
         self.alive = alive  # whether a workspace still exists (queued work for a deleted one is dropped)
-        self._batching = _Batch(self)
+        self._batching = Batch(work, self._drain)
 
     # --- batching: ``with self._batching:`` around every hook; the outermost drains the work ----
 

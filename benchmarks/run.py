@@ -7,23 +7,31 @@ Floors:
   ``requests`` adapter mounted on the twilio client's session (``client()``), and a bare
   ``responses`` mock calling it (``mock()``); the per-test fixture beside a bare Flask app made and a
   bare ``responses`` mock started and stopped;
-- over HTTP: the same bare Flask app behind the same server class, and Prism (Twilio's recommended
-  mock server, ``@stoplight/prism-cli`` through ``npx``) serving the project's copy of the OpenAPI
-  description, when ``npx`` is available (``--no-prism`` skips it);
+- over HTTP: every server runs in a process of its own, started as its users start it, on a free
+  port: the emulator through its CLI (``python -m emulator serve``), the floor (``floor.py``: the same
+  bare Flask app behind the same server class, started the same way) and Prism (Twilio's
+  recommended mock server, ``@stoplight/prism-cli`` through ``npx``, serving the project's copy of
+  the OpenAPI description) when ``npx`` is available (``--no-prism`` skips it). The load comes from
+  the twilio client in this process (one call at a time for latency; ``THREADS`` threads, each
+  with its own client, for throughput) and, when ``wrk`` is installed, from ``wrk`` (C, two
+  threads, ``THREADS`` keep-alive connections), a load generator cheap enough that the server,
+  not the client, is what is measured;
 - routing, memory and statistics have no floor: they are shown against their own smaller size
   (growth) or as they are.
 
 Every latency is the median over rounds of per-call means, emulator and floor interleaved round by
-round. CPU time is the whole process's (client and in-thread server); for Prism its processes' CPU
-time is added. Routing, statistics, the dashboard and the server run in fresh interpreters (``routing.py``, ``statistics.py``,
-``dashboard.py``, ``server.py``).
+round. CPU time in-process is the process's; over HTTP it is the client process's plus the server
+process tree's (Prism's node processes included), and the throughput rows also show each side
+alone. Routing, statistics, the dashboard and the server's write and callback figures run in fresh
+interpreters (``routing.py``, ``statistics.py``, ``dashboard.py``, ``server.py``).
 
-Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism]
+Usage: python benchmarks/run.py [--quick] [--requests N] [--rounds N] [--no-prism] [--only PART ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -41,39 +49,22 @@ sys.path.insert(0, str(HERE.parent))
 
 import requests  # noqa: E402
 import responses  # noqa: E402
-from flask import Flask  # noqa: E402
+from floor import FLOOR_SID, floor_app  # noqa: E402
 from twilio.http.http_client import TwilioHttpClient  # noqa: E402
 from twilio.rest import Client  # noqa: E402
 from werkzeug.test import Client as WerkzeugClient  # noqa: E402
 
 from emulator import TaskRouterEmulator  # noqa: E402
 from emulator.mock import InProcessAdapter  # noqa: E402
-from emulator.server import Server  # noqa: E402
 
 ACCOUNT = "AC" + "a" * 32
-FLOOR_SID = "WS" + "0" * 32
 SPEC = HERE.parent / "emulator" / "openapi" / "twilio_taskrouter_v1.json"
 PRISM = "@stoplight/prism-cli@5"
 THREADS = 8
+BASIC_AUTH = "Basic " + base64.b64encode(f"{ACCOUNT}:token".encode()).decode()
 
 
 # --- floors -----------------------------------------------------------------------------------
-def floor_app() -> Flask:
-    """The cheapest route the same path can reach: the floor under every figure."""
-    app = Flask("floor")
-    body = json.dumps({"sid": FLOOR_SID})
-
-    @app.route("/v1/Workspaces/<sid>", methods=["GET", "POST"])
-    def fetch(sid):
-        return app.response_class(body, content_type="application/json")
-
-    @app.route("/v1/Workspaces/<sid>/Workers", methods=["POST"])
-    def create(sid):
-        return app.response_class(body, status=201, content_type="application/json")
-
-    return app
-
-
 def floor_responses(app) -> responses.RequestsMock:
     """A bare ``responses`` mock handing TaskRouter URLs to ``app`` (the floor of ``mock()``)."""
     rsps = responses.RequestsMock(assert_all_requests_are_fired=False)
@@ -159,56 +150,76 @@ def median(values: list[float]) -> float:
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
-def throughput(make_call, seconds_each: int, clock) -> tuple[float, float]:
-    """Requests per second from THREADS threads, each with its own client, and CPU seconds per request."""
+def throughput(make_call, per_thread: int, server_pid: int) -> tuple[float, float, float]:
+    """Requests per second from THREADS threads of this process, each with its own client; CPU
+    seconds per request of this process (the clients) and of the server's process tree."""
     calls = [make_call() for _ in range(THREADS)]
     for call in calls:
         call()
-    n = max(20, seconds_each)
     barrier = threading.Barrier(THREADS + 1)
 
     def worker(call) -> None:
         barrier.wait()
-        for _ in range(n):
+        for _ in range(per_thread):
             call()
 
     threads = [threading.Thread(target=worker, args=(call,)) for call in calls]
     for thread in threads:
         thread.start()
-    wall, cpu = time.perf_counter(), clock()
+    wall, client_cpu, server_cpu = time.perf_counter(), time.process_time(), tree_cpu(server_pid)
     barrier.wait()
     for thread in threads:
         thread.join()
-    elapsed, used = time.perf_counter() - wall, clock() - cpu
-    return THREADS * n / elapsed, used / (THREADS * n)
+    elapsed = time.perf_counter() - wall
+    total = THREADS * per_thread
+    return total / elapsed, (time.process_time() - client_cpu) / total, (tree_cpu(server_pid) - server_cpu) / total
 
 
-# --- Prism ------------------------------------------------------------------------------------
+def wrk_rate(url: str, seconds: float, server_pid: int) -> tuple[float, float, int]:
+    """``wrk`` (C, two threads, THREADS keep-alive connections) fetching ``url`` for ``seconds``:
+    requests per second, the server tree's CPU seconds per request, and non-2xx answers."""
+    command = ["wrk", "-t2", f"-c{THREADS}", f"-d{seconds:g}s", "-H", f"Authorization: {BASIC_AUTH}", url]
+    subprocess.run([*command[:3], "-d1s", *command[4:]], check=True, capture_output=True)  # warm
+    server_cpu = tree_cpu(server_pid)
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    used = tree_cpu(server_pid) - server_cpu
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1)), used / max(done, 1), \
+        int(failed.group(1)) if failed else 0
+
+
+# --- servers in their own processes -------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class Prism:
-    """``prism mock`` of the project's OpenAPI description on a free port, or None without npx."""
+class ServerProcess:
+    """A server started as its users start it, in a process (group) of its own on a free port;
+    ready once ``probe`` answers at all."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(["npx", "--yes", PRISM, "mock", "-h", "127.0.0.1", "-p", str(self.port),
-                                      str(SPEC)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 180  # the first run downloads Prism
+    def __init__(self, name: str, command: list[str], probe: str, port: int, start_timeout: float = 30) -> None:
+        self.name = name
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                         p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p)})
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
-                requests.get(f"{self.url}/v1/Workspaces/{FLOOR_SID}", auth=(ACCOUNT, "token"), timeout=2)
+                requests.get(self.url + probe, auth=(ACCOUNT, "token"), timeout=2)
                 return
             except requests.ConnectionError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("Prism did not start") from None
-                time.sleep(0.2)
+                    raise RuntimeError(f"{name} did not start") from None
+                time.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -218,6 +229,25 @@ class Prism:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
                 self.proc.wait()
+
+
+def emulator_process() -> ServerProcess:
+    port = free_port()
+    return ServerProcess("the emulator", [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1",
+                                          "--port", str(port)], "/_emulator/health", port)
+
+
+def floor_process() -> ServerProcess:
+    port = free_port()
+    return ServerProcess("the floor", [sys.executable, str(HERE / "floor.py"), "--port", str(port)],
+                         f"/v1/Workspaces/{FLOOR_SID}", port)
+
+
+def prism_process() -> ServerProcess:
+    """``prism mock`` of the project's OpenAPI description; the first run downloads Prism."""
+    port = free_port()
+    return ServerProcess("Prism", ["npx", "--yes", PRISM, "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
+                         f"/v1/Workspaces/{FLOOR_SID}", port, start_timeout=180)
 
 
 # --- the measurements -------------------------------------------------------------------------
@@ -295,58 +325,85 @@ def in_process_rows(n: int, rounds: int) -> list[Row]:
 
 
 def http_rows(n: int, rounds: int, use_prism: bool) -> tuple[list[Row], list[str]]:
+    """Each server in a process of its own, started as its users start it: the emulator through its
+    CLI (``python -m emulator serve``), the floor (``floor.py``: a bare Flask app behind the same
+    server class, started the same way) and Prism (``npx prism mock``). The clients are the twilio
+    client in this process; CPU is this process's plus the server's process tree's."""
     rows: list[Row] = []
-    notes: list[str] = []
-    clock = time.process_time
+    notes: list[str] = ["HTTP rows: every server in its own process (emulator: python -m emulator serve; floor: "
+                        "benchmarks/floor.py, bare Flask behind the same server class; Prism: npx prism mock); "
+                        "CPU = the client process + the server's process tree, unless a row says otherwise"]
     counter = iter(range(10 ** 9))
-    emu = TaskRouterEmulator(seed=1)
-    prism = None
-    if use_prism:
-        if shutil.which("npx") is None:
-            notes.append("Prism: skipped (npx not found)")
-        else:
-            try:
-                prism = Prism()
-            except (RuntimeError, OSError) as exc:
-                notes.append(f"Prism: skipped ({exc})")
+    servers: list[ServerProcess] = []
     try:
-        with Server(emu.app, "127.0.0.1", 0) as server, Server(floor_app(), "127.0.0.1", 0) as floor:
-            ws = http_client(server.url).taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO")
-            emu_ws = http_client(server.url).taskrouter.v1.workspaces(ws.sid)
-            floor_ws = http_client(floor.url).taskrouter.v1.workspaces(FLOOR_SID)
-            pairs = [(emu_ws.fetch, clock), (floor_ws.fetch, clock)]
-            creates = [(lambda: emu_ws.workers.create(friendly_name=f"w{next(counter)}"), clock),
-                       (lambda: floor_ws.workers.create(friendly_name="x"), clock)]
+        servers.append(emulator_process())
+        servers.append(floor_process())
+        if use_prism:
+            if shutil.which("npx") is None:
+                notes.append("Prism: skipped (npx not found)")
+            else:
+                try:
+                    servers.append(prism_process())
+                except (RuntimeError, OSError) as exc:
+                    notes.append(f"Prism: skipped ({exc})")
+        emu = servers[0]
+        prism = servers[2] if len(servers) > 2 else None
+        ws = http_client(emu.url).taskrouter.v1.workspaces.create(friendly_name="bench", template="FIFO").sid
+        sids = [ws] + [FLOOR_SID] * (len(servers) - 1)
+        handles = [http_client(s.url).taskrouter.v1.workspaces(sid) for s, sid in zip(servers, sids, strict=True)]
+        clocks = [Cpu(s.pid) for s in servers]
+        fetch = interleaved([(h.fetch, c) for h, c in zip(handles, clocks, strict=True)], n, rounds)
+        create = interleaved([(lambda: handles[0].workers.create(friendly_name=f"w{next(counter)}"), clocks[0])]
+                             + [((lambda h=h: h.workers.create(friendly_name="x")), c)
+                                for h, c in zip(handles[1:], clocks[1:], strict=True)], n, rounds)
+        for name, figures, aim in (("HTTP fetch workspace", fetch, "<= 0.7 Prism"),
+                                   ("HTTP create worker", create, "<= 0.7 Prism")):
+            rows.append(ms_row(name, figures[0], "bare Flask, same server", figures[1], ""))
             if prism is not None:
-                prism_ws = http_client(prism.url).taskrouter.v1.workspaces(FLOOR_SID)
-                prism_clock = Cpu(prism.proc.pid)
-                pairs.append((prism_ws.fetch, prism_clock))
-                creates.append((lambda: prism_ws.workers.create(friendly_name="x"), prism_clock))
-            fetch = interleaved(pairs, n, rounds)
-            create = interleaved(creates, n, rounds)
-            for name, figures, aim in (("HTTP fetch workspace", fetch, "<= 0.7 Prism"),
-                                       ("HTTP create worker", create, "<= 0.7 Prism")):
-                rows.append(ms_row(name, figures[0], "bare Flask, same server", figures[1], ""))
-                if prism is not None:
-                    rows.append(ms_row(name, figures[0], "Prism", figures[2], aim))
+                rows.append(ms_row(name, figures[0], "Prism", figures[2], aim))
 
-            def fetcher(url, sid):
-                return lambda: http_client(url).taskrouter.v1.workspaces(sid).fetch
+        # throughput: rounds interleaved server by server, medians
+        def fetcher(url, sid):
+            return lambda: http_client(url).taskrouter.v1.workspaces(sid).fetch
 
-            per_thread = max(20, n // 2)
-            emu_rate = throughput(fetcher(server.url, ws.sid), per_thread, clock)
-            floor_rate = throughput(fetcher(floor.url, FLOOR_SID), per_thread, clock)
-            name = f"{THREADS}-thread fetch throughput (CPU: ms/req)"
-            rows.append((name, "req/s", emu_rate[0], emu_rate[1] * 1e3, "bare Flask, same server", floor_rate[0],
-                         floor_rate[1] * 1e3, ""))
-            if prism is not None:
-                prism_rate = throughput(fetcher(prism.url, FLOOR_SID), per_thread, Cpu(prism.proc.pid))
-                rows.append((name, "req/s", emu_rate[0], emu_rate[1] * 1e3, "Prism", prism_rate[0],
-                             prism_rate[1] * 1e3, ">= 1.5 Prism"))
+        per_thread = max(20, n // 2)
+        samples: list[list[tuple[float, float, float]]] = [[] for _ in servers]
+        for _ in range(max(3, rounds // 2)):
+            for i, (server, sid) in enumerate(zip(servers, sids, strict=True)):
+                samples[i].append(throughput(fetcher(server.url, sid), per_thread, server.pid))
+        rates = [tuple(median([s[k] for s in runs]) for k in range(3)) for runs in samples]
+        name = f"{THREADS}-thread fetch throughput, twilio client (CPU: ms/req)"
+        names = ["bare Flask, same server", "Prism"]
+        for floor_name, (rate, client_cpu, server_cpu), aim in zip(names, rates[1:], ("", ">= 1.5 Prism"),
+                                                                   strict=False):
+            rows.append((name, "req/s", rates[0][0], (rates[0][1] + rates[0][2]) * 1e3, floor_name, rate,
+                         (client_cpu + server_cpu) * 1e3, aim))
+        for floor_name, (_, _, server_cpu) in zip(names, rates[1:], strict=False):
+            rows.append(("  server process CPU per request", "ms", rates[0][2] * 1e3, None, floor_name,
+                         server_cpu * 1e3, None, ""))
+        for floor_name, (_, client_cpu, _) in zip(names, rates[1:], strict=False):
+            rows.append((f"  client process CPU per request ({THREADS} twilio clients)", "ms", rates[0][1] * 1e3,
+                         None, floor_name, client_cpu * 1e3, None, ""))
+
+        if shutil.which("wrk") is None:
+            notes.append("wrk: skipped (not installed; Debian: apt-get install wrk)")
+        else:
+            seconds = 2 if n < 100 else 4
+            paths = [f"/v1/Workspaces/{sid}" for sid in sids]
+            wrk = [[] for _ in servers]
+            for _ in range(2):
+                for i, (server, path) in enumerate(zip(servers, paths, strict=True)):
+                    wrk[i].append(wrk_rate(server.url + path, seconds, server.pid))
+            best = [max(runs) for runs in wrk]
+            name = f"{THREADS}-connection fetch throughput, wrk (CPU: server ms/req)"
+            for floor_name, (rate, server_cpu, _), aim in zip(names, best[1:], ("", ">= 1.5 Prism"), strict=False):
+                rows.append((name, "req/s", best[0][0], best[0][1] * 1e3, floor_name, rate, server_cpu * 1e3, aim))
+            for server, (_, _, failed) in zip(servers, best, strict=True):
+                if failed:
+                    notes.append(f"wrk: {server.name} answered {failed} requests with a non-2xx status")
     finally:
-        if prism is not None:
-            prism.stop()
-        emu.close()
+        for server in servers:
+            server.stop()
     return rows, notes
 
 
@@ -482,29 +539,43 @@ def _num(value: float | None) -> str:
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
+SECTIONS = ("in-process", "http", "routing", "statistics", "snapshot", "dashboard", "server")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls, smaller routing and statistics sizes")
     parser.add_argument("--requests", type=int, default=None, help="calls per round (default 100; quick 30)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per measure (default 7; quick 3)")
     parser.add_argument("--no-prism", action="store_true", help="do not start Prism")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="run only this part of the table (repeatable; default: all)")
     args = parser.parse_args()
+    only = set(args.only or SECTIONS)
     n = args.requests or (30 if args.quick else 100)
     rounds = args.rounds or (3 if args.quick else 7)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines in the figures
     started = time.perf_counter()
     rows: list[Row] = []
-    rows += fixture_rows(max(20, n // 2), rounds)
-    rows += in_process_rows(n, rounds)
-    http, notes = http_rows(n, rounds, not args.no_prism)
-    rows += http
-    rows += routing_rows(args.quick)
-    rows += statistics_rows(args.quick)
-    rows += snapshot_rows(args.quick)
-    rows += dashboard_rows(args.quick)
-    rows += server_rows(args.quick)
-    if os.path.exists("/proc/self/status"):
-        rows.append(startup_row())
+    notes: list[str] = []
+    if "in-process" in only:
+        rows += fixture_rows(max(20, n // 2), rounds)
+        rows += in_process_rows(n, rounds)
+    if "http" in only:
+        http, notes = http_rows(n, rounds, not args.no_prism)
+        rows += http
+    if "routing" in only:
+        rows += routing_rows(args.quick)
+    if "statistics" in only:
+        rows += statistics_rows(args.quick)
+    if "snapshot" in only:
+        rows += snapshot_rows(args.quick)
+    if "dashboard" in only:
+        rows += dashboard_rows(args.quick)
+    if "server" in only:
+        rows += server_rows(args.quick)
+        if os.path.exists("/proc/self/status"):
+            rows.append(startup_row())
     print(f"TaskRouter emulator benchmarks ({'quick' if args.quick else 'full'}: {n} calls x {rounds} rounds; "
           f"medians; ratio = emulator / floor, wall and CPU; throughput ratio = emulator / floor req/s)")
     print_table(rows)

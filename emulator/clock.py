@@ -138,10 +138,19 @@ class Clock:
         with self._lock:
             self._dispatch = dispatch
 
-    def call_at(self, due: datetime, kind: str, workspace: str = "", subject: str = "") -> Timer:
-        """Schedule ``kind`` for ``subject`` at the virtual instant ``due``."""
+    def next_seq(self) -> int:
+        """A place in the scheduling order, for an entry scheduled later with ``call_at(seq=)``:
+        a registry that keeps many due instants off the heap (the batched deletions) puts each
+        on the clock in its turn, ordered as if it had been scheduled when it was made."""
         with self._lock:
-            timer = Timer(utc(due), next(self._seq), kind, workspace, subject)
+            return next(self._seq)
+
+    def call_at(self, due: datetime, kind: str, workspace: str = "", subject: str = "",
+                seq: int | None = None) -> Timer:
+        """Schedule ``kind`` for ``subject`` at the virtual instant ``due`` (ties in ``due`` fire
+        in the order of ``seq``: by default, now)."""
+        with self._lock:
+            timer = Timer(utc(due), next(self._seq) if seq is None else seq, kind, workspace, subject)
             heapq.heappush(self._timers, timer)
             if len(self._timers) >= self._compact_at:
                 self._compact()

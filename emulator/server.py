@@ -11,19 +11,31 @@ page. This handler keeps connections open between requests and guards the edge o
   next request on the connection starts where it should;
 - every problem at this level is answered in Twilio's JSON error shape with a 4xx status.
 
+Per request it does only what an answer needs: the request line and header block are read as
+``http.server`` and ``http.client`` read them, but plain ``Name: value`` lines without the email
+parser (anything unusual still goes through it); the WSGI environ for a usual request target is
+built from the connection's fixed part plus the request's own (as werkzeug builds it); the status
+line and headers are written in one piece, with a ``Date`` formatted once a second.
+
 A websocket upgrade (``Upgrade: websocket``) is handed to the application with the raw socket in
 ``environ["werkzeug.socket"]`` and no read timeout; the connection is not reused afterwards.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.utils
+import http.client
 import io
 import json
 import logging
+import re
 import socket
+import sys
 import threading
+import time
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
@@ -46,6 +58,78 @@ class _BodyError(Exception):
         self.message = message
 
 
+# The limits ``http.client.parse_headers`` puts on a request's header block (line length, lines).
+_MAX_HEADER_LINE = 65536
+_MAX_HEADER_LINES = 100
+# A header line the fast path reads as the email parser would: a field name of visible characters
+# other than ":" (the parser's own header pattern), then ":", then the value on this line alone.
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+
+
+class _Headers:
+    """A request's header fields, answering the reads the server and werkzeug make of
+    ``http.client.HTTPMessage`` (``get``, ``get_all``, ``items``, ``in``, ``[]``) with the same
+    results, without running the email parser over every request."""
+
+    __slots__ = ("_fields", "_by_name")
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self._fields = fields
+        by_name: dict[str, list[str]] = {}
+        for name, value in fields:
+            by_name.setdefault(name.lower(), []).append(value)
+        self._by_name = by_name
+
+    def get(self, name: str, failobj=None):
+        values = self._by_name.get(name.lower())
+        return values[0] if values else failobj
+
+    def get_all(self, name: str, failobj=None):
+        values = self._by_name.get(name.lower())
+        return list(values) if values else failobj
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._fields)
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self._fields]
+
+    def values(self) -> list[str]:
+        return [value for _, value in self._fields]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_name
+
+    def __getitem__(self, name: str):
+        return self.get(name)
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+def parse_header_lines(lines: list[bytes]):
+    """The header fields of ``lines`` (as read, the empty line ending them included), read as
+    ``http.client.parse_headers`` reads them. Plain ``Name: value`` lines are split here; a block
+    with anything else (folded lines, a line without a field name, a bare CR) goes to the email
+    parser itself, so every request reads the same either way."""
+    fields = []
+    for raw in lines:
+        if raw in (b"\r\n", b"\n", b""):
+            break
+        line = raw.decode("iso-8859-1")
+        name, colon, rest = line.partition(":")
+        # (compat32's reading: leading blanks of the value dropped, the line end stripped)
+        value = rest.lstrip(" \t").rstrip("\r\n")
+        if not colon or not _FIELD_NAME.fullmatch(name) or "\r" in value or "\n" in value:
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+                b"".join(lines).decode("iso-8859-1"))
+        fields.append((name, value))
+    return _Headers(fields)
+
+
 def error_body(status: int, message: str) -> bytes:
     """The Twilio-shaped JSON body of an error answered by the server itself."""
     return json.dumps(errors.TwilioError(message, status=status, code=20000 + status).to_dict()).encode("utf-8")
@@ -59,6 +143,8 @@ class RequestHandler(WSGIRequestHandler):
     # A buffered writer: the status line, the headers and a small body leave in one segment when
     # the request is done (``handle_one_request`` flushes), not in several small writes.
     wbufsize = -1
+
+    _connection_environ: dict | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -119,6 +205,115 @@ class RequestHandler(WSGIRequestHandler):
             pass
 
     # --- one request ---------------------------------------------------------------------------
+    def parse_request(self) -> bool:
+        """``BaseHTTPRequestHandler.parse_request`` (the same checks, answers and connection rules),
+        reading the header block with ``parse_header_lines`` instead of the email parser."""
+        self.command = None  # type: ignore[assignment]  # (as the base class: unset on an error)
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) == 3 and words[2] == "HTTP/1.1":  # nearly every request: nothing to check
+            version = words[2]
+            self.close_connection = self.protocol_version < "HTTP/1.1"
+            self.request_version = version
+        elif len(words) >= 3:  # enough to know the protocol version
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                numbers = base_version_number.split(".")
+                if len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers):
+                    raise ValueError
+                version_number = int(numbers[0]), int(numbers[1])
+            except (ValueError, IndexError):
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
+                return False
+            if version_number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+            if version_number >= (2, 0):
+                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({base_version_number})")
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if path.startswith("//"):
+            self.path = "/" + path.lstrip("/")  # reduced to a single /
+        lines = []
+        while True:
+            line = self.rfile.readline(_MAX_HEADER_LINE + 1)
+            if len(line) > _MAX_HEADER_LINE:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long",
+                                f"got more than {_MAX_HEADER_LINE} bytes when reading header line")
+                return False
+            lines.append(line)
+            if len(lines) > _MAX_HEADER_LINES:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers",
+                                f"got more than {_MAX_HEADER_LINES} headers")
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+        self.headers = parse_header_lines(lines)
+        conntype = self.headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.protocol_version >= "HTTP/1.1" \
+                and self.request_version >= "HTTP/1.1":
+            if not self.handle_expect_100():
+                return False
+        return True
+
+    def make_environ(self):
+        """werkzeug's WSGI environ for this request. For the usual request target (a path from
+        "/", no fragment) it is built here from what does not change on the connection plus the
+        request's own parts; anything else goes through werkzeug's ``make_environ``. Header names
+        with "_" are left out, as werkzeug 2.3 and later do (they would pass for "-")."""
+        path = self.path
+        if self.server.ssl_context is not None or not path.startswith("/") or path.startswith("//") or "#" in path:
+            return super().make_environ()
+        environ = self._connection_environ
+        if environ is None:
+            environ = self._connection_environ = {
+                "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.multithread": self.server.multithread,
+                "wsgi.multiprocess": self.server.multiprocess, "wsgi.run_once": False,
+                "werkzeug.socket": self.connection, "SERVER_SOFTWARE": self.server_version, "SCRIPT_NAME": "",
+                "REMOTE_ADDR": self.address_string(), "REMOTE_PORT": self.port_integer(),
+                "SERVER_NAME": self.server.server_address[0], "SERVER_PORT": str(self.server.server_address[1]),
+            }
+        environ = environ.copy()
+        path_part, _, query = path.partition("?")
+        raw = path.encode().decode("latin1")  # werkzeug's "WSGI encoding dance"
+        environ.update({
+            "wsgi.input": self.rfile, "wsgi.errors": sys.stderr, "REQUEST_METHOD": self.command,
+            "PATH_INFO": unquote(path_part).encode().decode("latin1"), "QUERY_STRING": query.encode().decode("latin1"),
+            "REQUEST_URI": raw, "RAW_URI": raw, "SERVER_PROTOCOL": self.request_version,
+        })
+        for key, value in self.headers.items():
+            if "_" in key:
+                continue
+            key = key.upper().replace("-", "_")
+            value = value.replace("\r\n", "")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+                if key in environ:
+                    value = f"{environ[key]},{value}"
+            environ[key] = value
+        return environ
+
     def handle(self) -> None:
         self.close_connection = True
         try:
@@ -256,22 +451,33 @@ class RequestHandler(WSGIRequestHandler):
                 headers_sent = True
                 code_text, _, phrase = sent_status.partition(" ")
                 code = int(code_text)
-                self.send_response(code, phrase)
-                names = set()
+                # What send_response, send_header and end_headers would write, built in one piece.
+                self.log_request(code)
+                head = [f"{self.protocol_version} {code} {phrase}\r\n",
+                        f"Server: {self.version_string()}\r\nDate: {self.server.date()}\r\n"]
+                length = False
                 for key, value in sent_headers:
-                    self.send_header(key, value)
-                    names.add(key.lower())
-                if "content-length" not in names and self.command != "HEAD" and not (100 <= code < 200) \
-                        and code not in (204, 304):
+                    head.append(f"{key}: {value}\r\n")
+                    name = key.lower()
+                    if name == "content-length":
+                        length = True
+                    elif name == "connection":  # (as send_header: the application's word counts)
+                        if value.lower() == "close":
+                            self.close_connection = True
+                        elif value.lower() == "keep-alive":
+                            self.close_connection = False
+                if not length and self.command != "HEAD" and not (100 <= code < 200) and code not in (204, 304):
                     if self.request_version >= "HTTP/1.1":
                         chunked = True
-                        self.send_header("Transfer-Encoding", "chunked")
+                        head.append("Transfer-Encoding: chunked\r\n")
                     else:
                         self.close_connection = True
                 if self.close_connection or self.server.closing:
                     self.close_connection = True
-                    self.send_header("Connection", "close")
-                self.end_headers()
+                    head.append("Connection: close\r\n")
+                if self.request_version != "HTTP/0.9":  # (an HTTP/0.9 answer is the body alone)
+                    head.append("\r\n")
+                    self.wfile.write("".join(head).encode("latin-1", "strict"))
             if data:
                 if chunked:
                     self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
@@ -309,6 +515,7 @@ class _WSGIServer(ThreadedWSGIServer):
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.closing = False
+        self._date = (0, "")
         self._connections: set = set()
         self._connections_lock = threading.Lock()
         super().__init__(host, port, app, handler=RequestHandler)
@@ -316,6 +523,14 @@ class _WSGIServer(ThreadedWSGIServer):
         if host not in ("", "0.0.0.0", "::"):
             own.add(host.lower().strip("[]"))
         self.own_hosts = frozenset(own)
+
+    def date(self) -> str:
+        """The ``Date`` header's value for now, formatted once a second (as ``date_time_string``)."""
+        now = int(time.time())
+        cached = self._date
+        if cached[0] != now:
+            cached = self._date = (now, email.utils.formatdate(now, usegmt=True))
+        return cached[1]
 
     def track(self, connection, alive: bool) -> None:
         with self._connections_lock:

@@ -384,9 +384,10 @@ def take(backend, webhooks=None, timings: dict | None = None) -> dict:
             seed, sid_state = backend.sids.seed, backend.sids.getstate()
             accounts = [(account_sid, [_copy_workspace(ws) for ws in workspaces.values()])
                         for account_sid, workspaces in backend.accounts.items() if workspaces]
-            # every live timer is in its workspace's registry; entries never change once made
+            # every live timer is in its workspace's registry (one row per pending deletion,
+            # though the clock holds only the first of each workspace's); entries never change once made
             live = [timer for workspaces in backend.accounts.values() for ws in workspaces.values()
-                    for timer in ws.timers.entries.values()]
+                    for timer in ws.timers.rows()]
             inbox = _copy_inbox(webhooks) if webhooks is not None else None
             held = time.perf_counter() - started
         except BaseException:

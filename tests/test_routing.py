@@ -442,8 +442,15 @@ def check_timers(clock, ws):
             assert subject == ws.sid and timer.due == next(iter(ws.events.values())).event_date + timedelta(days=30)
             continue
         assert subject in (ws.reservations if kind == lifecycle.RESERVATION else ws.tasks), (kind, subject)
+    # the deletions are batched: the clock holds the earliest pending one of the workspace
+    deletions = ws.timers.deletions
+    armed = [subject for kind, subject in ws.timers.entries if kind == lifecycle.DELETION]
+    assert armed == ([min(deletions, key=deletions.__getitem__)] if deletions else [])
+    assert all(ws.tasks[sid].assignment_status in ("completed", "canceled") for sid in deletions)
     for task in ws.tasks.values():
         kinds = {kind for kind, subject in ws.timers.entries if subject == task.sid}
+        if task.sid in deletions:
+            kinds.add(lifecycle.DELETION)
         if task.assignment_status in ("pending", "reserved"):
             assert lifecycle.TTL in kinds, task.sid
         elif task.assignment_status in ("completed", "canceled"):

@@ -3,6 +3,8 @@ in Twilio's JSON shape with a 4xx; and the CLI refusing bad options at start."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import socket
 
@@ -10,10 +12,11 @@ import pytest
 import requests
 from conftest import ACCOUNT_SID
 from twilio.rest import Client
+from werkzeug.serving import WSGIRequestHandler
 
 from emulator import cli
 from emulator.facade import TaskRouterEmulator
-from emulator.server import Server
+from emulator.server import RequestHandler, Server
 
 AUTH = "Basic " + __import__("base64").b64encode(f"{ACCOUNT_SID}:token".encode()).decode()
 
@@ -74,6 +77,8 @@ EDGE_CASES = [
     ("100 kB header", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
     ("headers over the limit in total", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                         + b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 1000) for i in range(20)) + b"\r\n", 431),
+    ("more than 100 header lines", b"GET /v1/Workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   + b"".join(b"X-H%d: 1\r\n" % i for i in range(100)) + b"\r\n", 431),
     ("malformed request line", b"GARBAGE\r\n\r\n", 400),
     ("bad HTTP version", b"GET / HTTP/x.y\r\nHost: 127.0.0.1\r\n\r\n", 400),
 ]
@@ -131,6 +136,78 @@ def test_the_real_client_reuses_its_connection(server):
     assert first.status_code == second.status_code == 200
     assert "close" not in first.headers.get("Connection", "")
     assert client.taskrouter.v1.workspaces.create(friendly_name="Over keep-alive").friendly_name == "Over keep-alive"
+
+
+# Requests whose reading must not depend on which path the server takes: the header block as
+# http.client.parse_headers (the email parser) reads it, the environ as werkzeug's make_environ builds it.
+READ_ALIKE = [
+    ("plain", b"GET /v1/Workspaces?PageSize=5 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n"),
+    ("repeated field, odd case, blanks", b"POST /v1/Workspaces HTTP/1.1\r\nhost:h  \r\nX-A: 1\r\nx-a:\t 2\r\n"
+                                         b"Content-Type: text/plain\r\nContent-Length: 0\r\n\r\n"),
+    ("escaped and non-ASCII target", b"GET /v1/Workspaces/%57S%20x/%C3%A9?q=%41&r=\xe9 HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ("bare LF line ends, empty value", b"GET / HTTP/1.1\nHost: h\nX-Empty:\n\n"),
+    ("latin-1 value", b"GET / HTTP/1.1\r\nHost: h\r\nX-Name: Jos\xe9\r\n\r\n"),
+    ("folded line", b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: a\r\n  b\r\n\r\n"),
+    ("line without a name", b"GET / HTTP/1.1\r\nHost: h\r\n: nameless\r\nX-B: 1\r\n\r\n"),
+    ("line that is no field", b"GET / HTTP/1.1\r\nHost: h\r\nnot a field\r\nX-B: 1\r\n\r\n"),
+    ("space before the colon", b"GET / HTTP/1.1\r\nHost : h\r\n\r\n"),
+    ("bare CR inside a value", b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\rX-B: 2\r\n\r\n"),
+    ("double slash target", b"GET //v1//Workspaces HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ("absolute target", b"GET http://other:9/v1/Workspaces?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ("fragment", b"GET /v1/Workspaces#top?x HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ("HTTP/1.0", b"GET /v1/Workspaces HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in READ_ALIKE], ids=[name for name, _ in READ_ALIKE])
+def test_requests_are_read_as_the_standard_library_and_werkzeug_read_them(raw):
+    server = Server(lambda environ, start_response: [], "127.0.0.1", 0)
+    try:
+        handler = RequestHandler.__new__(RequestHandler)
+        handler.server, handler.client_address = server._server, ("127.0.0.1", 50000)
+        handler.connection, handler.rfile = object(), io.BytesIO(raw)
+        handler.raw_requestline = handler.rfile.readline()
+        assert handler.parse_request()
+        expected = http.client.parse_headers(io.BytesIO(raw.split(b"\n", 1)[1]))
+        assert list(handler.headers.items()) == expected.items()
+        for name in ("host", "X-A", "x-b", "X-Long", "Missing"):
+            assert handler.headers.get(name) == expected.get(name)
+            assert handler.headers.get_all(name) == expected.get_all(name)
+        environ = handler.make_environ()
+        assert handler.close_connection == (b"HTTP/1.0" in raw and b"keep-alive" not in raw)
+    finally:
+        server.stop()
+    reference = WSGIRequestHandler.make_environ(handler)
+    for key in ("wsgi.input", "wsgi.errors"):
+        assert environ.pop(key) is reference.pop(key)
+    assert environ == reference
+
+
+def test_header_names_with_underscores_are_left_out_of_the_environ():
+    # werkzeug 2.3 and later leave them out ("X_Account" would pass for "X-Account"); so does the
+    # server on every werkzeug version
+    server = Server(lambda environ, start_response: [], "127.0.0.1", 0)
+    try:
+        handler = RequestHandler.__new__(RequestHandler)
+        handler.server, handler.client_address = server._server, ("127.0.0.1", 50000)
+        handler.connection, handler.rfile = object(), io.BytesIO(b"Host: h\r\nX_Account: AC1\r\n\r\n")
+        handler.raw_requestline = b"GET /v1/Workspaces HTTP/1.1\r\n"
+        assert handler.parse_request()
+        environ = handler.make_environ()
+    finally:
+        server.stop()
+    assert environ["HTTP_HOST"] == "h" and "HTTP_X_ACCOUNT" not in environ
+
+
+def test_an_answer_carries_status_line_server_date_and_the_application_headers(server):
+    answer = _exchange(server, b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines)
+    assert status == "HTTP/1.1 200 OK"
+    assert fields["Server"].startswith("Werkzeug/") and fields["Date"].endswith(" GMT")
+    assert fields["Connection"] == "close" and int(fields["Content-Length"]) == len(body)
+    assert json.loads(body)
 
 
 CLI_REFUSALS = [

@@ -15,8 +15,9 @@ or ``rescinded``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .. import errors
@@ -218,31 +219,56 @@ class Timers:
     """Every pending timer of one workspace, by ``(kind, subject)``: at most one of each.
 
     The entries on the clock are data (due, kind, workspace SID, subject); the router's one table
-    from kind to handler gives them meaning when they fire."""
+    from kind to handler gives them meaning when they fire.
 
-    __slots__ = ("clock", "workspace_sid", "entries")
+    Finished-task deletions are batched: a busy workspace has one pending for every task that
+    ended in the last five minutes, and only the earliest needs to be on the clock. The others
+    wait here (task SID -> due and place in the scheduling order, in ``deletions``); the one on
+    the clock is an ordinary ``(DELETION, task)`` entry, and when it fires (or is cancelled) the
+    next is put on the clock in its place, with the place in the scheduling order it was given
+    when its task ended, so deletions fire at the same instants and in the same order, between
+    the same other timers, as if each had been on the clock all along. Snapshots still write one
+    ``(DELETION, task)`` row per pending deletion (``rows``) and restore them through ``adopt``.
+    """
+
+    __slots__ = ("clock", "workspace_sid", "entries", "deletions", "_deletion_heap", "_armed")
 
     def __init__(self, clock: Clock, workspace_sid: str) -> None:
         self.clock = clock
         self.workspace_sid = workspace_sid
         self.entries: dict[tuple[str, str], Timer] = {}
+        self.deletions: dict[str, tuple[datetime, int]] = {}  # task SID -> (due, seq)
+        self._deletion_heap: list[tuple[datetime, int, str]] = []  # (due, seq, task SID), lazily pruned
+        self._armed: Timer | None = None  # the deletion on the clock: the earliest pending
 
     def start(self, kind: str, subject: str, seconds: float) -> None:
-        self.cancel(kind, subject)
-        self.entries[(kind, subject)] = self.clock.call_later(seconds, kind, self.workspace_sid, subject)
+        self.start_at(kind, subject, self.clock.now() + timedelta(seconds=seconds))
 
     def start_at(self, kind: str, subject: str, due: datetime) -> None:
         self.cancel(kind, subject)
+        if kind == DELETION:
+            self._add_deletion(subject, due, self.clock.next_seq())
+            return
         self.entries[(kind, subject)] = self.clock.call_at(due, kind, self.workspace_sid, subject)
 
     def adopt(self, timer: Timer) -> None:
-        """Register an entry the clock already holds (a restored checkpoint's)."""
+        """Register an entry the clock already holds (a restored checkpoint's). A deletion joins
+        the batch, keeping its place in the scheduling order (the clock holds only the first)."""
+        if timer.kind == DELETION:
+            timer.cancel()
+            self._add_deletion(timer.subject, timer.due, timer.seq)
+            return
         self.entries[(timer.kind, timer.subject)] = timer
 
     def cancel(self, kind: str, subject: str) -> None:
+        if kind == DELETION:
+            if self.deletions.pop(subject, None) is None:
+                return
         timer = self.entries.pop((kind, subject), None)
         if timer is not None:
             timer.cancel()
+            if kind == DELETION:
+                self._arm_next_deletion()
 
     def cancel_task(self, task_sid: str) -> None:
         """Every timer of the task (its reservations' timers are cancelled with them)."""
@@ -253,6 +279,9 @@ class Timers:
         for timer in self.entries.values():
             timer.cancel()
         self.entries.clear()
+        self.deletions.clear()
+        self._deletion_heap.clear()
+        self._armed = None
 
     def take(self, timer: Timer) -> bool:
         """``timer`` fired: forget it. False when it is not this registry's current entry (it was
@@ -261,7 +290,45 @@ class Timers:
         if self.entries.get(key) is not timer:
             return False
         del self.entries[key]
+        if timer.kind == DELETION:
+            del self.deletions[timer.subject]
+            self._arm_next_deletion()
         return True
 
-    def pending(self) -> list[Timer]:
-        return sorted(self.entries.values())
+    def rows(self) -> list[Timer]:
+        """Every pending timer, one entry per pending deletion (what a snapshot writes), in the
+        order they fire."""
+        rows = [timer for (kind, _), timer in self.entries.items() if kind != DELETION]
+        rows.extend(Timer(due, seq, DELETION, self.workspace_sid, sid) for sid, (due, seq) in self.deletions.items())
+        rows.sort()
+        return rows
+
+    # --- the batch of deletions ----------------------------------------------------------------
+    def _add_deletion(self, task_sid: str, due: datetime, seq: int) -> None:
+        self.deletions[task_sid] = (due, seq)
+        heap = self._deletion_heap
+        heapq.heappush(heap, (due, seq, task_sid))
+        if len(heap) > 2 * len(self.deletions) + 64:  # drop what cancellations left behind
+            heap[:] = [(d, q, sid) for d, q, sid in heap if self.deletions.get(sid) == (d, q)]
+            heapq.heapify(heap)
+        armed = self._armed
+        if armed is None or (due, seq) < (armed.due, armed.seq):
+            if armed is not None:
+                armed.cancel()
+                del self.entries[(DELETION, armed.subject)]
+            self._arm(task_sid, due, seq)
+
+    def _arm(self, task_sid: str, due: datetime, seq: int) -> None:
+        self._armed = self.entries[(DELETION, task_sid)] = self.clock.call_at(
+            due, DELETION, self.workspace_sid, task_sid, seq)
+
+    def _arm_next_deletion(self) -> None:
+        """Put the earliest pending deletion on the clock (the one there fired or was cancelled)."""
+        self._armed = None
+        heap = self._deletion_heap
+        while heap:
+            due, seq, sid = heap[0]
+            if self.deletions.get(sid) == (due, seq):
+                self._arm(sid, due, seq)
+                return
+            heapq.heappop(heap)

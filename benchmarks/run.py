@@ -14,8 +14,8 @@ Floors:
   the OpenAPI description) when ``npx`` is available (``--no-prism`` skips it). The load comes from
   the twilio client in this process (one call at a time for latency; ``THREADS`` threads, each
   with its own client, for throughput) and, when ``wrk`` is installed, from ``wrk`` (C, two
-  threads, ``THREADS`` keep-alive connections), a load generator cheap enough that the server,
-  not the client, is what is measured;
+  threads, ``THREADS`` keep-alive connections, the better of two runs), a load generator cheap
+  enough that the server, not the client, is what is measured;
 - routing, memory and statistics have no floor: they are shown against their own smaller size
   (growth) or as they are.
 
@@ -366,7 +366,7 @@ def http_rows(n: int, rounds: int, use_prism: bool) -> tuple[list[Row], list[str
         def fetcher(url, sid):
             return lambda: http_client(url).taskrouter.v1.workspaces(sid).fetch
 
-        per_thread = max(20, n // 2)
+        per_thread = max(20, n)
         samples: list[list[tuple[float, float, float]]] = [[] for _ in servers]
         for _ in range(max(3, rounds // 2)):
             for i, (server, sid) in enumerate(zip(servers, sids, strict=True)):

@@ -16,8 +16,9 @@ Floors:
   with its own client, for throughput) and, when ``wrk`` is installed, from ``wrk`` (C, two
   threads, ``THREADS`` keep-alive connections, the better of two runs), a load generator cheap
   enough that the server, not the client, is what is measured;
-- routing, memory and statistics have no floor: they are shown against their own smaller size
-  (growth) or as they are.
+- list paging, routing, memory and statistics have no floor: they are shown against their own
+  smaller size (growth: a page of 50 tasks at 1,000 tasks against the same page at 10,000 or
+  50,000) or as they are.
 
 Every latency is the median over rounds of per-call means, emulator and floor interleaved round by
 round. CPU time in-process is the process's; over HTTP it is the client process's plus the server
@@ -324,6 +325,48 @@ def in_process_rows(n: int, rounds: int) -> list[Row]:
     return rows
 
 
+def paging_figures(size: int, calls: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) per call of the first page, a PageToken page and a filtered page of 50 tasks
+    through ``client()``, in a workspace of ``size`` tasks."""
+    emu = TaskRouterEmulator(seed=1, start="2026-01-01T09:00:00Z")
+    try:
+        client = emu.client()
+        created = client.taskrouter.v1.workspaces.create(friendly_name="paging", template="FIFO")
+        tasks = client.taskrouter.v1.workspaces(created.sid).tasks
+        backend = emu.backend
+        ws = backend.get_workspace(created.account_sid, created.sid)
+        workflow = next(iter(ws.workflows))
+        with backend.lock:  # made through the engine: the figures are the pages, not the making
+            for i in range(size):
+                ws.create_task(attributes=f'{{"n":{i}}}', workflow_sid=workflow)
+        middle = "PA" + list(ws.tasks)[size // 2]
+        assert len(list(tasks.page(page_size=50, page_token=middle))) == 50
+        measured = interleaved([(lambda: tasks.page(page_size=50), time.process_time),
+                                (lambda: tasks.page(page_size=50, page_token=middle), time.process_time),
+                                (lambda: tasks.page(page_size=50, assignment_status="pending"), time.process_time)],
+                               calls, rounds)
+        return dict(zip(("first", "token", "filtered"), measured, strict=True))
+    finally:
+        emu.close()
+
+
+def paging_rows(n: int, rounds: int, quick: bool) -> list[Row]:
+    """A list page of 50 tasks through ``client()`` in a workspace of 1,000 tasks and of a bigger
+    one (10,000; 50,000 in a full run): the first page, a page keyed by a PageToken in the middle,
+    and a filtered page (which has to look at every task), each as growth over the small size."""
+    small, big = 1_000, 10_000 if quick else 50_000
+    calls = max(5, n // 5)
+    figures = {size: paging_figures(size, calls, rounds) for size in (small, big)}
+    rows: list[Row] = []
+    for key, name, aim in (("first", "list page of 50 tasks, first page", "growth <= 1.2"),
+                           ("token", "list page of 50 tasks, by PageToken (middle)", "growth <= 1.2"),
+                           ("filtered", "list page of 50 tasks, AssignmentStatus filter", "")):
+        rows.append(ms_row(f"{name}, {small:,} tasks", figures[small][key], "", None, ""))
+        rows.append(ms_row(f"{name}, {big:,} tasks", figures[big][key], f"{small:,} tasks (growth)",
+                           figures[small][key], aim))
+    return rows
+
+
 def http_rows(n: int, rounds: int, use_prism: bool) -> tuple[list[Row], list[str]]:
     """Each server in a process of its own, started as its users start it: the emulator through its
     CLI (``python -m emulator serve``), the floor (``floor.py``: a bare Flask app behind the same
@@ -539,7 +582,7 @@ def _num(value: float | None) -> str:
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
-SECTIONS = ("in-process", "http", "routing", "statistics", "snapshot", "dashboard", "server")
+SECTIONS = ("in-process", "paging", "http", "routing", "statistics", "snapshot", "dashboard", "server")
 
 
 def main() -> None:
@@ -561,6 +604,8 @@ def main() -> None:
     if "in-process" in only:
         rows += fixture_rows(max(20, n // 2), rounds)
         rows += in_process_rows(n, rounds)
+    if "paging" in only:
+        rows += paging_rows(n, rounds, args.quick)
     if "http" in only:
         http, notes = http_rows(n, rounds, not args.no_prism)
         rows += http

@@ -286,11 +286,13 @@ def _check_times(times) -> None:
 # --- the hook ---------------------------------------------------------------------------------------
 def inject() -> Response | None:
     """``before_request``: answer with (or delay by) the first API fault matching this request."""
+    faults: Faults | None = current_app.config.get("faults")
+    if faults is None or not faults._api:
+        return None  # (every request asks: the common answer costs no more than this)
     from .control import is_control_path
     from .http.app import error_response
 
-    faults: Faults | None = current_app.config.get("faults")
-    if faults is None or not faults._api or is_control_path(request.path):
+    if is_control_path(request.path):
         return None
     account_sid = account_of(request.headers.get("Authorization"), current_app.config.get("credentials"))
     used = faults.take_api(request.method, request.path, account_sid)

@@ -34,6 +34,8 @@ from .sids import is_sid
 
 log = logging.getLogger("emulator.requests")
 
+# Where the API view leaves the account the request authenticated as (so it is not decoded twice).
+ACCOUNT_KEY = "emulator.account_sid"
 DEFAULT_SIZE = 1000  # records kept; the oldest go first
 BODY_LOG_LIMIT = 4000  # characters of a body written at DEBUG
 
@@ -192,15 +194,9 @@ def account_of(authorization: str | None, credentials) -> str | None:
     return username if username.startswith("AC") and len(username) == 34 else None
 
 
-def _logged(path: str) -> bool:
-    from .control import is_control_path
-
-    return not is_control_path(path)
-
-
-def _parameters() -> dict[str, Any]:
+def _parameters(req) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for source in (request.args, request.form if request.mimetype == "application/x-www-form-urlencoded" else None):
+    for source in (req.args, req.form if req.mimetype == "application/x-www-form-urlencoded" else None):
         if not source:
             continue
         for name in source:
@@ -216,7 +212,12 @@ def start_timer() -> None:
 
 def record_response(response: Response) -> Response:
     """``after_request``: one record and one log line per request outside the control API."""
-    if not _logged(request.path):
+    from .control import is_control_path  # (the control API imports this module)
+
+    # one proxy lookup, not one per use
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    path = req.path
+    if is_control_path(path):
         return response
     config = current_app.config
     requests_log: RequestLog | None = config.get("request_log")
@@ -230,17 +231,20 @@ def record_response(response: Response) -> Response:
             body = None
         if isinstance(body, dict):
             error_code, error_message = body.get("code"), body.get("message")
-    started = g.get("request_started")
+    environ = req.environ
+    # the account the API view authenticated (when it ran), else the one the credentials name
+    account_sid = environ.get(ACCOUNT_KEY) or account_of(environ.get("HTTP_AUTHORIZATION"), config.get("credentials"))
+    flask_g = g._get_current_object()
+    started = getattr(flask_g, "request_started", None)
     record = requests_log.add(
-        method=request.method, path=request.path, host=request.host, parameters=_parameters(),
-        account_sid=account_of(request.headers.get("Authorization"), config.get("credentials")),
+        method=req.method, path=path, host=req.host, parameters=_parameters(req), account_sid=account_sid,
         status=response.status_code, timestamp=config["backend"].clock.now(),
         duration_ms=(time.perf_counter() - started) * 1000 if started is not None else 0.0,
-        error_code=error_code, error_message=error_message, fault=g.get("fault"))
+        error_code=error_code, error_message=error_message, fault=getattr(flask_g, "fault", None))
     if log.isEnabledFor(logging.INFO):
         log.log(logging.WARNING if record.fault else logging.INFO, "%s", record.line())
         if log.isEnabledFor(logging.DEBUG):
-            body = request.get_data(as_text=True)
+            body = req.get_data(as_text=True)
             if body:
                 log.debug("  request body: %s", body[:BODY_LOG_LIMIT])
             if not response.is_streamed:

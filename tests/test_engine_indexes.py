@@ -3,6 +3,9 @@ including a snapshot restore, which rebuilds them."""
 
 from __future__ import annotations
 
+import random
+from collections import OrderedDict
+
 import pytest
 
 from emulator import errors, snapshot
@@ -76,3 +79,72 @@ def test_an_unknown_sid_of_another_kind_is_not_found_at_the_path_asked_for(ws, l
     with pytest.raises(errors.NotFound) as raised:
         getattr(ws, lookup)(sid)
     assert raised.value.message == errors.RESOURCE_NOT_FOUND.format(path=f"/v1/Workspaces/{ws.sid}/{kind}/{sid}")
+
+
+# --- list pages served from the table's derived order ------------------------------------------
+class _Record:
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
+
+
+class _Owner:
+    def __init__(self) -> None:
+        self.records: OrderedDict[str, _Record] = OrderedDict()
+
+
+def test_a_table_serves_the_same_pages_as_the_whole_list_through_appends_and_deletions():
+    """``listing.Table`` (a page from the derived order) against ``listing.Items`` (the list made
+    whole, as every filtered list is) after each change: appends, deletions at the front, in the
+    middle and of the last item, enough deletions to rebuild the order, and a replaced table."""
+    from emulator.engine.listing import Items, Table
+
+    rng = random.Random(14)
+    owner, made, gone = _Owner(), 0, []
+    for step in range(600):
+        action = rng.random()
+        if step % 200 >= 100:
+            action = 0.55 + action * 0.45  # deletions only for a while: gaps outnumber the records
+        if step % 97 == 96:
+            owner.records = OrderedDict(owner.records)  # replaced wholesale (a restore)
+        elif action < 0.55 or not owner.records:
+            for _ in range(rng.randint(1, 30)):
+                made += 1
+                owner.records[f"WT{made:032x}"] = _Record(f"WT{made:032x}")
+        elif action < 0.7:
+            for _ in range(min(len(owner.records), rng.randint(1, 30))):
+                gone.append(owner.records.popitem(last=False)[0])  # the oldest go first
+        else:
+            for _ in range(min(len(owner.records), rng.randint(1, 30))):
+                sid = rng.choice(list(owner.records))  # anywhere, the last one included
+                del owner.records[sid]
+                gone.append(sid)
+        everything = list(owner.records.values())
+        anchors = [None, *rng.sample(list(owner.records), min(3, len(owner.records))), *gone[-2:]]
+        for anchor in anchors:
+            for kind in ("PA", "PB"):
+                size = rng.choice((1, 2, 3, 7, 50))
+                expected = Items(everything).page(kind if anchor else None, anchor, size)
+                assert Table(owner, "records").page(kind if anchor else None, anchor, size) == expected, step
+
+
+@pytest.mark.parametrize("filters", [{}, {"ordering": "DateCreated:asc"}])
+def test_paging_tasks_with_deletions_between_pages_through_the_client(client, workspace, filters):
+    """The real client pages through the unfiltered list (served from the table's order) and
+    a filtered one (made whole) alike, with tasks deleted between its pages."""
+    workflow = workspace.workflows.list()[0].sid
+    sids = [workspace.tasks.create(workflow_sid=workflow, attributes="{}").sid for _ in range(12)]
+    first = workspace.tasks.page(page_size=4, **filters)
+    assert [t.sid for t in first] == sids[0:4]
+    for sid in (sids[4], sids[0]):  # the next one and one already seen
+        workspace.tasks(sid).delete()
+    second = first.next_page()
+    assert [t.sid for t in second] == sids[5:9]
+    workspace.tasks(sids[11]).delete()
+    third = second.next_page()
+    assert [t.sid for t in third] == sids[9:11]
+    assert third.next_page() is None
+    assert [t.sid for t in third.previous_page()] == sids[5:9]
+    workspace.tasks(sids[8]).delete()  # the anchor of the next page: that page starts at the top again
+    assert [t.sid for t in second.next_page()] == [sids[1], sids[2], sids[3], sids[5]]
+    assert [t.sid for t in workspace.tasks.list(page_size=3, **filters)] == \
+        [sid for sid in sids if sid not in (sids[0], sids[4], sids[8], sids[11])]

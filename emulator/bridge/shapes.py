@@ -18,6 +18,7 @@ from datetime import datetime
 from .. import errors
 from ..engine import queries
 from ..engine.lifecycle import LOAD_STATUSES
+from ..engine.listing import Listing
 from ..engine.state import Activity, Reservation, Task, TaskQueue, Transfer, Worker, WorkerChannel
 from ..engine.workspace import Workspace
 from ..sids import is_sid
@@ -193,9 +194,11 @@ class BridgeRenderer:
         # A REST operation the bridge does not draw (workflows, statistics, events, ...).
         raise errors.NotImplementedByEmulator(errors.BRIDGE_NOT_DRAWN.format(resource=name))
 
-    def page(self, path: str, query, key: str, items: list, render) -> dict:
+    def page(self, path: str, query, key: str, items: list | Listing, render) -> dict:
         """``{contents, after_sid}``: ``PageSize`` items after ``AfterSid`` (or ``NextToken`` for
         lists asked with ``Ordering``, which also get ``meta.next_token``)."""
+        if isinstance(items, Listing):
+            items = items.all()
         if self.active_only:
             items = [r for r in items if r.reservation_status in ACTIVE_RESERVATION_STATUSES]
         size = _page_size(query.get("PageSize"))

@@ -8,10 +8,19 @@ from .. import errors
 from . import events as ev
 from . import validation
 from .expressions import parse as parse_expression
+from .listing import Items, Listing, Table
 from .state import Event, Task, TaskQueue, Worker
 from .workspace import Workspace
 
 EVENTS_DEFAULT_MINUTES = 15
+
+
+def listing(ws: Workspace, table: str, query, **filters) -> Listing:
+    """``query(ws, **filters)`` to be read a page at a time: with no filter or ordering given, the
+    table itself in creation order (a page then costs its size, not the table's)."""
+    if all(value is None for value in filters.values()):
+        return Table(ws, table)
+    return Items(query(ws, **filters))
 
 
 def _bad(name: str, reason: str) -> errors.InvalidParameter:

@@ -30,7 +30,8 @@ class TaskResources(WorkspaceTables):
                     virtual_start_time=None, routing_target=None, ignore_capacity=None,
                     task_queue_sid=None) -> Task:
         v.within_limit("tasks", len(self.tasks), f"workspace {self.sid}")
-        text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
+        # (no attributes: the empty object, not the text "{}" parsed)
+        text, data = v.json_object("Attributes", attributes) if attributes is not None else ("{}", {})
         if priority is not None:
             v.integer_range("Priority", priority, 0, PRIORITY_MAX)
         if timeout is not None:

@@ -28,7 +28,8 @@ class WorkerResources(WorkspaceTables):
         # (https://www.twilio.com/docs/taskrouter/api/worker).
         if friendly_name.casefold() in self.worker_names:
             raise errors.InvalidParameter(self._taken_message(errors.WORKER_NAME_TAKEN, friendly_name))
-        text, data = v.json_object("Attributes", attributes if attributes is not None else "{}")
+        # (no attributes: the empty object, not the text "{}" parsed)
+        text, data = v.json_object("Attributes", attributes) if attributes is not None else ("{}", {})
         if not activity_sid and self.default_activity_sid not in self.activities:
             # a workspace made with Template=EMPTY has no default activity until one is set
             raise errors.InvalidParameter(errors.MISSING_PARAMETER.format(name="ActivitySid"))

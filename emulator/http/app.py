@@ -16,13 +16,15 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from .. import __version__, errors, spec
 from ..engine.backend import Backend
 from ..journal import REPLAY_KEY
+from ..requestlog import ACCOUNT_KEY
 from ..sids import is_sid
 from . import (
     params,
@@ -36,6 +38,7 @@ log = logging.getLogger("emulator.http")
 
 JSON = "application/json; charset=utf-8"
 FORM = "application/x-www-form-urlencoded"
+_NO_FORM: ImmutableMultiDict = ImmutableMultiDict()
 
 
 class SchemaMismatch(Exception):
@@ -110,6 +113,9 @@ CORS_HEADERS = {
     "Access-Control-Expose-Headers": "ETag",
 }
 _CORS_ITEMS = tuple(CORS_HEADERS.items())
+# Headers the real service sends on every answer (recorded real traffic).
+_SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twilio.com"))
+_API_HEADERS = _SERVICE_HEADERS + _CORS_ITEMS
 
 
 class ApiResponse(Response):
@@ -118,6 +124,8 @@ class ApiResponse(Response):
     Werkzeug drops the header on 204 (RFC 7230 says a server must not send it), but the real
     service sends it on every delete (recorded real traffic), and clients written against the
     real service may read it."""
+
+    service_headers = False  # True: the service's headers are written in already (``_api_answer``)
 
     def get_wsgi_headers(self, environ):
         headers = super().get_wsgi_headers(environ)
@@ -131,6 +139,16 @@ def _json(body, status: int, headers: dict | None = None) -> Response:
         # Deletes answer 204 with an empty body and the JSON content type (recorded real traffic).
         return ApiResponse(b"", status=status, content_type=JSON, headers=headers)
     return ApiResponse(json.dumps(body), status=status, content_type=JSON, headers=headers)
+
+
+def _api_answer(body, status: int, headers: dict, request_id: int) -> Response:
+    """A TaskRouter answer with the service's own headers written in at once (``_service_headers``
+    then has nothing to add), rather than each looked for and added after the view."""
+    header_list = [*headers.items(), ("Twilio-Request-Id", "RQ%032x" % request_id), *_API_HEADERS]
+    data = b"" if body is None else json.dumps(body)
+    response = ApiResponse(data, status=status, content_type=JSON, headers=header_list)
+    response.service_headers = True
+    return response
 
 
 def error_response(exc: errors.TwilioError) -> Response:
@@ -166,12 +184,25 @@ class _App(Flask):
     url_rule_class = _LazyBuildRule
     _shared = False
 
+    def ensure_sync(self, func):
+        # Flask asks, for every hook of every request, whether the function is a coroutine
+        # function; the answer for a given function never changes, so it is worked out once.
+        sync = _SYNC.get(func)
+        if sync is None:
+            if len(_SYNC) >= 1024:  # bounded: apps made and dropped (one per test) leave their hooks here
+                _SYNC.clear()
+            sync = _SYNC[func] = super().ensure_sync(func)
+        return sync
+
     def add_url_rule(self, rule, endpoint=None, view_func=None, provide_automatic_options=None, **options):
         if self._shared:
             self.url_map = _copy_map(self.url_map)
             self.view_functions = dict(self.view_functions)
             self._shared = False
         return super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **options)
+
+
+_SYNC: dict = {}
 
 
 def _copy_map(source: Map) -> Map:
@@ -181,29 +212,54 @@ def _copy_map(source: Map) -> Map:
     return copy
 
 
+_RENDERERS: dict[tuple, Renderer] = {}
+
+
+def renderer_for(public_url: str | None, environ: dict) -> Renderer:
+    """The renderer for URLs on ``public_url``, else on the host the request came in on.
+
+    The host URL is a function of these few environ values; werkzeug works it out afresh on
+    every request (host, port, IRI decoding), so the renderer is kept by them (a handful of
+    entries: the hosts a process is reached on)."""
+    key = (public_url, environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
+           environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"))
+    renderer = _RENDERERS.get(key)
+    if renderer is None:
+        if len(_RENDERERS) >= 64:  # bounded: a client making up Host headers gets no memory
+            _RENDERERS.clear()
+        renderer = _RENDERERS[key] = Renderer(public_url or Request(environ).host_url)
+    return renderer
+
+
 def _make_view(op: spec.Operation):
     handler = HANDLERS.get(op.operation_id)
 
     writes = op.method not in ("GET", "HEAD")
 
     def view(**path_values: str) -> Response:
+        # one proxy lookup, not one per use
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
         config = current_app.config
         credentials = config["credentials"]
-        replayed = request.environ.get(REPLAY_KEY)  # a journal replay: set by the server, never by a client
-        account_sid = replayed if replayed is not None else credentials.account_for(request.headers.get("Authorization"))
+        replayed = environ.get(REPLAY_KEY)  # a journal replay: set by the server, never by a client
+        account_sid = replayed if replayed is not None else credentials.account_for(environ.get("HTTP_AUTHORIZATION"))
+        environ[ACCOUNT_KEY] = account_sid  # (the request log reads it rather than decoding the header again)
         if handler is None:
             raise errors.NotImplementedByEmulator(
                 errors.NOT_SERVED.format(operation=f"{op.operation_id} ({op.method} {op.path})"))
         try:
             params.check_path(op, path_values)
         except errors.NotFound:
-            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=request.path)) from None
-        params.check_encoding(request.query_string,
-                              request.get_data(cache=True) if request.mimetype == FORM else None)
-        values = params.parse(op, request.args, request.form, request.headers)
+            raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(path=req.path)) from None
+        params.check_encoding(req.query_string, req.get_data(cache=True) if req.mimetype == FORM else None)
+        query = req.args
+        # (no operation reading the query takes form fields: a GET's body is not parsed unless it is a form)
+        form = req.form if writes or req.mimetype == FORM else _NO_FORM
+        values = params.parse(op, query, form, req.headers)
         backend = config["backend"]
         call = Call(op.operation_id, backend, account_sid, values, path_values,
-                    Renderer(config["public_url"] or request.host_url), request.path, request.args, request.form)
+                    renderer_for(config["public_url"], environ), req.path, query, form)
         journal = config.get("journal")
         seq = None
         with backend.lock:
@@ -213,7 +269,7 @@ def _make_view(op: spec.Operation):
             if journal is not None and writes:
                 # lenient mode signs callbacks with the token the account used: keep it for a replay
                 token = None if credentials.strict else credentials.last_tokens.get(account_sid)
-                seq = journal.record_request(request, account_sid, token)
+                seq = journal.record_request(req, account_sid, token)
         if journal is not None and seq is not None:
             journal.commit(seq)  # durable before the answer leaves
         webhooks = config["webhooks"]
@@ -225,7 +281,7 @@ def _make_view(op: spec.Operation):
             if problems:
                 raise SchemaMismatch(f"{op.operation_id} rendered a body the official schema rejects: "
                                      + "; ".join(problems[:5]))
-        return _json(reply.body, reply.status, reply.headers)
+        return _api_answer(reply.body, reply.status, reply.headers, next(config["request_ids"]))
 
     view.__name__ = op.operation_id
     return view
@@ -290,13 +346,11 @@ def _unexpected(exc: Exception):
                                              code=20500))
 
 
-# Headers the real service sends on every answer (recorded real traffic).
-_SERVICE_HEADERS = (("X-Home-Region", "us1"), ("X-API-Domain", "taskrouter.twilio.com"))
-
-
 def _service_headers(response: Response) -> Response:
     from ..control import is_control_path  # imported here: the control API imports the app's neighbours
 
+    if getattr(response, "service_headers", False):
+        return response  # an API answer: written with them (``_api_answer``)
     headers = response.headers
     present = {key.lower() for key, _ in headers.items()}
     if "twilio-request-id" not in present:

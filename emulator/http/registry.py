@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from werkzeug.datastructures import MultiDict
 
 from ..engine.backend import Backend
+from ..engine.listing import Listing
 from ..engine.workspace import Workspace
 from .render import Renderer
 
@@ -56,5 +57,5 @@ class Call:
     def p(self, name: str, default=None):
         return self.params.get(name, default)
 
-    def page(self, key: str, items: list, render) -> Reply:
+    def page(self, key: str, items: list | Listing, render) -> Reply:
         return Reply(self.render.page(self.request_path, self.query, key, items, render))

@@ -7,10 +7,12 @@ URLs are absolute and on the host the request came in on, so the real clients ca
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import quote, urlencode
 
 from .. import errors
 from ..engine import events as ev
+from ..engine.listing import Items, Listing
 from ..engine.state import Activity, Event, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 from ..engine.workspace import Workspace
 from ..sids import is_sid
@@ -22,8 +24,14 @@ LIST_ITEM_PREFIXES = {"workspaces": "WS", "activities": "WA", "task_queues": "WQ
 PAGING_KEYS = ("PageSize", "Page", "PageToken")
 
 
+@lru_cache(maxsize=4096)
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    # Kept per instant: the virtual clock hands out few distinct ones, each rendered many times.
+    return _iso(value) if value is not None else None
 
 
 class Renderer:
@@ -42,7 +50,7 @@ class Renderer:
     def workspace(self, ws: Workspace) -> dict:
         default = ws.activities.get(ws.default_activity_sid)
         timeout = ws.activities.get(ws.timeout_activity_sid)
-        u = lambda *p: self.ws_url(ws.sid, *p)  # noqa: E731
+        url = self.ws_url(ws.sid)
         return {
             "account_sid": ws.account_sid,
             "date_created": iso(ws.date_created),
@@ -57,12 +65,13 @@ class Renderer:
             "timeout_activity_name": timeout.friendly_name if timeout else None,
             "timeout_activity_sid": ws.timeout_activity_sid or None,
             "prioritize_queue_order": ws.prioritize_queue_order,
-            "url": u(),
+            "url": url,
             "links": {
-                "activities": u("Activities"), "statistics": u("Statistics"),
-                "real_time_statistics": u("RealTimeStatistics"), "cumulative_statistics": u("CumulativeStatistics"),
-                "task_queues": u("TaskQueues"), "tasks": u("Tasks"), "workers": u("Workers"),
-                "workflows": u("Workflows"), "task_channels": u("TaskChannels"), "events": u("Events"),
+                "activities": url + "/Activities", "statistics": url + "/Statistics",
+                "real_time_statistics": url + "/RealTimeStatistics",
+                "cumulative_statistics": url + "/CumulativeStatistics",
+                "task_queues": url + "/TaskQueues", "tasks": url + "/Tasks", "workers": url + "/Workers",
+                "workflows": url + "/Workflows", "task_channels": url + "/TaskChannels", "events": url + "/Events",
             },
         }
 
@@ -109,7 +118,8 @@ class Renderer:
 
     def worker(self, ws: Workspace, w: Worker) -> dict:
         activity = ws.activities.get(w.activity_sid)
-        u = lambda *p: self.ws_url(w.workspace_sid, *p)  # noqa: E731
+        base = self.ws_url(w.workspace_sid)
+        url = base + "/Workers/" + w.sid
         # The spec says attributes show only on fetch, yet its own list examples (and the
         # clients' users) read them from lists too; the emulator shows them everywhere.
         return {
@@ -120,15 +130,15 @@ class Renderer:
             "available": bool(activity and activity.available),
             "date_created": iso(w.date_created), "date_status_changed": iso(w.date_status_changed),
             "date_updated": iso(w.date_updated), "friendly_name": w.friendly_name, "sid": w.sid,
-            "workspace_sid": w.workspace_sid, "url": u("Workers", w.sid),
+            "workspace_sid": w.workspace_sid, "url": url,
             "links": {
-                "channels": u("Workers", w.sid, "Channels"), "activity": u("Activities", w.activity_sid),
-                "workspace": u(), "statistics": u("Workers", "Statistics"),
-                "real_time_statistics": u("Workers", "RealTimeStatistics"),
-                "cumulative_statistics": u("Workers", "CumulativeStatistics"),
-                "worker_statistics": u("Workers", w.sid, "Statistics"),
-                "worker_channels": u("Workers", w.sid, "Channels"),
-                "reservations": u("Workers", w.sid, "Reservations"),
+                "channels": url + "/Channels", "activity": base + "/Activities/" + w.activity_sid,
+                "workspace": base, "statistics": base + "/Workers/Statistics",
+                "real_time_statistics": base + "/Workers/RealTimeStatistics",
+                "cumulative_statistics": base + "/Workers/CumulativeStatistics",
+                "worker_statistics": url + "/Statistics",
+                "worker_channels": url + "/Channels",
+                "reservations": url + "/Reservations",
             },
         }
 
@@ -162,12 +172,13 @@ class Renderer:
         queue = ws.task_queues.get(t.task_queue_sid) if t.task_queue_sid else None
         workflow = ws.workflows.get(t.workflow_sid) if t.workflow_sid else None
         channel = ws.task_channels.get(t.task_channel_sid)
-        u = lambda *p: self.ws_url(t.workspace_sid, *p)  # noqa: E731
-        links = {"workspace": u(), "reservations": u("Tasks", t.sid, "Reservations")}
+        base = self.ws_url(t.workspace_sid)
+        url = base + "/Tasks/" + t.sid
+        links = {"workspace": base, "reservations": url + "/Reservations"}
         if t.task_queue_sid:
-            links["task_queue"] = u("TaskQueues", t.task_queue_sid)
+            links["task_queue"] = base + "/TaskQueues/" + t.task_queue_sid
         if t.workflow_sid:
-            links["workflow"] = u("Workflows", t.workflow_sid)
+            links["workflow"] = base + "/Workflows/" + t.workflow_sid
         return {
             "account_sid": t.account_sid, "age": ws.task_age(t), "assignment_status": t.assignment_status,
             "attributes": t.attributes, "addons": t.addons, "date_created": iso(t.date_created),
@@ -178,7 +189,7 @@ class Renderer:
             "task_channel_unique_name": channel.unique_name if channel else None,
             "timeout": t.timeout, "workflow_sid": t.workflow_sid,
             "workflow_friendly_name": workflow.friendly_name if workflow else None,
-            "workspace_sid": t.workspace_sid, "url": u("Tasks", t.sid), "links": links,
+            "workspace_sid": t.workspace_sid, "url": url, "links": links,
             "virtual_start_time": iso(t.virtual_start_time), "ignore_capacity": t.ignore_capacity,
             "routing_target": t.routing_target,
         }
@@ -209,8 +220,9 @@ class Renderer:
         }
 
     # --- paging ---------------------------------------------------------------------------------
-    def page(self, path: str, query, key: str, items: list, render) -> dict:
-        """One page of ``items`` (already filtered and ordered) and its ``meta``.
+    def page(self, path: str, query, key: str, items: list | Listing, render) -> dict:
+        """One page of ``items`` (already filtered and ordered, or a ``Listing`` serving pages)
+        and its ``meta``.
 
         ``PageToken`` is ``PA<sid>`` (the page after that item) or ``PB<sid>`` (the page before
         it), as the real service's tokens are; ``Page`` is only echoed for the client's state.
@@ -218,17 +230,16 @@ class Renderer:
         size = int(query.get("PageSize") or PAGE_SIZE_DEFAULT)
         page = int(query.get("Page") or 0)
         token = query.get("PageToken")
-        sids = [item.sid for item in items]
+        kind = anchor = None
         if token:
-            start = self._token_start(token, sids, size, key)
+            kind, anchor = self._token(token, key)
         elif page > 0:
             # Absolute Page jumps are not supported by TaskRouter lists since 2021-12-01
             # (warning 40153): follow next_page_url instead.
             raise errors.InvalidParameter(
                 "Page parameter is not supported without a PageToken; follow meta.next_page_url instead")
-        else:
-            start = 0
-        chunk = items[start:start + size]
+        listing = items if isinstance(items, Listing) else Items(items)
+        chunk, before, after = listing.page(kind, anchor, size)
         filters = [(k, ",".join(query.getlist(k))) for k in query if k not in PAGING_KEYS]
         base = self.root[:-3] + path  # root ends with /v1 and path starts with /v1
 
@@ -238,22 +249,22 @@ class Renderer:
                 params.append(("PageToken", page_token))
             return base + "?" + urlencode(params, quote_via=quote, safe="")
 
-        has_next = start + size < len(items)
         return {
             key: [render(item) for item in chunk],
             "meta": {
                 "first_page_url": link(0, None),
                 "key": key,
-                "next_page_url": link(page + 1, "PA" + chunk[-1].sid) if has_next and chunk else None,
+                "next_page_url": link(page + 1, "PA" + chunk[-1].sid) if after and chunk else None,
                 "page": page,
                 "page_size": size,
-                "previous_page_url": link(page - 1, "PB" + chunk[0].sid) if page > 0 and start > 0 and chunk else None,
+                "previous_page_url": link(page - 1, "PB" + chunk[0].sid) if page > 0 and before and chunk else None,
                 "url": link(page, token),
             },
         }
 
     @staticmethod
-    def _token_start(token: str, sids: list[str], size: int, key: str) -> int:
+    def _token(token: str, key: str) -> tuple[str, str]:
+        """``(kind, anchoring SID)`` of a ``PageToken`` of the list ``key``."""
         kind, sid = token[:2], token[2:]
         if kind not in ("PA", "PB") or not is_sid(sid):
             raise errors.InvalidParameter(errors.INVALID_PARAMETER.format(name="PageToken", reason="not a page token"))
@@ -261,12 +272,9 @@ class Renderer:
             # [I] a token names the item it continues after; one naming another kind of item
             # was taken from another list, which the real service refuses rather than guess.
             raise errors.InvalidParameter(errors.PAGE_TOKEN_OTHER_LIST.format(key=key))
-        if sid not in sids:
-            # The anchoring item is gone (deleted between pages): start again from the top
-            # rather than fail the whole listing.
-            return 0
-        index = sids.index(sid)
-        return index + 1 if kind == "PA" else max(0, index - size)
+        # (an anchoring item that is gone, deleted between pages, starts again from the top
+        # rather than failing the whole listing: ``Listing.page``)
+        return kind, sid
 
     # --- statistics -----------------------------------------------------------------------------
     # Bodies of the *Statistics operations. The engine computes the figures (emulator.engine.statistics);

@@ -39,10 +39,11 @@ def delete_task(call: Call) -> Reply:
 @operation("ListTask")
 def list_tasks(call: Call) -> Reply:
     ws = call.workspace()
-    items = queries.tasks(ws, priority=call.p("priority"), assignment_status=call.p("assignment_status"),
-                          workflow_sid=call.p("workflow_sid"), workflow_name=call.p("workflow_name"),
-                          task_queue_sid=call.p("task_queue_sid"), task_queue_name=call.p("task_queue_name"),
-                          evaluate_task_attributes=call.p("evaluate_task_attributes"),
-                          routing_target=call.p("routing_target"), ordering=call.p("ordering"),
-                          has_addons=call.p("has_addons"))
+    items = queries.listing(ws, "tasks", queries.tasks, priority=call.p("priority"),
+                            assignment_status=call.p("assignment_status"), workflow_sid=call.p("workflow_sid"),
+                            workflow_name=call.p("workflow_name"), task_queue_sid=call.p("task_queue_sid"),
+                            task_queue_name=call.p("task_queue_name"),
+                            evaluate_task_attributes=call.p("evaluate_task_attributes"),
+                            routing_target=call.p("routing_target"), ordering=call.p("ordering"),
+                            has_addons=call.p("has_addons"))
     return call.page("tasks", items, lambda t: call.render.task(ws, t))

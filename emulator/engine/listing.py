@@ -1,0 +1,157 @@
+"""Lists read a page at a time: what ``GET .../Tasks`` and the other lists hand the renderer.
+
+A filtered or ordered list has to look at every record anyway, so it is a plain list
+(``Items``). An unfiltered list in creation order is the table itself: ``Table`` serves a page
+from a derived index of the table's keys and their positions, so a page (the first one, or one
+keyed by a ``PageToken``) costs the page's size, not the table's.
+
+The index is derived state: made on first use, kept in step as records are appended (new keys
+are at the end of a table, so finding them costs their number), and rebuilt when deletions have
+left too many gaps or the table was replaced (a restore, a reset). It relies on a deleted key
+never coming back (SIDs are never reused).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+
+class Listing:
+    """The items of one list, in order, read a page at a time."""
+
+    def page(self, kind: str | None, anchor: str | None, size: int) -> tuple[list, bool, bool]:
+        """``(items, any before them, any after them)`` of the page that starts at the top
+        (``kind`` None), after the item ``anchor`` (``PA``), or ``size`` items before it (``PB``;
+        the first page when fewer come before it). An anchor no longer listed starts at the top."""
+        raise NotImplementedError
+
+    def all(self) -> list:
+        """Every item, in order."""
+        raise NotImplementedError
+
+
+class Items(Listing):
+    """A list already filtered and ordered (its making cost its length)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def page(self, kind: str | None, anchor: str | None, size: int) -> tuple[list, bool, bool]:
+        items = self.items
+        start = 0
+        if anchor is not None:
+            index = next((i for i, item in enumerate(items) if item.sid == anchor), None)
+            if index is not None:
+                start = index + 1 if kind == "PA" else max(0, index - size)
+        return items[start:start + size], start > 0, start + size < len(items)
+
+    def all(self) -> list:
+        return self.items
+
+
+class _Order:
+    """A table's keys in order (with gaps where keys were deleted) and each key's position."""
+
+    __slots__ = ("table", "keys", "positions", "head")
+
+    def __init__(self, table: Mapping) -> None:
+        self.table = table
+        self.keys: list = list(table)
+        self.positions: dict = {key: i for i, key in enumerate(self.keys)}
+        self.head = 0  # no live key before this position
+
+    def refresh(self) -> _Order:
+        table, positions = self.table, self.positions
+        new = []
+        for key in reversed(table):  # (appended keys are the last ones)
+            if key in positions:
+                break
+            new.append(key)
+        if new:
+            keys = self.keys
+            for key in reversed(new):
+                positions[key] = len(keys)
+                keys.append(key)
+        gaps = len(self.keys) - len(table)
+        if gaps > 64 and gaps > len(table):
+            return _Order(table)  # mostly gaps: start again (amortised over the deletions)
+        return self
+
+    def forward(self, index: int, count: int) -> tuple[list, int]:
+        """Up to ``count`` live keys from position ``index`` on, and the position after the last."""
+        keys, table = self.keys, self.table
+        found: list = []
+        end = len(keys)
+        while index < end and len(found) < count:
+            key = keys[index]
+            if key in table:
+                found.append(key)
+            index += 1
+        return found, index
+
+    def live_before(self, index: int, count: int) -> int | None:
+        """The position of the ``count``-th live key before position ``index``, or None when
+        fewer than ``count`` come before it."""
+        keys, table = self.keys, self.table
+        seen = 0
+        while index > self.head:
+            index -= 1
+            if keys[index] in table:
+                seen += 1
+                if seen == count:
+                    return index
+        return None
+
+    def first_live(self) -> int:
+        keys, table = self.keys, self.table
+        index = self.head
+        while index < len(keys) and keys[index] not in table:
+            index += 1
+        self.head = index  # (gaps at the front, where the oldest records go, are skipped once)
+        return index
+
+
+_ORDERS: weakref.WeakKeyDictionary[Any, dict[str, _Order]] = weakref.WeakKeyDictionary()
+
+
+class Table(Listing):
+    """Every record of ``owner``'s table ``name`` in creation order, unfiltered."""
+
+    __slots__ = ("table", "order")
+
+    def __init__(self, owner: Any, name: str) -> None:
+        self.table = table = getattr(owner, name)
+        orders = _ORDERS.get(owner)
+        if orders is None:
+            orders = _ORDERS[owner] = {}
+        order = orders.get(name)
+        if order is None or order.table is not table:
+            order = _Order(table)
+        self.order = orders[name] = order.refresh()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def all(self) -> list:
+        return list(self.table.values())
+
+    def page(self, kind: str | None, anchor: str | None, size: int) -> tuple[list, bool, bool]:
+        order, table = self.order, self.table
+        start = order.first_live()
+        before = False
+        if anchor is not None and anchor in table:
+            index = order.positions[anchor]
+            if kind == "PA":
+                start, before = index + 1, True
+            else:
+                back = order.live_before(index, size)
+                if back is not None:
+                    start = back
+                    before = order.live_before(back, 1) is not None
+        keys, after_index = order.forward(start, size)
+        more, _ = order.forward(after_index, 1)
+        return [table[key] for key in keys], before, bool(more)

@@ -326,13 +326,15 @@ def in_process_rows(n: int, rounds: int) -> list[Row]:
 
 
 def paging_figures(size: int, calls: int, rounds: int) -> dict[str, tuple[float, float]]:
-    """(wall, CPU) per call of the first page, a PageToken page and a filtered page of 50 tasks
-    through ``client()``, in a workspace of ``size`` tasks."""
+    """(wall, CPU) per call of the first page, a PageToken page and a filtered page of 50 tasks,
+    and of the first page of events (all of them in the default window), through ``client()``, in a
+    workspace of ``size`` tasks."""
     emu = TaskRouterEmulator(seed=1, start="2026-01-01T09:00:00Z")
     try:
         client = emu.client()
         created = client.taskrouter.v1.workspaces.create(friendly_name="paging", template="FIFO")
         tasks = client.taskrouter.v1.workspaces(created.sid).tasks
+        events = client.taskrouter.v1.workspaces(created.sid).events
         backend = emu.backend
         ws = backend.get_workspace(created.account_sid, created.sid)
         workflow = next(iter(ws.workflows))
@@ -343,9 +345,10 @@ def paging_figures(size: int, calls: int, rounds: int) -> dict[str, tuple[float,
         assert len(list(tasks.page(page_size=50, page_token=middle))) == 50
         measured = interleaved([(lambda: tasks.page(page_size=50), time.process_time),
                                 (lambda: tasks.page(page_size=50, page_token=middle), time.process_time),
-                                (lambda: tasks.page(page_size=50, assignment_status="pending"), time.process_time)],
+                                (lambda: tasks.page(page_size=50, assignment_status="pending"), time.process_time),
+                                (lambda: events.page(page_size=50), time.process_time)],
                                calls, rounds)
-        return dict(zip(("first", "token", "filtered"), measured, strict=True))
+        return dict(zip(("first", "token", "filtered", "events"), measured, strict=True))
     finally:
         emu.close()
 
@@ -360,7 +363,8 @@ def paging_rows(n: int, rounds: int, quick: bool) -> list[Row]:
     rows: list[Row] = []
     for key, name, aim in (("first", "list page of 50 tasks, first page", "growth <= 1.2"),
                            ("token", "list page of 50 tasks, by PageToken (middle)", "growth <= 1.2"),
-                           ("filtered", "list page of 50 tasks, AssignmentStatus filter", "")):
+                           ("filtered", "list page of 50 tasks, AssignmentStatus filter", ""),
+                           ("events", "list page of 50 events (last 15 minutes)", "growth <= 1.2")):
         rows.append(ms_row(f"{name}, {small:,} tasks", figures[small][key], "", None, ""))
         rows.append(ms_row(f"{name}, {big:,} tasks", figures[big][key], f"{small:,} tasks (growth)",
                            figures[small][key], aim))

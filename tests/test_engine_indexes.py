@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from datetime import timedelta
 
 import pytest
 
@@ -83,8 +84,9 @@ def test_an_unknown_sid_of_another_kind_is_not_found_at_the_path_asked_for(ws, l
 
 # --- list pages served from the table's derived order ------------------------------------------
 class _Record:
-    def __init__(self, sid: str) -> None:
+    def __init__(self, sid: str, stamp: int = 0) -> None:
         self.sid = sid
+        self.stamp = stamp
 
 
 class _Owner:
@@ -148,3 +150,61 @@ def test_paging_tasks_with_deletions_between_pages_through_the_client(client, wo
     assert [t.sid for t in second.next_page()] == [sids[1], sids[2], sids[3], sids[5]]
     assert [t.sid for t in workspace.tasks.list(page_size=3, **filters)] == \
         [sid for sid in sids if sid not in (sids[0], sids[4], sids[8], sids[11])]
+
+
+def _stamp(record: _Record) -> int:
+    return record.stamp
+
+
+def test_a_window_of_stamped_records_serves_the_same_pages_as_the_records_filtered_by_stamp():
+    """``Table.window`` (a run of the order found by its stamps, as events by their dates) against
+    the records filtered one by one, through appends (several per stamp) and deletions; stamps
+    that go down turn the window off (None), so a caller looks at every record."""
+    from emulator.engine.listing import Items, Table
+
+    rng = random.Random(41)
+    owner, made, stamp = _Owner(), 0, 0
+    for step in range(300):
+        if rng.random() < 0.7 or not owner.records:
+            for _ in range(rng.randint(1, 20)):
+                made += 1
+                stamp += rng.choice((0, 0, 1, 3))
+                owner.records[f"EV{made:032x}"] = _Record(f"EV{made:032x}", stamp)
+        else:
+            for _ in range(min(len(owner.records), rng.randint(1, 15))):
+                if rng.random() < 0.6:
+                    owner.records.popitem(last=False)
+                else:
+                    del owner.records[rng.choice(list(owner.records))]
+        since = rng.randint(-2, stamp + 2)
+        until = rng.choice((None, rng.randint(since, stamp + 3)))
+        inside = [r for r in owner.records.values() if r.stamp >= since and (until is None or r.stamp <= until)]
+        window = Table.window(owner, "records", _stamp, since, until)
+        assert window is not None
+        assert window.all() == inside
+        for anchor in [None, *rng.sample(list(owner.records), min(3, len(owner.records)))]:
+            for kind in ("PA", "PB"):
+                size = rng.choice((1, 2, 5, 50))
+                expected = Items(inside).page(kind if anchor else None, anchor, size)
+                assert window.page(kind if anchor else None, anchor, size) == expected, step
+    owner.records[f"EV{made + 1:032x}"] = _Record(f"EV{made + 1:032x}", stamp - 1)
+    assert Table.window(owner, "records", _stamp, 0, None) is None
+
+
+def test_paging_events_by_time_through_the_client(emu, client, workspace):
+    """Events listed by a time window alone (served from the log's order) page through the real
+    client to exactly the events of the window, as the list made whole (the engine's query) has them."""
+    from emulator.engine import queries
+
+    start = emu.emulator.clock.now()
+    for minute in range(6):
+        workspace.workers.create(friendly_name=f"w{minute}")
+        emu.emulator.clock.advance(60)
+    ws = emu.emulator.backend.get_workspace(workspace.instance.account_sid, workspace.instance.sid)
+    since, until = start + timedelta(minutes=2), start + timedelta(minutes=4)
+    expected = [e.sid for e in queries.events(ws, start_date=since, end_date=until)]
+    assert expected and len(expected) < len(ws.events)
+    listed = workspace.events.list(start_date=since, end_date=until, page_size=2)
+    assert [e.sid for e in listed] == expected
+    assert [e.sid for e in workspace.events.list(minutes=3, page_size=1)] == \
+        [e.sid for e in queries.events(ws, minutes=3)]

@@ -3,7 +3,9 @@
 A filtered or ordered list has to look at every record anyway, so it is a plain list
 (``Items``). An unfiltered list in creation order is the table itself: ``Table`` serves a page
 from a derived index of the table's keys and their positions, so a page (the first one, or one
-keyed by a ``PageToken``) costs the page's size, not the table's.
+keyed by a ``PageToken``) costs the page's size, not the table's. Events filtered by time alone
+are one run of that order (the log is written in time order): ``Table.window`` finds its ends by
+the dates the index keeps beside the keys.
 
 The index is derived state: made on first use, kept in step as records are appended (new keys
 are at the end of a table, so finding them costs their number), and rebuilt when deletions have
@@ -13,8 +15,10 @@ never coming back (SIDs are never reused).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -54,15 +58,22 @@ class Items(Listing):
 
 
 class _Order:
-    """A table's keys in order (with gaps where keys were deleted) and each key's position."""
+    """A table's keys in order (with gaps where keys were deleted) and each key's position; with
+    ``stamp``, each record's stamp too (an event's date), and whether they never go down."""
 
-    __slots__ = ("table", "keys", "positions", "head")
+    __slots__ = ("table", "keys", "positions", "head", "stamp", "stamps", "ascending")
 
-    def __init__(self, table: Mapping) -> None:
+    def __init__(self, table: Mapping, stamp: Callable[[Any], Any] | None = None) -> None:
         self.table = table
         self.keys: list = list(table)
         self.positions: dict = {key: i for i, key in enumerate(self.keys)}
         self.head = 0  # no live key before this position
+        self.stamp = stamp
+        self.stamps: list = []
+        self.ascending = True
+        if stamp is not None:
+            self.stamps = [stamp(record) for record in table.values()]
+            self.ascending = all(a <= b for a, b in itertools.pairwise(self.stamps))
 
     def refresh(self) -> _Order:
         table, positions = self.table, self.positions
@@ -72,20 +83,25 @@ class _Order:
                 break
             new.append(key)
         if new:
-            keys = self.keys
+            keys, stamp, stamps = self.keys, self.stamp, self.stamps
             for key in reversed(new):
                 positions[key] = len(keys)
                 keys.append(key)
+                if stamp is not None:
+                    value = stamp(table[key])
+                    if stamps and value < stamps[-1]:
+                        self.ascending = False
+                    stamps.append(value)
         gaps = len(self.keys) - len(table)
         if gaps > 64 and gaps > len(table):
-            return _Order(table)  # mostly gaps: start again (amortised over the deletions)
+            return _Order(table, self.stamp)  # mostly gaps: start again (amortised over the deletions)
         return self
 
-    def forward(self, index: int, count: int) -> tuple[list, int]:
-        """Up to ``count`` live keys from position ``index`` on, and the position after the last."""
+    def forward(self, index: int, count: int, end: int) -> tuple[list, int]:
+        """Up to ``count`` live keys from position ``index`` up to ``end``, and the position after
+        the last one taken."""
         keys, table = self.keys, self.table
         found: list = []
-        end = len(keys)
         while index < end and len(found) < count:
             key = keys[index]
             if key in table:
@@ -93,12 +109,13 @@ class _Order:
             index += 1
         return found, index
 
-    def live_before(self, index: int, count: int) -> int | None:
-        """The position of the ``count``-th live key before position ``index``, or None when
-        fewer than ``count`` come before it."""
+    def live_before(self, index: int, count: int, low: int) -> int | None:
+        """The position of the ``count``-th live key before position ``index`` (not before
+        ``low``), or None when fewer than ``count`` come before it."""
         keys, table = self.keys, self.table
         seen = 0
-        while index > self.head:
+        low = max(low, self.head)
+        while index > low:
             index -= 1
             if keys[index] in table:
                 seen += 1
@@ -106,12 +123,13 @@ class _Order:
                     return index
         return None
 
-    def first_live(self) -> int:
+    def first_live(self, low: int) -> int:
         keys, table = self.keys, self.table
-        index = self.head
+        index = max(low, self.head)
         while index < len(keys) and keys[index] not in table:
             index += 1
-        self.head = index  # (gaps at the front, where the oldest records go, are skipped once)
+        if low <= self.head:
+            self.head = index  # (gaps at the front, where the oldest records go, are skipped once)
         return index
 
 
@@ -119,39 +137,52 @@ _ORDERS: weakref.WeakKeyDictionary[Any, dict[str, _Order]] = weakref.WeakKeyDict
 
 
 class Table(Listing):
-    """Every record of ``owner``'s table ``name`` in creation order, unfiltered."""
+    """Every record of ``owner``'s table ``name`` in creation order, unfiltered; or, given
+    ``stamp`` (a record's date, never lower than the one before it), those stamped from ``since``
+    to ``until`` (both included), which are one run of the order."""
 
-    __slots__ = ("table", "order")
+    __slots__ = ("table", "order", "low", "high")
 
-    def __init__(self, owner: Any, name: str) -> None:
+    def __init__(self, owner: Any, name: str, stamp: Callable[[Any], Any] | None = None,
+                 since: Any = None, until: Any = None) -> None:
         self.table = table = getattr(owner, name)
         orders = _ORDERS.get(owner)
         if orders is None:
             orders = _ORDERS[owner] = {}
         order = orders.get(name)
-        if order is None or order.table is not table:
-            order = _Order(table)
-        self.order = orders[name] = order.refresh()
+        if order is None or order.table is not table or order.stamp is not stamp:
+            order = _Order(table, stamp)
+        self.order = orders[name] = order = order.refresh()
+        self.low, self.high = 0, len(order.keys)
+        if since is not None:
+            self.low = bisect.bisect_left(order.stamps, since)
+        if until is not None:
+            self.high = bisect.bisect_right(order.stamps, until)
 
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def all(self) -> list:
-        return list(self.table.values())
+    @classmethod
+    def window(cls, owner: Any, name: str, stamp: Callable[[Any], Any], since: Any, until: Any) -> Table | None:
+        """The records stamped from ``since`` to ``until``, or None when the stamps are not in
+        order (then only a look at every record finds them)."""
+        listing = cls(owner, name, stamp, since, until)
+        return listing if listing.order.ascending else None
 
     def page(self, kind: str | None, anchor: str | None, size: int) -> tuple[list, bool, bool]:
-        order, table = self.order, self.table
-        start = order.first_live()
+        order, table, low, high = self.order, self.table, self.low, self.high
+        start = order.first_live(low)
         before = False
-        if anchor is not None and anchor in table:
-            index = order.positions[anchor]
+        index = order.positions.get(anchor) if anchor is not None and anchor in table else None
+        if index is not None and low <= index < high:
             if kind == "PA":
                 start, before = index + 1, True
             else:
-                back = order.live_before(index, size)
+                back = order.live_before(index, size, low)
                 if back is not None:
                     start = back
-                    before = order.live_before(back, 1) is not None
-        keys, after_index = order.forward(start, size)
-        more, _ = order.forward(after_index, 1)
+                    before = order.live_before(back, 1, low) is not None
+        keys, after_index = order.forward(start, size, high)
+        more, _ = order.forward(after_index, 1, high)
         return [table[key] for key in keys], before, bool(more)
+
+    def all(self) -> list:
+        table = self.table
+        return [table[key] for key in self.order.keys[self.low:self.high] if key in table]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime, timedelta
 
 from .. import errors
@@ -170,18 +171,7 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
            sid=None) -> list[Event]:
     """Events in time order. Without StartDate the window is the last ``Minutes`` (default 15)
     (https://www.twilio.com/docs/taskrouter/api/event)."""
-    now = ws.now()
-    if minutes is not None and minutes < 1:
-        raise _bad("Minutes", "must be at least 1")
-    if minutes is not None and minutes > ev.RETENTION_DAYS * 24 * 60:
-        # also keeps timedelta() from overflowing on huge values
-        raise _bad("Minutes", f"events are kept for {ev.RETENTION_DAYS} days")
-    if start_date is None:
-        start_date = now - timedelta(minutes=minutes or EVENTS_DEFAULT_MINUTES)
-    if start_date < now - timedelta(days=ev.RETENTION_DAYS):
-        raise _bad("StartDate", f"events are kept for {ev.RETENTION_DAYS} days")
-    if end_date is not None and end_date < start_date:
-        raise _bad("EndDate", "must not be before StartDate")
+    start_date, end_date = _event_window(ws, end_date, minutes, start_date)
     channel_keys = None
     if task_channel is not None:
         channel = next((c for c in ws.task_channels.values() if task_channel in (c.sid, c.unique_name)), None)
@@ -204,6 +194,40 @@ def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str |
             continue
         result.append(event)
     return result
+
+
+def _event_window(ws: Workspace, end_date: datetime | None, minutes: int | None,
+                  start_date: datetime | None) -> tuple[datetime, datetime | None]:
+    """The instants a list of events spans (``StartDate`` or ``Minutes`` back from now, to
+    ``EndDate``), checked."""
+    now = ws.now()
+    if minutes is not None and minutes < 1:
+        raise _bad("Minutes", "must be at least 1")
+    if minutes is not None and minutes > ev.RETENTION_DAYS * 24 * 60:
+        # also keeps timedelta() from overflowing on huge values
+        raise _bad("Minutes", f"events are kept for {ev.RETENTION_DAYS} days")
+    if start_date is None:
+        start_date = now - timedelta(minutes=minutes or EVENTS_DEFAULT_MINUTES)
+    if start_date < now - timedelta(days=ev.RETENTION_DAYS):
+        raise _bad("StartDate", f"events are kept for {ev.RETENTION_DAYS} days")
+    if end_date is not None and end_date < start_date:
+        raise _bad("EndDate", "must not be before StartDate")
+    return start_date, end_date
+
+
+def event_listing(ws: Workspace, *, end_date: datetime | None = None, minutes: int | None = None,
+                  start_date: datetime | None = None, **filters) -> Listing:
+    """``events(ws, ...)`` to be read a page at a time: filtered by time alone, the events are one
+    run of the log (it is written in time order), found by the derived order's dates."""
+    if all(value is None for value in filters.values()):
+        since, until = _event_window(ws, end_date, minutes, start_date)
+        window = Table.window(ws, "events", _event_date, since, until)
+        if window is not None:
+            return window
+    return Items(events(ws, end_date=end_date, minutes=minutes, start_date=start_date, **filters))
+
+
+_event_date = operator.attrgetter("event_date")
 
 
 def reservations(ws: Workspace, *, task_sid: str | None = None, worker_sid: str | None = None,

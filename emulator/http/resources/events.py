@@ -14,5 +14,5 @@ def fetch_event(call: Call) -> Reply:
 
 @operation("ListEvent")
 def list_events(call: Call) -> Reply:
-    items = queries.events(call.workspace(), **{k: call.p(k) for k in FILTERS})
+    items = queries.event_listing(call.workspace(), **{k: call.p(k) for k in FILTERS})
     return call.page("events", items, call.render.event)

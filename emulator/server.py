@@ -15,7 +15,8 @@ Per request it does only what an answer needs: the request line and header block
 ``http.server`` and ``http.client`` read them, but plain ``Name: value`` lines without the email
 parser (anything unusual still goes through it); the WSGI environ for a usual request target is
 built from the connection's fixed part plus the request's own (as werkzeug builds it); the status
-line and headers are written in one piece, with a ``Date`` formatted once a second.
+line and headers are written in one piece, with a ``Date`` formatted once a second. Each
+connection has a thread of its own; a thread whose connection ended serves the next one.
 
 A websocket upgrade (``Upgrade: websocket``) is handed to the application with the raw socket in
 ``environ["werkzeug.socket"]`` and no read timeout; the connection is not reused afterwards.
@@ -29,6 +30,7 @@ import http.client
 import io
 import json
 import logging
+import queue
 import re
 import socket
 import sys
@@ -47,6 +49,7 @@ READ_TIMEOUT = 15.0  # seconds a client may stay silent mid-request or idle betw
 MAX_HEADER_BYTES = 64 * 1024  # request line plus headers
 MAX_BODY_BYTES = 256 * 1024 * 1024  # a snapshot document restored over HTTP can be large
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+SPARE_THREAD_SECONDS = 30.0  # how long a thread whose connection ended waits for the next one
 
 log = logging.getLogger("emulator.server")
 
@@ -515,6 +518,10 @@ class _WSGIServer(ThreadedWSGIServer):
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.closing = False
+        self._closed = False
+        self._spares: queue.SimpleQueue = queue.SimpleQueue()
+        self._spare_count = 0  # threads waiting for a connection that none has been handed yet
+        self._spare_lock = threading.Lock()
         self._date = (0, "")
         self._connections: set = set()
         self._connections_lock = threading.Lock()
@@ -523,6 +530,48 @@ class _WSGIServer(ThreadedWSGIServer):
         if host not in ("", "0.0.0.0", "::"):
             own.add(host.lower().strip("[]"))
         self.own_hosts = frozenset(own)
+
+    def process_request(self, request, client_address) -> None:
+        """Every connection has a thread of its own (as ``ThreadingMixIn`` gives it), but a thread
+        whose connection has ended waits a while for the next one instead of ending: starting a
+        thread costs more than serving a small request, and clients that close their connection
+        after each request (``Connection: close``) pay it every time."""
+        with self._spare_lock:
+            spare = self._spare_count > 0
+            if spare:
+                self._spare_count -= 1
+        if spare:
+            self._spares.put((request, client_address))
+        else:
+            threading.Thread(target=self._serve_connections, args=(request, client_address),
+                             name="taskrouter-emulator-connection", daemon=True).start()
+
+    def _serve_connections(self, request, client_address) -> None:
+        while True:
+            self.process_request_thread(request, client_address)
+            with self._spare_lock:
+                if self._closed:
+                    return
+                self._spare_count += 1
+            try:
+                job = self._spares.get(timeout=SPARE_THREAD_SECONDS)
+            except queue.Empty:
+                with self._spare_lock:
+                    if self._spare_count > 0:  # no connection is on its way to a spare thread
+                        self._spare_count -= 1
+                        return
+                job = self._spares.get()  # one was handed over just now: this thread takes it
+            if job is None:
+                return
+            request, client_address = job
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._spare_lock:
+            self._closed = True
+            waiting, self._spare_count = self._spare_count, 0
+        for _ in range(waiting):
+            self._spares.put(None)
 
     def date(self) -> str:
         """The ``Date`` header's value for now, formatted once a second (as ``date_time_string``)."""

@@ -7,6 +7,8 @@ import http.client
 import io
 import json
 import socket
+import threading
+import time
 
 import pytest
 import requests
@@ -208,6 +210,54 @@ def test_an_answer_carries_status_line_server_date_and_the_application_headers(s
     assert fields["Server"].startswith("Werkzeug/") and fields["Date"].endswith(" GMT")
     assert fields["Connection"] == "close" and int(fields["Content-Length"]) == len(body)
     assert json.loads(body)
+
+
+def _ident_app(environ, start_response):
+    body = str(threading.get_ident()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _until(predicate, limit: float = 10.0) -> bool:
+    """Polls a state change (bounded), so no test depends on how fast the machine is."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_connection_after_one_that_ended_is_served_by_the_same_thread_and_stop_ends_it():
+    server = Server(_ident_app, "127.0.0.1", 0).start()
+    try:
+        request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        first = _exchange(server, request).partition(b"\r\n\r\n")[2]
+        assert _until(lambda: server._server._spare_count == 1)  # its thread waits for the next connection
+        second = _exchange(server, request).partition(b"\r\n\r\n")[2]
+        assert first == second
+        assert _until(lambda: server._server._spare_count == 1)
+        [thread] = [t for t in threading.enumerate() if t.ident == int(first)]
+    finally:
+        server.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_connections_at_once_each_get_a_thread():
+    # a spare thread is handed one connection; the others get threads of their own at once
+    server = Server(_ident_app, "127.0.0.1", 0).start()
+    try:
+        socks = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3)]
+        idents = set()
+        for sock in socks:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for sock in socks:
+            idents.add(sock.recv(4096).partition(b"\r\n\r\n")[2])
+            sock.close()
+        assert len(idents) == 3
+    finally:
+        server.stop()
 
 
 CLI_REFUSALS = [

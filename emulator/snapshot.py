@@ -63,6 +63,7 @@ from .engine import validation as v
 from .engine.events import stored_layout
 from .engine.expressions import parse as parse_expression
 from .engine.state import (
+    ORIGIN,
     Activity,
     Event,
     EventLayout,
@@ -287,7 +288,7 @@ class _EventRows(dict):
 
 def _encode_events(events: list[Event], iso: _Instants) -> dict:
     encoders = _EventRows(iso)
-    rows = [encoders[e.layout](e) for e in events]
+    rows = [encoders[e[1]](e) for e in events]  # (e[1]: the event's layout)
     return {"columns": list(EVENT_COLUMNS), "shapes": [list(names) for names in encoders.shapes], "rows": rows}
 
 
@@ -305,12 +306,15 @@ def _event_row(layout: EventLayout, shape: int, iso: _Instants):
         template, sources, nullable = spec
         if template is None:
             return value(sources[0], False)
+        pieces = [piece.replace("%%", "%").replace("{", "{{").replace("}", "}}") for piece in template.split("%s")]
         if not sources:
-            return repr(template)
-        return f"{template!r} % ({', '.join(map(value, sources, nullable))},)"
+            return repr(pieces[0])
+        # an f-string: the fastest way to build the text (its values are strings)
+        fields = [f"{{{value(source, blank)}}}" for source, blank in zip(sources, nullable, strict=True)]
+        return "f" + repr("".join(piece + field for piece, field in zip(pieces, [*fields, ""], strict=True)))
 
     description, resource_sid, resource_path = layout.texts
-    actor = "'workspace', p[0][0], ''" if layout.actor is None else \
+    actor = f"'workspace', p[{ORIGIN}][0], ''" if layout.actor is None else \
         f"*p[{layout.actor[0]}][{layout.actor[1]}:{layout.actor[1] + 3}]"
     values: list[str] = []
     for part, index in layout.positions.values():
@@ -318,8 +322,8 @@ def _event_row(layout: EventLayout, shape: int, iso: _Instants):
             values.append(f"p[{part}][{index}]")
         elif index == 0:
             values.append(f"*p[{part}]")
-    source = (f"def row(e):\n    p = e.parts\n    return [e.sid, {layout.event_type!r}, {text(description)}, "
-              f"{layout.resource_type!r}, {text(resource_sid)}, {text(resource_path)}, {actor}, iso[e.event_date], {shape}, "
+    source = (f"def row(p):\n    return [p[0], {layout.event_type!r}, {text(description)}, "
+              f"{layout.resource_type!r}, {text(resource_sid)}, {text(resource_path)}, {actor}, iso[p[2]], {shape}, "
               f"{', '.join(values)}]\n")
     scope: dict = {"b": _blank, "iso": iso}
     exec(source, scope)  # made of the layout's positions and texts (repr() quotes the texts)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .state import Event, EventLayout, ReservationStatus, TextSpec
+from .state import ORIGIN, Event, EventLayout, ReservationStatus, TextSpec
 
 if TYPE_CHECKING:
     from .tables import WorkspaceTables
@@ -200,9 +200,12 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
 
 # --- rendering ------------------------------------------------------------------------------------
 # Each group renders as (names, values): ``names`` one of these constant tuples, ``values`` a tuple.
-_TASK = GROUP_FIELDS["task"][:8]
-_TASK_CANCELED = (*_TASK, "TaskCanceledReason")
-_TASK_COMPLETED = (*_TASK, "TaskCompletedReason")
+# A task's group is two parts: what is the task's own (its SID and attributes) and the rest, which
+# many tasks have alike (age, priority, status, channel, addons): shared between tasks.
+_TASK_HEAD = GROUP_FIELDS["task"][:2]
+_TASK_STATE = GROUP_FIELDS["task"][2:8]
+_TASK_CANCELED = (*_TASK_STATE, "TaskCanceledReason")
+_TASK_COMPLETED = (*_TASK_STATE, "TaskCompletedReason")
 _TASK_SID = ("TaskSid",)
 _WORKER_SID = ("WorkerSid",)
 _NO_WORKFLOW = (None, None)
@@ -211,19 +214,20 @@ _NONE: tuple = ((), ())
 Group = tuple[tuple[str, ...], tuple]
 
 
-def _task_group(ws: "WorkspaceTables", s: dict) -> Group:
+def _task_parts(ws: "WorkspaceTables", s: dict) -> tuple[Group, Group]:
     task = s.get("task")
     if task is None:  # a transfer of a task that is gone
-        return _TASK_SID, (s["transfer"].task_sid,)
+        return (_TASK_SID, (s["transfer"].task_sid,)), _NONE
     channel = ws.task_channels.get(task.task_channel_sid)
-    values = (task.sid, task.attributes, ws.task_age(task), task.priority, task.assignment_status,
-              task.task_channel_sid, channel.unique_name if channel else None, task.addons)
+    state = (ws.task_age(task), task.priority, task.assignment_status, task.task_channel_sid,
+             channel.unique_name if channel else None, task.addons)
+    head = (_TASK_HEAD, (task.sid, task.attributes))
     # only a task that has such a reason carries the field (recorded bodies of tasks without one have neither)
     if task.reason is not None and task.assignment_status == "canceled":
-        return _TASK_CANCELED, (*values, task.reason)
+        return head, (_TASK_CANCELED, (*state, task.reason))
     if task.reason is not None and task.assignment_status == "completed":
-        return _TASK_COMPLETED, (*values, task.reason)
-    return _TASK, values
+        return head, (_TASK_COMPLETED, (*state, task.reason))
+    return head, (_TASK_STATE, state)
 
 
 def _queue(queue) -> Group:
@@ -285,7 +289,7 @@ def _task_channel_group(ws: "WorkspaceTables", s: dict) -> Group:
 
 
 _RENDER: dict[str, Callable[["WorkspaceTables", dict], Group]] = {
-    "task": _task_group,
+    "task": lambda ws, s: _task_parts(ws, s)[0],  # (render() takes both parts: _task_parts)
     "task_queue": lambda ws, s: _queue(s["queue"]) if s.get("queue") is not None else _NONE,
     "task_workflow": _task_workflow_group,
     "worker": _worker_group,
@@ -387,15 +391,15 @@ def _layout(kind: EventKind, has_path: bool, groups: list[Group]) -> tuple[Event
     """The layout of ``kind``'s events with these groups, and the functions ``(ws, subjects)``
     giving the values its texts need that the data does not hold (kept as the last part)."""
     names: list[str] = ["WorkspaceSid", "WorkspaceName"]
-    positions: list[tuple[int, int]] = [(0, 0), (0, 1)]
-    for part, (group_names, _) in enumerate(groups, start=1):
+    positions: list[tuple[int, int]] = [(ORIGIN, 0), (ORIGIN, 1)]
+    for part, (group_names, _) in enumerate(groups, start=ORIGIN + 1):
         names += group_names
         positions += [(part, i) for i in range(len(group_names))]
     if len(set(names)) != len(names):
         raise AssertionError(f"{kind.event_type}: a field in two groups")
     at = dict(zip(names, positions, strict=True))
     extras: list[Callable[["WorkspaceTables", dict], Any]] = []
-    extra_part = 1 + len(groups)
+    extra_part = ORIGIN + 1 + len(groups)
 
     def source(field: str | None, find: Callable[["WorkspaceTables", dict], Any]) -> tuple[int, int]:
         if field is not None and field in at:
@@ -426,7 +430,7 @@ def _layout(kind: EventKind, has_path: bool, groups: list[Group]) -> tuple[Event
     layout = EventLayout(kind.event_type, kind.resource_type, tuple(names), tuple(positions),
                          description=(template, tuple(description), nullable),
                          resource_sid=(None, (resource_sid,), (False,)), resource_path=path, subjects=tuple(subjects),
-                         whole=tuple(range(1, 1 + len(groups))))
+                         whole=tuple(range(ORIGIN + 1, extra_part)))
     return layout, tuple(extras)
 
 
@@ -440,7 +444,12 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLa
     its layout and the values of its groups (the parts after the workspace's origin)."""
     kind = CATALOGUE[event_type]
     s = subjects_of(ws, kind, given)
-    groups = [_RENDER[group](ws, s) for group in kind.groups]
+    groups: list[Group] = []
+    for group in kind.groups:
+        if group == "task":
+            groups += _task_parts(ws, s)
+        else:
+            groups.append(_RENDER[group](ws, s))
     if kind.resource == "workspace":
         has_path = True
     else:
@@ -465,13 +474,15 @@ def stored_layout(event_type: str, resource_type: str, names: tuple[str, ...]) -
     key = ("stored", event_type, resource_type, names)
     found = _LAYOUTS.get(key)
     if found is None:
-        positions = tuple((1, i) for i in range(len(names)))
+        data, texts = ORIGIN + 1, ORIGIN + 2
+        positions = tuple((data, i) for i in range(len(names)))
         at = dict(zip(names, positions, strict=True))
         subjects = tuple((subject, at[field]) for subject, field in _SID_FIELDS.items()
                          if field in at and subject != "workspace")
-        layout = EventLayout(event_type, resource_type, names, positions, description=(None, ((2, 0),), (False,)),
-                             resource_sid=(None, ((2, 1),), (False,)), resource_path=(None, ((2, 2),), (False,)),
-                             actor=(2, 3), subjects=subjects, whole=(1,))
+        layout = EventLayout(event_type, resource_type, names, positions,
+                             description=(None, ((texts, 0),), (False,)), resource_sid=(None, ((texts, 1),), (False,)),
+                             resource_path=(None, ((texts, 2),), (False,)), actor=(texts, 3), subjects=subjects,
+                             whole=(data,))
         found = _LAYOUTS[key] = (layout, ())
     return found[0]
 

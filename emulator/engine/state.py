@@ -175,7 +175,8 @@ class Reservation:
     # single-tasking: the activity the worker had before the queue's reservation activity
     previous_activity_sid: str | None = None
     # instructions without telephony the reservation received (dequeue's call, supervise), as data
-    instructions: list = field(default_factory=list)
+    # (most receive none: they share the empty tuple)
+    instructions: list | tuple = ()
 
 
 class TransferStatus:
@@ -221,13 +222,14 @@ class EventLayout:
     """What the events of one type with the same field names share: the names of their field data
     and where each value sits among an event's parts, where its texts come from, and its type.
 
-    An event keeps only its parts (``Event.parts``): first its workspace's ``origin``
+    An event keeps only its parts (after its SID, layout and date, from ``ORIGIN``): first its workspace's ``origin``
     (``(workspace_sid, workspace_name, account_sid)``, shared by the workspace's events while its
     name stands), then one tuple per field group of the catalogue (shared between events whose
     values are equal: a queue's, a workflow's, a worker's), then any values a text needs that the
     data does not hold. The description, resource SID and path are built from those when read: a
     workspace logs about ten events per task, and texts and a dict per event were most of what a
-    finished task left behind. ``events.py`` builds layouts."""
+    finished task left behind. ``events.py`` builds layouts; a position is an index into the
+    event, whose parts start at ``ORIGIN``."""
 
     __slots__ = ("event_type", "resource_type", "names", "positions", "texts", "actor", "subjects", "whole",
                  "flat", "description", "resource_sid", "resource_path")
@@ -292,88 +294,113 @@ def _flat(positions: tuple[Position, ...]) -> Any:
     return lambda parts: tuple(chain.from_iterable([parts[p][n] for p, n in slices]))
 
 
-class Event:
-    """One entry of the Events resource, compact (see ``EventLayout``): its SID, layout, date and
-    parts. The fields of the Events resource and the callback are properties built when read;
-    ``data`` builds the field data's dict (the callback's PascalCase fields) and ``get`` reads one
-    field."""
+# Where an event's parts start in it (after its SID, layout and date): the position of its origin.
+ORIGIN = 3
 
-    __slots__ = ("sid", "layout", "event_date", "parts")
 
-    def __init__(self, sid: str, layout: EventLayout, event_date: datetime, parts: tuple) -> None:
-        self.sid = sid
-        self.layout = layout
-        self.event_date = event_date
-        self.parts = parts
+class Event(tuple):
+    """One entry of the Events resource, compact (see ``EventLayout``): a tuple of its SID, layout,
+    date and parts (the parts inline: no second object per event). The fields of the Events
+    resource and the callback are properties built when read; ``data`` builds the field data's dict
+    (the callback's PascalCase fields) and ``get`` reads one field. Events compare by identity."""
+
+    __slots__ = ()
+
+    def __new__(cls, sid: str, layout: EventLayout, event_date: datetime, parts: tuple | list) -> "Event":
+        return tuple.__new__(cls, (sid, layout, event_date, *parts))
+
+    def __getnewargs__(self) -> tuple:
+        return (self[0], self[1], self[2], self[ORIGIN:])
+
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+    @property
+    def sid(self) -> str:
+        return self[0]
+
+    @property
+    def layout(self) -> EventLayout:
+        return self[1]
+
+    @property
+    def event_date(self) -> datetime:
+        return self[2]
 
     @property
     def account_sid(self) -> str:
-        return self.parts[0][2]
+        return self[ORIGIN][2]
 
     @property
     def workspace_sid(self) -> str:
-        return self.parts[0][0]
+        return self[ORIGIN][0]
+
+    @property
+    def workspace_name(self) -> str:
+        """The workspace's name when the event was logged."""
+        return self[ORIGIN][1]
 
     @property
     def event_type(self) -> str:
-        return self.layout.event_type
+        return self[1].event_type
 
     @property
     def resource_type(self) -> str:
-        return self.layout.resource_type
+        return self[1].resource_type
 
     @property
     def description(self) -> str:
-        return self.layout.description(self.parts)
+        return self[1].description(self)
 
     @property
     def resource_sid(self) -> str:
-        return self.layout.resource_sid(self.parts)
+        return self[1].resource_sid(self)
 
     @property
     def resource_path(self) -> str | None:
-        return self.layout.resource_path(self.parts)
+        return self[1].resource_path(self)
 
     @property
     def actor_type(self) -> str:
-        at = self.layout.actor
-        return "workspace" if at is None else self.parts[at[0]][at[1]]
+        at = self[1].actor
+        return "workspace" if at is None else self[at[0]][at[1]]
 
     @property
     def actor_sid(self) -> str:
-        at = self.layout.actor
-        return self.parts[0][0] if at is None else self.parts[at[0]][at[1] + 1]
+        at = self[1].actor
+        return self[ORIGIN][0] if at is None else self[at[0]][at[1] + 1]
 
     @property
     def actor_path(self) -> str | None:
-        at = self.layout.actor
-        return "" if at is None else self.parts[at[0]][at[1] + 2]
+        at = self[1].actor
+        return "" if at is None else self[at[0]][at[1] + 2]
 
     @property
     def values(self) -> tuple:
         """The field data's values, in the order of ``layout.names``."""
-        return self.layout.flat(self.parts)
+        return self[1].flat(self)
 
     @property
     def data(self) -> dict:
-        return dict(zip(self.layout.names, self.layout.flat(self.parts), strict=True))
+        layout = self[1]
+        return dict(zip(layout.names, layout.flat(self), strict=True))
 
     @property
     def subjects(self) -> dict:
         """The SIDs of what the event is about, by subject (``task``, ``reservation``, ``worker``,
         ``queue``, ``workflow``, ``transfer``...)."""
-        parts = self.parts
         found = {}
-        for name, (p, i) in self.layout.subjects:
-            value = parts[p][i]
+        for name, (p, i) in self[1].subjects:
+            value = self[p][i]
             if value:
                 found[name] = value
         return found
 
     def get(self, name: str, default: Any = None) -> Any:
         """One field of the data, or ``default``."""
-        at = self.layout.positions.get(name)
-        return default if at is None else self.parts[at[0]][at[1]]
+        at = self[1].positions.get(name)
+        return default if at is None else self[at[0]][at[1]]
 
 
 @dataclass(eq=False, slots=True)

@@ -8,7 +8,7 @@ the configuration resources in ``workspace.py``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,17 +35,19 @@ from .state import (
 )
 from .workflow_config import WorkflowConfiguration
 
-# How many distinct group tuples events share before the table of them starts again (a cache:
-# dropping it only stops later events sharing with earlier ones).
-EVENT_GROUPS_SHARED = 100_000
+# How many distinct group tuples events share in one generation of the table of them (a cache: the
+# tuples of the last two generations are found; dropping older ones only stops later events
+# sharing with them, and what recurs, a queue's or a worker's, is carried into each generation).
+EVENT_GROUPS_SHARED = 8192
 
 
 class WorkspaceTables:
     """One Workspace's records (Activities, TaskChannels, TaskQueues, Workers, Workflows, Tasks,
     Reservations, Events), its derived state, and the helpers its rules share."""
 
-    SNAPSHOT_TRANSIENT = {"_index": lambda: None, "_worker_names": lambda: None, "_event_groups": dict,
-                          "_event_origin": lambda: ("", "", "")}
+    SNAPSHOT_TRANSIENT: dict[str, Callable[[], Any]] = {
+        "_index": lambda: None, "_worker_names": lambda: None, "_event_groups": lambda: ({}, {}),
+        "_event_origin": lambda: ("", "", "")}
 
     def __init__(self, ctx: Context, sid: str, account_sid: str, friendly_name: str, *,
                  event_callback_url: str | None = None, events_filter: str | None = None,
@@ -86,7 +88,7 @@ class WorkspaceTables:
         self._worker_names: dict[str, str] | None = None
         # what events share (see ``emit``; derived, a cache)
         self._event_origin: tuple[str, str, str] = (sid, friendly_name, account_sid)
-        self._event_groups: dict[tuple, tuple] = {}
+        self._event_groups: tuple[dict[tuple, tuple], dict[tuple, tuple]] = ({}, {})  # (this generation, the last)
 
     # --- helpers ----------------------------------------------------------------------------
     @property
@@ -121,11 +123,16 @@ class WorkspaceTables:
             origin = self._event_origin = (self.sid, self.friendly_name, self.account_sid)
         # a group's values equal to those of an earlier event are that event's tuple (a queue's,
         # a workflow's, a worker's, a task's between its changes): kept once
-        shared = self._event_groups
-        if len(shared) > EVENT_GROUPS_SHARED:
-            shared.clear()
-        event = Event(self.new_sid("EV"), layout, self.now(),
-                      (origin, *[shared.setdefault(values, values) for values in groups]))
+        young, old = self._event_groups
+        if len(young) > EVENT_GROUPS_SHARED:
+            young, old = self._event_groups = ({}, young)
+        parts = [origin]
+        for values in groups:
+            found = young.get(values)
+            if found is None:
+                found = young[values] = old.get(values, values)
+            parts.append(found)
+        event = Event(self.new_sid("EV"), layout, self.now(), parts)
         self.events[event.sid] = event
         if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
             # Events are kept 30 days; a timer drops them as they age (not the reads of the list).

@@ -326,9 +326,10 @@ def in_process_rows(n: int, rounds: int) -> list[Row]:
 
 
 def paging_figures(size: int, calls: int, rounds: int) -> dict[str, tuple[float, float]]:
-    """(wall, CPU) per call of the first page, a PageToken page and a filtered page of 50 tasks,
-    and of the first page of events (all of them in the default window), through ``client()``, in a
-    workspace of ``size`` tasks."""
+    """(wall, CPU) per call of the first page, a PageToken page and filtered pages of 50 tasks (a
+    filter every task passes, one none does: a page looks at the tasks until it is full), and of the
+    first page of events (all of them in the default window), through ``client()``, in a workspace of
+    ``size`` tasks."""
     emu = TaskRouterEmulator(seed=1, start="2026-01-01T09:00:00Z")
     try:
         client = emu.client()
@@ -346,9 +347,10 @@ def paging_figures(size: int, calls: int, rounds: int) -> dict[str, tuple[float,
         measured = interleaved([(lambda: tasks.page(page_size=50), time.process_time),
                                 (lambda: tasks.page(page_size=50, page_token=middle), time.process_time),
                                 (lambda: tasks.page(page_size=50, assignment_status="pending"), time.process_time),
+                                (lambda: tasks.page(page_size=50, assignment_status="canceled"), time.process_time),
                                 (lambda: events.page(page_size=50), time.process_time)],
                                calls, rounds)
-        return dict(zip(("first", "token", "filtered", "events"), measured, strict=True))
+        return dict(zip(("first", "token", "filtered", "unmatched", "events"), measured, strict=True))
     finally:
         emu.close()
 
@@ -356,14 +358,15 @@ def paging_figures(size: int, calls: int, rounds: int) -> dict[str, tuple[float,
 def paging_rows(n: int, rounds: int, quick: bool) -> list[Row]:
     """A list page of 50 tasks through ``client()`` in a workspace of 1,000 tasks and of a bigger
     one (10,000; 50,000 in a full run): the first page, a page keyed by a PageToken in the middle,
-    and a filtered page (which has to look at every task), each as growth over the small size."""
+    filtered pages and a page of events, each as growth over the small size."""
     small, big = 1_000, 10_000 if quick else 50_000
     calls = max(5, n // 5)
     figures = {size: paging_figures(size, calls, rounds) for size in (small, big)}
     rows: list[Row] = []
     for key, name, aim in (("first", "list page of 50 tasks, first page", "growth <= 1.2"),
                            ("token", "list page of 50 tasks, by PageToken (middle)", "growth <= 1.2"),
-                           ("filtered", "list page of 50 tasks, AssignmentStatus filter", ""),
+                           ("filtered", "list page of 50 tasks, AssignmentStatus=pending (all are)", "growth <= 1.2"),
+                           ("unmatched", "list page of tasks, AssignmentStatus=canceled (none are)", ""),
                            ("events", "list page of 50 events (last 15 minutes)", "growth <= 1.2")):
         rows.append(ms_row(f"{name}, {small:,} tasks", figures[small][key], "", None, ""))
         rows.append(ms_row(f"{name}, {big:,} tasks", figures[big][key], f"{small:,} tasks (growth)",

@@ -94,10 +94,15 @@ class _Owner:
         self.records: OrderedDict[str, _Record] = OrderedDict()
 
 
+def _some(record: _Record) -> bool:
+    return int(record.sid[-2:], 16) % 3 != 0  # two records in three, here and there
+
+
 def test_a_table_serves_the_same_pages_as_the_whole_list_through_appends_and_deletions():
-    """``listing.Table`` (a page from the derived order) against ``listing.Items`` (the list made
-    whole, as every filtered list is) after each change: appends, deletions at the front, in the
-    middle and of the last item, enough deletions to rebuild the order, and a replaced table."""
+    """``listing.Table`` (a page from the derived order, every record or those a test keeps)
+    against ``listing.Items`` (the list made whole, as an ordered list is) after each change:
+    appends, deletions at the front, in the middle and of the last item, enough deletions to
+    rebuild the order, and a replaced table."""
     from emulator.engine.listing import Items, Table
 
     rng = random.Random(14)
@@ -122,17 +127,20 @@ def test_a_table_serves_the_same_pages_as_the_whole_list_through_appends_and_del
                 gone.append(sid)
         everything = list(owner.records.values())
         anchors = [None, *rng.sample(list(owner.records), min(3, len(owner.records))), *gone[-2:]]
-        for anchor in anchors:
-            for kind in ("PA", "PB"):
-                size = rng.choice((1, 2, 3, 7, 50))
-                expected = Items(everything).page(kind if anchor else None, anchor, size)
-                assert Table(owner, "records").page(kind if anchor else None, anchor, size) == expected, step
+        for test in (None, _some):
+            kept = [r for r in everything if test is None or test(r)]
+            assert Table(owner, "records", test).all() == kept
+            for anchor in anchors:
+                for kind in ("PA", "PB"):
+                    size = rng.choice((1, 2, 3, 7, 50))
+                    expected = Items(kept).page(kind if anchor else None, anchor, size)
+                    assert Table(owner, "records", test).page(kind if anchor else None, anchor, size) == expected, step
 
 
-@pytest.mark.parametrize("filters", [{}, {"ordering": "DateCreated:asc"}])
+@pytest.mark.parametrize("filters", [{}, {"assignment_status": "pending"}, {"ordering": "DateCreated:asc"}])
 def test_paging_tasks_with_deletions_between_pages_through_the_client(client, workspace, filters):
-    """The real client pages through the unfiltered list (served from the table's order) and
-    a filtered one (made whole) alike, with tasks deleted between its pages."""
+    """The real client pages through the list in creation order (served from the table's order,
+    filtered or not) and an ordered one (made whole) alike, with tasks deleted between its pages."""
     workflow = workspace.workflows.list()[0].sid
     sids = [workspace.tasks.create(workflow_sid=workflow, attributes="{}").sid for _ in range(12)]
     first = workspace.tasks.page(page_size=4, **filters)
@@ -178,8 +186,10 @@ def test_a_window_of_stamped_records_serves_the_same_pages_as_the_records_filter
                     del owner.records[rng.choice(list(owner.records))]
         since = rng.randint(-2, stamp + 2)
         until = rng.choice((None, rng.randint(since, stamp + 3)))
-        inside = [r for r in owner.records.values() if r.stamp >= since and (until is None or r.stamp <= until)]
-        window = Table.window(owner, "records", _stamp, since, until)
+        test = rng.choice((None, _some))
+        inside = [r for r in owner.records.values()
+                  if r.stamp >= since and (until is None or r.stamp <= until) and (test is None or test(r))]
+        window = Table.window(owner, "records", _stamp, since, until, test)
         assert window is not None
         assert window.all() == inside
         for anchor in [None, *rng.sample(list(owner.records), min(3, len(owner.records)))]:
@@ -208,3 +218,6 @@ def test_paging_events_by_time_through_the_client(emu, client, workspace):
     assert [e.sid for e in listed] == expected
     assert [e.sid for e in workspace.events.list(minutes=3, page_size=1)] == \
         [e.sid for e in queries.events(ws, minutes=3)]
+    created = [e.sid for e in queries.events(ws, minutes=30, event_type="worker.created")]
+    assert len(created) == 6
+    assert [e.sid for e in workspace.events.list(minutes=30, event_type="worker.created", page_size=4)] == created

@@ -21,6 +21,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+Test = Callable[[Any], bool]
+
 
 class Listing:
     """The items of one list, in order, read a page at a time."""
@@ -97,27 +99,28 @@ class _Order:
             return _Order(table, self.stamp)  # mostly gaps: start again (amortised over the deletions)
         return self
 
-    def forward(self, index: int, count: int, end: int) -> tuple[list, int]:
-        """Up to ``count`` live keys from position ``index`` up to ``end``, and the position after
-        the last one taken."""
+    def forward(self, index: int, count: int, end: int, test: Test | None) -> tuple[list, int]:
+        """Up to ``count`` live records (passing ``test``) from position ``index`` up to ``end``,
+        and the position after the last one taken."""
         keys, table = self.keys, self.table
         found: list = []
         while index < end and len(found) < count:
-            key = keys[index]
-            if key in table:
-                found.append(key)
+            record = table.get(keys[index])
+            if record is not None and (test is None or test(record)):
+                found.append(record)
             index += 1
         return found, index
 
-    def live_before(self, index: int, count: int, low: int) -> int | None:
-        """The position of the ``count``-th live key before position ``index`` (not before
-        ``low``), or None when fewer than ``count`` come before it."""
+    def live_before(self, index: int, count: int, low: int, test: Test | None) -> int | None:
+        """The position of the ``count``-th live record (passing ``test``) before position
+        ``index`` (not before ``low``), or None when fewer than ``count`` come before it."""
         keys, table = self.keys, self.table
         seen = 0
         low = max(low, self.head)
         while index > low:
             index -= 1
-            if keys[index] in table:
+            record = table.get(keys[index])
+            if record is not None and (test is None or test(record)):
                 seen += 1
                 if seen == count:
                     return index
@@ -137,15 +140,20 @@ _ORDERS: weakref.WeakKeyDictionary[Any, dict[str, _Order]] = weakref.WeakKeyDict
 
 
 class Table(Listing):
-    """Every record of ``owner``'s table ``name`` in creation order, unfiltered; or, given
-    ``stamp`` (a record's date, never lower than the one before it), those stamped from ``since``
-    to ``until`` (both included), which are one run of the order."""
+    """The records of ``owner``'s table ``name`` in creation order that pass ``test`` (all of
+    them without one); given ``stamp`` (a record's date, never lower than the one before it), only
+    those stamped from ``since`` to ``until`` (both included), which are one run of the order.
 
-    __slots__ = ("table", "order", "low", "high")
+    A page looks at the records from where it starts until it is full (and one more, to know
+    whether another page follows): all of the page's records when every record passes, more when
+    few do."""
 
-    def __init__(self, owner: Any, name: str, stamp: Callable[[Any], Any] | None = None,
+    __slots__ = ("table", "order", "low", "high", "test")
+
+    def __init__(self, owner: Any, name: str, test: Test | None = None, stamp: Callable[[Any], Any] | None = None,
                  since: Any = None, until: Any = None) -> None:
         self.table = table = getattr(owner, name)
+        self.test = test
         orders = _ORDERS.get(owner)
         if orders is None:
             orders = _ORDERS[owner] = {}
@@ -160,29 +168,30 @@ class Table(Listing):
             self.high = bisect.bisect_right(order.stamps, until)
 
     @classmethod
-    def window(cls, owner: Any, name: str, stamp: Callable[[Any], Any], since: Any, until: Any) -> Table | None:
-        """The records stamped from ``since`` to ``until``, or None when the stamps are not in
-        order (then only a look at every record finds them)."""
-        listing = cls(owner, name, stamp, since, until)
+    def window(cls, owner: Any, name: str, stamp: Callable[[Any], Any], since: Any, until: Any,
+               test: Test | None = None) -> Table | None:
+        """The records stamped from ``since`` to ``until`` (passing ``test``), or None when the
+        stamps are not in order (then only a look at every record finds them)."""
+        listing = cls(owner, name, test, stamp, since, until)
         return listing if listing.order.ascending else None
 
     def page(self, kind: str | None, anchor: str | None, size: int) -> tuple[list, bool, bool]:
-        order, table, low, high = self.order, self.table, self.low, self.high
+        order, test, low, high = self.order, self.test, self.low, self.high
         start = order.first_live(low)
         before = False
-        index = order.positions.get(anchor) if anchor is not None and anchor in table else None
-        if index is not None and low <= index < high:
+        record = self.table.get(anchor) if anchor is not None else None
+        index = order.positions.get(anchor) if record is not None else None
+        if index is not None and low <= index < high and (test is None or test(record)):
             if kind == "PA":
                 start, before = index + 1, True
             else:
-                back = order.live_before(index, size, low)
+                back = order.live_before(index, size, low, test)
                 if back is not None:
                     start = back
-                    before = order.live_before(back, 1, low) is not None
-        keys, after_index = order.forward(start, size, high)
-        more, _ = order.forward(after_index, 1, high)
-        return [table[key] for key in keys], before, bool(more)
+                    before = order.live_before(back, 1, low, test) is not None
+        records, after_index = order.forward(start, size, high, test)
+        more, _ = order.forward(after_index, 1, high, test)
+        return records, before, bool(more)
 
     def all(self) -> list:
-        table = self.table
-        return [table[key] for key in self.order.keys[self.low:self.high] if key in table]
+        return self.order.forward(self.low, len(self.order.keys), self.high, self.test)[0]

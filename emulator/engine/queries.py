@@ -16,12 +16,37 @@ from .workspace import Workspace
 EVENTS_DEFAULT_MINUTES = 15
 
 
-def listing(ws: Workspace, table: str, query, **filters) -> Listing:
-    """``query(ws, **filters)`` to be read a page at a time: with no filter or ordering given, the
-    table itself in creation order (a page then costs its size, not the table's)."""
-    if all(value is None for value in filters.values()):
-        return Table(ws, table)
-    return Items(query(ws, **filters))
+# A selection: which records a list keeps (a test of one record, None for every record, NOTHING
+# for none) and in what order (``_ordering`` clauses; none: creation order).
+def NOTHING(record) -> bool:
+    return False
+
+
+def listing(ws: Workspace, table: str, select, **filters) -> Listing:
+    """The list ``select(ws, **filters)`` chooses from ``ws``'s ``table``, to be read a page at a
+    time. In creation order it is the table itself, tested record by record as a page is filled,
+    so a page costs the records it looks at rather than the table's length; an ordered list is
+    made whole (it has to be sorted)."""
+    test, clauses = select(ws, **filters)
+    if test is NOTHING:
+        return Items([])
+    if clauses:
+        return Items(_sort(_chosen(getattr(ws, table).values(), test), clauses))
+    return Table(ws, table, test)
+
+
+def _chosen(records, test) -> list:
+    return list(records) if test is None else [r for r in records if test(r)]
+
+
+def _all_of(tests: list):
+    """One test passing when every one of ``tests`` does (None when there are none)."""
+    if not tests:
+        return None
+    combined = tests[0]
+    for test in tests[1:]:
+        combined = (lambda first, second: lambda r: first(r) and second(r))(combined, test)
+    return combined
 
 
 def _bad(name: str, reason: str) -> errors.InvalidParameter:
@@ -61,48 +86,53 @@ TASK_ORDER = {"DateCreated": lambda t: t.date_created, "Priority": lambda t: t.p
               "VirtualStartTime": lambda t: t.virtual_start_time}
 
 
-def tasks(ws: Workspace, *, priority=None, assignment_status=None, workflow_sid=None, workflow_name=None,
-          task_queue_sid=None, task_queue_name=None, evaluate_task_attributes=None, routing_target=None,
-          ordering=None, has_addons=None) -> list[Task]:
+def select_tasks(ws: Workspace, *, priority=None, assignment_status=None, workflow_sid=None, workflow_name=None,
+                 task_queue_sid=None, task_queue_name=None, evaluate_task_attributes=None, routing_target=None,
+                 ordering=None, has_addons=None) -> tuple:
     clauses = _ordering(ordering, TASK_ORDER)
     names = [c[0] for c in clauses]
     if "DateCreated" in names and "VirtualStartTime" in names:
         # "DateCreated and VirtualStartTime can't be used together" (https://www.twilio.com/docs/taskrouter/api/task)
         raise _bad("Ordering", "DateCreated and VirtualStartTime cannot be combined")
     expression = _expression("EvaluateTaskAttributes", evaluate_task_attributes) if evaluate_task_attributes else None
-    workflow_sids = {w.sid for w in ws.workflows.values() if w.friendly_name == workflow_name} if workflow_name else None
-    queue_sids = {q.sid for q in ws.task_queues.values() if q.friendly_name == task_queue_name} if task_queue_name else None
-    statuses = set(assignment_status) if assignment_status else None
-    result = []
-    for task in ws.tasks.values():
-        if priority is not None and task.priority != priority:
-            continue
-        if statuses is not None and task.assignment_status not in statuses:
-            continue
-        if workflow_sid is not None and task.workflow_sid != workflow_sid:
-            continue
-        if workflow_sids is not None and task.workflow_sid not in workflow_sids:
-            continue
-        if task_queue_sid is not None and task.task_queue_sid != task_queue_sid:
-            continue
-        if queue_sids is not None and task.task_queue_sid not in queue_sids:
-            continue
-        if routing_target is not None and task.routing_target != routing_target:
-            continue
-        if has_addons is not None and (task.addons not in ("", "{}")) != has_addons:
-            continue
-        if expression is not None and not expression.evaluate(task.attributes_data):
-            continue
-        result.append(task)
-    return _sort(result, clauses)
+    tests = []
+    if priority is not None:
+        tests.append(lambda t: t.priority == priority)
+    if assignment_status:
+        statuses = set(assignment_status)
+        tests.append(lambda t: t.assignment_status in statuses)
+    if workflow_sid is not None:
+        tests.append(lambda t: t.workflow_sid == workflow_sid)
+    if workflow_name:
+        workflow_sids = {w.sid for w in ws.workflows.values() if w.friendly_name == workflow_name}
+        tests.append(lambda t: t.workflow_sid in workflow_sids)
+    if task_queue_sid is not None:
+        tests.append(lambda t: t.task_queue_sid == task_queue_sid)
+    if task_queue_name:
+        queue_sids = {q.sid for q in ws.task_queues.values() if q.friendly_name == task_queue_name}
+        tests.append(lambda t: t.task_queue_sid in queue_sids)
+    if routing_target is not None:
+        tests.append(lambda t: t.routing_target == routing_target)
+    if has_addons is not None:
+        tests.append(lambda t: (t.addons not in ("", "{}")) == has_addons)
+    if expression is not None:
+        tests.append(lambda t: expression.evaluate(t.attributes_data))
+    return _all_of(tests), clauses
+
+
+def tasks(ws: Workspace, **filters) -> list[Task]:
+    """The tasks ``select_tasks`` keeps, in its order."""
+    test, clauses = select_tasks(ws, **filters)
+    return _sort(_chosen(ws.tasks.values(), test), clauses)
 
 
 WORKER_ORDER = {"DateCreated": lambda w: w.date_created, "DateStatusChanged": lambda w: w.date_status_changed,
                 "FriendlyName": lambda w: w.friendly_name.casefold()}
 
 
-def workers(ws: Workspace, *, activity_name=None, activity_sid=None, available=None, friendly_name=None,
-            target_workers_expression=None, task_queue_name=None, task_queue_sid=None, ordering=None) -> list[Worker]:
+def select_workers(ws: Workspace, *, activity_name=None, activity_sid=None, available=None, friendly_name=None,
+                   target_workers_expression=None, task_queue_name=None, task_queue_sid=None,
+                   ordering=None) -> tuple:
     clauses = _ordering(ordering, WORKER_ORDER)
     expression = _expression("TargetWorkersExpression", target_workers_expression) if target_workers_expression else None
     queues: list | None = []
@@ -111,32 +141,37 @@ def workers(ws: Workspace, *, activity_name=None, activity_sid=None, available=N
     elif task_queue_name is not None:
         queues = [q for q in ws.task_queues.values() if q.friendly_name == task_queue_name] or None
     if queues is None:
-        return []
-    result = []
-    for worker in ws.workers.values():
-        activity = ws.activities.get(worker.activity_sid)
-        if activity_sid is not None and worker.activity_sid != activity_sid:
-            continue
-        if activity_name is not None and (activity is None or activity.friendly_name != activity_name):
-            continue
-        if available is not None and bool(activity and activity.available) != available:
-            continue
-        if friendly_name is not None and worker.friendly_name.casefold() != friendly_name.casefold():
-            continue
-        if queues and not all(ws.queue_matches_worker(q, worker) for q in queues):
-            continue
-        if expression is not None and not expression.evaluate(ws.worker_document(worker)):
-            continue
-        result.append(worker)
-    return _sort(result, clauses)
+        return NOTHING, clauses
+    activities = ws.activities
+    tests = []
+    if activity_sid is not None:
+        tests.append(lambda w: w.activity_sid == activity_sid)
+    if activity_name is not None:
+        tests.append(lambda w: (a := activities.get(w.activity_sid)) is not None and a.friendly_name == activity_name)
+    if available is not None:
+        tests.append(lambda w: bool((a := activities.get(w.activity_sid)) and a.available) == available)
+    if friendly_name is not None:
+        name = friendly_name.casefold()
+        tests.append(lambda w: w.friendly_name.casefold() == name)
+    if queues:
+        tests.append(lambda w: all(ws.queue_matches_worker(q, w) for q in queues))
+    if expression is not None:
+        tests.append(lambda w: expression.evaluate(ws.worker_document(w)))
+    return _all_of(tests), clauses
+
+
+def workers(ws: Workspace, **filters) -> list[Worker]:
+    """The workers ``select_workers`` keeps, in its order."""
+    test, clauses = select_workers(ws, **filters)
+    return [] if test is NOTHING else _sort(_chosen(ws.workers.values(), test), clauses)
 
 
 QUEUE_ORDER = {"DateCreated": lambda q: q.date_created, "DateUpdated": lambda q: q.date_updated,
                "FriendlyName": lambda q: q.friendly_name.casefold()}
 
 
-def task_queues(ws: Workspace, *, friendly_name=None, evaluate_worker_attributes=None, worker_sid=None,
-                ordering=None) -> list[TaskQueue]:
+def select_task_queues(ws: Workspace, *, friendly_name=None, evaluate_worker_attributes=None, worker_sid=None,
+                       ordering=None) -> tuple:
     clauses = _ordering(ordering, QUEUE_ORDER)
     attributes = None
     if evaluate_worker_attributes is not None:
@@ -152,48 +187,52 @@ def task_queues(ws: Workspace, *, friendly_name=None, evaluate_worker_attributes
     if worker_sid is not None:
         worker = ws.workers.get(worker_sid)
         if worker is None:
-            return []
-    result = []
-    for queue in ws.task_queues.values():
-        if friendly_name is not None and queue.friendly_name != friendly_name:
-            continue
-        if attributes is not None and not ws.queue_expressions[queue.sid].evaluate(attributes):
-            continue
-        if worker is not None and not ws.queue_matches_worker(queue, worker):
-            continue
-        result.append(queue)
-    return _sort(result, clauses)
+            return NOTHING, clauses
+    tests = []
+    if friendly_name is not None:
+        tests.append(lambda q: q.friendly_name == friendly_name)
+    if attributes is not None:
+        tests.append(lambda q: ws.queue_expressions[q.sid].evaluate(attributes))
+    if worker is not None:
+        tests.append(lambda q: ws.queue_matches_worker(q, worker))
+    return _all_of(tests), clauses
 
 
-def events(ws: Workspace, *, end_date: datetime | None = None, event_type: str | None = None,
-           minutes: int | None = None, reservation_sid=None, start_date: datetime | None = None,
-           task_queue_sid=None, task_sid=None, worker_sid=None, workflow_sid=None, task_channel=None,
-           sid=None) -> list[Event]:
-    """Events in time order. Without StartDate the window is the last ``Minutes`` (default 15)
-    (https://www.twilio.com/docs/taskrouter/api/event)."""
-    start_date, end_date = _event_window(ws, end_date, minutes, start_date)
-    channel_keys = None
+def task_queues(ws: Workspace, **filters) -> list[TaskQueue]:
+    """The task queues ``select_task_queues`` keeps, in its order."""
+    test, clauses = select_task_queues(ws, **filters)
+    return [] if test is NOTHING else _sort(_chosen(ws.task_queues.values(), test), clauses)
+
+
+def _select_events(ws: Workspace, *, end_date: datetime | None = None, event_type: str | None = None,
+                   minutes: int | None = None, reservation_sid=None, start_date: datetime | None = None,
+                   task_queue_sid=None, task_sid=None, worker_sid=None, workflow_sid=None, task_channel=None,
+                   sid=None) -> tuple:
+    """``(since, until, test)``: the instants the list spans and the test of each event in them."""
+    since, until = _event_window(ws, end_date, minutes, start_date)
+    tests = []
+    if event_type is not None:
+        tests.append(lambda e: e.event_type == event_type)
+    if sid is not None:
+        tests.append(lambda e: e.sid == sid)
+    wanted = [(key, value) for key, value in (("ReservationSid", reservation_sid), ("TaskQueueSid", task_queue_sid),
+                                              ("TaskSid", task_sid), ("WorkerSid", worker_sid),
+                                              ("WorkflowSid", workflow_sid)) if value is not None]
+    if wanted:
+        tests.append(lambda e: all(e.get(key) == value or e.resource_sid == value for key, value in wanted))
     if task_channel is not None:
         channel = next((c for c in ws.task_channels.values() if task_channel in (c.sid, c.unique_name)), None)
         channel_keys = {channel.sid, channel.unique_name} if channel else {task_channel}
-    wanted = {"ReservationSid": reservation_sid, "TaskQueueSid": task_queue_sid, "TaskSid": task_sid,
-              "WorkerSid": worker_sid, "WorkflowSid": workflow_sid}
-    result = []
-    for event in ws.events.values():
-        if event.event_date < start_date or (end_date is not None and event.event_date > end_date):
-            continue
-        if event_type is not None and event.event_type != event_type:
-            continue
-        if sid is not None and event.sid != sid:
-            continue
-        if any(value is not None and event.get(key) != value and event.resource_sid != value
-               for key, value in wanted.items()):
-            continue
-        if channel_keys is not None and not ({event.get("TaskChannelSid"),
-                                               event.get("TaskChannelUniqueName")} & channel_keys):
-            continue
-        result.append(event)
-    return result
+        tests.append(lambda e: bool({e.get("TaskChannelSid"), e.get("TaskChannelUniqueName")} & channel_keys))
+    return since, until, _all_of(tests)
+
+
+def events(ws: Workspace, **filters) -> list[Event]:
+    """Events in time order. Without StartDate the window is the last ``Minutes`` (default 15)
+    (https://www.twilio.com/docs/taskrouter/api/event)."""
+    since, until, test = _select_events(ws, **filters)
+    return [e for e in ws.events.values()
+            if since <= e.event_date and (until is None or e.event_date <= until) and (test is None or test(e))]
 
 
 def _event_window(ws: Workspace, end_date: datetime | None, minutes: int | None,
@@ -215,16 +254,16 @@ def _event_window(ws: Workspace, end_date: datetime | None, minutes: int | None,
     return start_date, end_date
 
 
-def event_listing(ws: Workspace, *, end_date: datetime | None = None, minutes: int | None = None,
-                  start_date: datetime | None = None, **filters) -> Listing:
-    """``events(ws, ...)`` to be read a page at a time: filtered by time alone, the events are one
-    run of the log (it is written in time order), found by the derived order's dates."""
-    if all(value is None for value in filters.values()):
-        since, until = _event_window(ws, end_date, minutes, start_date)
-        window = Table.window(ws, "events", _event_date, since, until)
-        if window is not None:
-            return window
-    return Items(events(ws, end_date=end_date, minutes=minutes, start_date=start_date, **filters))
+def event_listing(ws: Workspace, **filters) -> Listing:
+    """``events(ws, ...)`` to be read a page at a time: the events of the time window are one run
+    of the log (it is written in time order), found by the derived order's dates, and tested one
+    by one as a page is filled."""
+    since, until, test = _select_events(ws, **filters)
+    window = Table.window(ws, "events", _event_date, since, until, test)
+    if window is not None:
+        return window
+    return Items([e for e in ws.events.values()
+                  if since <= e.event_date and (until is None or e.event_date <= until) and (test is None or test(e))])
 
 
 _event_date = operator.attrgetter("event_date")

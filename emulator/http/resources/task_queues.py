@@ -37,7 +37,7 @@ def delete_task_queue(call: Call) -> Reply:
 @operation("ListTaskQueue")
 def list_task_queues(call: Call) -> Reply:
     ws = call.workspace()
-    items = queries.listing(ws, "task_queues", queries.task_queues, friendly_name=call.p("friendly_name"),
+    items = queries.listing(ws, "task_queues", queries.select_task_queues, friendly_name=call.p("friendly_name"),
                             evaluate_worker_attributes=call.p("evaluate_worker_attributes"),
                             worker_sid=call.p("worker_sid"), ordering=call.p("ordering"))
     return call.page("task_queues", items, lambda q: call.render.task_queue(ws, q))

@@ -39,7 +39,7 @@ def delete_task(call: Call) -> Reply:
 @operation("ListTask")
 def list_tasks(call: Call) -> Reply:
     ws = call.workspace()
-    items = queries.listing(ws, "tasks", queries.tasks, priority=call.p("priority"),
+    items = queries.listing(ws, "tasks", queries.select_tasks, priority=call.p("priority"),
                             assignment_status=call.p("assignment_status"), workflow_sid=call.p("workflow_sid"),
                             workflow_name=call.p("workflow_name"), task_queue_sid=call.p("task_queue_sid"),
                             task_queue_name=call.p("task_queue_name"),

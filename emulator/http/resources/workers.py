@@ -38,7 +38,7 @@ def delete_worker(call: Call) -> Reply:
 @operation("ListWorker")
 def list_workers(call: Call) -> Reply:
     ws = call.workspace()
-    items = queries.listing(ws, "workers", queries.workers, activity_name=call.p("activity_name"),
+    items = queries.listing(ws, "workers", queries.select_workers, activity_name=call.p("activity_name"),
                             activity_sid=call.p("activity_sid"), available=call.p("available"),
                             friendly_name=call.p("friendly_name"),
                             target_workers_expression=call.p("target_workers_expression"),

@@ -103,7 +103,7 @@ def measure(tasks: int, workers: int, parked: int, outside: int, callbacks: bool
     gc.collect()
     gc.freeze()
     if server_gc:  # the collector as the standalone server tunes it
-        from emulator.cli import tune_garbage_collector
+        from emulator.collector import tune_garbage_collector
         tune_garbage_collector()
     resident = current_rss_mb() if os.path.exists("/proc/self/statm") else 0.0
     accept = ReservationUpdate(reservation_status="accepted")

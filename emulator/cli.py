@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import json
 import logging
 import math
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .clock import MODES, REAL, parse_instant
+from .collector import tune_garbage_collector
 from .facade import DEFAULT_ACCOUNT_SID, TaskRouterEmulator
 from .http import Credentials
 from .server import DEFAULT_HOST, DEFAULT_PORT, READ_TIMEOUT, Server
@@ -188,24 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The youngest generation's threshold in the server process (Python's default is 700): a busy
-# workspace allocates records by the thousand, and each young collection that survives pushes the
-# older generations towards a full scan of every long-lived record.
-GC_YOUNG_THRESHOLD = 100_000
-
-
-def tune_garbage_collector() -> None:
-    """In a process that is only the emulator's server: what start-up built (modules, a restored
-    state, blueprints) is moved out of the cyclic collector's reach (``gc.freeze``), and young
-    collections run less often, so a large workspace is not rescanned again and again. Records
-    form few reference cycles; the collector still runs, just less often. (``make bench`` measures
-    routing with and without this.)"""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "env":
@@ -291,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         if main_thread:
-            tune_garbage_collector()  # (a server run from a thread shares a process that is not ours)
+            # the process is the server's: the collector is tuned for it (emulator.collector says why)
+            # (a server run from a thread shares a process that is not ours)
+            tune_garbage_collector()
         print(f"TaskRouter emulator {__version__} serving on {server.url} (clock: {clock.mode}); "
               f"dashboard at {server.url}/", flush=True)
         server.serve_forever()

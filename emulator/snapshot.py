@@ -752,7 +752,7 @@ class _Builder:
             ws.reservations[self.unique(r["sid"])] = Reservation(
                 r["sid"], *common, r["task_sid"], r["worker_sid"], r["reservation_status"], _instant(r["date_created"]),
                 _instant(r["date_updated"]), r["post_work_activity_sid"], r.get("transfer_sid"), r.get("version", 0),
-                r.get("previous_activity_sid"), [dict(i) for i in r.get("instructions", [])])
+                r.get("previous_activity_sid"), tuple(dict(i) for i in r.get("instructions", [])))
         self.transfers(ws, d.get("transfers", []), common)
         self.events(ws, d["events"], common)
         return ws

@@ -325,4 +325,4 @@ def test_reservation_versions_and_instructions_survive_a_snapshot(emu, workspace
     assert kept[0] == 1 and [i["instruction"] for i in kept[1]] == ["supervise"]
     snapshot.restore(emu.backend, snapshot.take(emu.backend, emu.webhooks), emu.webhooks)
     after = emu.backend.get_workspace(emu.client().username, workspace.instance.sid).reservations[before.sid]
-    assert (after.version, after.instructions) == kept
+    assert (after.version, list(after.instructions)) == kept

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..clock import Clock
 from ..sids import SidSource
-from .state import Event, Reservation, Task, TaskQueue, Transfer, Worker, Workflow
+from .state import Event, Reservation, Route, Task, TaskQueue, Transfer, Worker, Workflow
 
 if TYPE_CHECKING:
     from .tables import WorkspaceTables
@@ -28,7 +28,7 @@ class RoutingHooks(Protocol):
     Each hook keeps the routing index in step and queues the routing the change calls for; the
     queued work runs when the outermost hook returns."""
 
-    def task_created(self, ws: WorkspaceTables, task: Task) -> None: ...
+    def task_created(self, ws: WorkspaceTables, task: Task, route: Route | None) -> None: ...
     def task_updated(self, ws: WorkspaceTables, task: Task, *, attributes_changed: bool) -> None: ...
     def change_task_status(self, ws: WorkspaceTables, task: Task, status: str, reason: str | None) -> None: ...
     def remove_task(self, ws: WorkspaceTables, task_sid: str, *, system: bool, event_type: str | None = None) -> None: ...
@@ -66,6 +66,27 @@ class WorkQueue:
 
     def clear(self) -> None:
         self.items.clear()
+
+
+class Batch:
+    """The context of one change (``with batch:``): the work it queues runs (``drain``) when the
+    outermost one ends, even by an error. A class rather than a generator: a routed task enters
+    it several times."""
+
+    __slots__ = ("work", "drain")
+
+    def __init__(self, work: WorkQueue, drain: Callable[[], None]) -> None:
+        self.work = work
+        self.drain = drain
+
+    def __enter__(self) -> None:
+        self.work.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        work = self.work
+        work.depth -= 1
+        if work.depth == 0:
+            self.drain()
 
 
 @dataclass(eq=False)

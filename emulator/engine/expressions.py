@@ -423,12 +423,27 @@ def evaluate(text: str, root) -> bool:
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+_last_time_variables: tuple = (None, None)
+
+
 def time_variables(now: datetime) -> dict:
     """The ``taskrouter.*`` time-of-day variables for ``now`` (naive datetimes are taken as UTC).
 
     https://www.twilio.com/docs/taskrouter/time-of-day-routing: ``currentTime`` is an integer HHMM,
     ``currentHour``/``currentMin`` are zero-padded strings, ``dayOfWeek`` is Mon..Sun, all in UTC.
+    Routing asks for them many times at one instant: the last answer is kept (callers read it,
+    never change it).
     """
+    global _last_time_variables
+    instant, variables = _last_time_variables
+    if instant is not None and instant == now:
+        return variables
+    variables = _time_variables(now)
+    _last_time_variables = (now, variables)
+    return variables
+
+
+def _time_variables(now: datetime) -> dict:
     if now.tzinfo is not None:
         now = now.astimezone(timezone.utc)
     return {

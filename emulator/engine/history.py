@@ -11,9 +11,9 @@ import itertools
 import weakref
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .events import RETENTION_DAYS
 from .state import ASSIGNED, PENDING, RESERVED, WRAPPING, Event, Worker
@@ -126,6 +126,9 @@ class History:
     def __init__(self) -> None:
         self.last_sid: str | None = None
         self.series: dict[tuple, Series] = defaultdict(Series)
+        # (figure, workspace?, workflow, queue, worker, channel) -> the series an instant goes to
+        # (derived from ``series``; bounded by the scopes that exist, not by the events)
+        self.groups: dict[tuple, tuple[Series, ...]] = {}
         self.timelines: dict[str, Timeline] = {}
         # routing state needed to read later events: where each task is and since when
         self.queue_of: dict[str, str] = {}
@@ -171,75 +174,105 @@ class History:
                 series.trim(cutoff)
             self.trimmed_at = now
 
-    def _add(self, figure: str, t: float, scopes: Iterable[tuple], channel: str | None,
-             wait=None, queue_wait=None) -> None:
+    def _add(self, figure: str, t: float, channel: str | None, ws: bool, wf: str | None = None,
+             q: str | None = None, wk: str | None = None, wait=None, queue_wait=None) -> None:
+        """Add instant ``t`` to ``figure``'s series of the workspace (``ws``) and of the workflow,
+        queue and worker given (None: not counted there), each for all channels and for ``channel``."""
+        key = (figure, ws, wf, q, wk, channel)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = self._group(key)
+        if wait is None and queue_wait is None:
+            for series in group:
+                if series.waits:
+                    series.add(t, None, None)
+                else:
+                    series.times.append(t)
+        else:
+            for series in group:
+                series.add(t, wait, queue_wait)
+
+    def _group(self, key: tuple) -> tuple[Series, ...]:
+        figure, ws, wf, q, wk, channel = key
+        scopes = [("ws", None)] if ws else []
+        scopes.extend(scope for scope in (("wf", wf), ("q", q), ("wk", wk)) if scope[1] is not None)
+        group = []
         for scope in scopes:
-            if scope[1] is None and scope[0] != "ws":
-                continue
-            self.series[(figure, scope, None)].add(t, wait, queue_wait)
+            group.append(self.series[(figure, scope, None)])
             if channel:
-                self.series[(figure, scope, channel)].add(t, wait, queue_wait)
+                group.append(self.series[(figure, scope, channel)])
+        return tuple(group)
 
     def digest(self, event: Event) -> None:
+        handler = DIGESTS.get(event.event_type)
+        if handler is not None:
+            handler(self, event, event.event_date.timestamp())
+
+    # (the events are read with ``Event.get``, field by field, as each kind needs)
+    def _task_created(self, event: Event, t: float) -> None:
+        self._add("tasks_created", t, event.get("TaskChannelSid"), True)
+
+    def _workflow_entered(self, event: Event, t: float) -> None:
+        # [I] a task counts once per workflow, even when an attribute change routes it through
+        # the same workflow again.
+        task_sid, workflow = event.get("TaskSid"), event.get("WorkflowSid")
+        if self.workflow_of.get(task_sid) != workflow:
+            self.workflow_of[task_sid] = workflow
+            self._add("tasks_entered", t, event.get("TaskChannelSid"), False, wf=workflow)
+
+    def _queue_entered(self, event: Event, t: float) -> None:
+        task_sid, queue = event.get("TaskSid"), event.get("TaskQueueSid")
+        previous = self.queue_of.get(task_sid)
+        if previous != queue:
+            channel = event.get("TaskChannelSid")
+            # [I] "moved" = the task left one queue for another (a target timeout stepping to
+            # the next target, or a re-evaluation landing elsewhere); it counts once for the
+            # workspace and workflow, and for the queue it left, at the instant it entered the
+            # new one. Stepping to a target on the same queue is neither a move nor an entry.
+            if previous is not None:
+                self._add("tasks_moved", t, channel, True, wf=event.get("WorkflowSid"), q=previous)
+            self._add("tasks_entered", t, channel, False, q=queue)
+            self.queue_of[task_sid] = queue
+        self.entered_at[task_sid] = t
+
+    def _task_ended(self, event: Event, t: float) -> None:
+        kind, task_sid = event.event_type, event.get("TaskSid")
+        wait = _int(event.get("TaskAge")) if kind == "task.canceled" else None
+        self._add(TASK_ENDINGS[kind], t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"),
+                  q=event.get("TaskQueueSid"), wait=wait)
+        self.queue_of.pop(task_sid, None)
+        self.entered_at.pop(task_sid, None)
+        self.workflow_of.pop(task_sid, None)
+
+    def _workflow_timeout(self, event: Event, t: float) -> None:
+        self._add("tasks_timed_out_in_workflow", t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"))
+
+    def _reservation(self, event: Event, t: float) -> None:
         kind = event.event_type
-        data = event  # (reads fields with get, like a dict)
-        t = event.event_date.timestamp()
-        task_sid: Any = data.get("TaskSid")
-        channel = data.get("TaskChannelSid")
-        ws_scope = ("ws", None)
-        wf_scope: tuple[str, Any] = ("wf", data.get("WorkflowSid"))
-        q_scope: tuple[str, Any] = ("q", data.get("TaskQueueSid"))
-        if kind == "task.created":
-            self._add("tasks_created", t, (ws_scope,), channel)
-        elif kind == "workflow.entered":
-            # [I] a task counts once per workflow, even when an attribute change routes it through
-            # the same workflow again.
-            if self.workflow_of.get(task_sid) != wf_scope[1]:
-                self.workflow_of[task_sid] = wf_scope[1]
-                self._add("tasks_entered", t, (wf_scope,), channel)
-        elif kind == "task-queue.entered":
-            previous = self.queue_of.get(task_sid)
-            queue = q_scope[1]
-            if previous != queue:
-                # [I] "moved" = the task left one queue for another (a target timeout stepping to
-                # the next target, or a re-evaluation landing elsewhere); it counts once for the
-                # workspace and workflow, and for the queue it left, at the instant it entered the
-                # new one. Stepping to a target on the same queue is neither a move nor an entry.
-                if previous is not None:
-                    self._add("tasks_moved", t, (ws_scope, wf_scope, ("q", previous)), channel)
-                self._add("tasks_entered", t, (q_scope,), channel)
-                self.queue_of[task_sid] = queue
-            self.entered_at[task_sid] = t
-        elif kind in TASK_ENDINGS:
-            wait = _int(data.get("TaskAge")) if kind == "task.canceled" else None
-            self._add(TASK_ENDINGS[kind], t, (ws_scope, wf_scope, q_scope), channel, wait)
-            self.queue_of.pop(task_sid, None)
-            self.entered_at.pop(task_sid, None)
-            self.workflow_of.pop(task_sid, None)
-        elif kind == "workflow.timeout":
-            self._add("tasks_timed_out_in_workflow", t, (ws_scope, wf_scope), channel)
-        elif kind in RESERVATION_FIGURES:
-            wait = queue_wait = None
-            if kind == "reservation.accepted":
-                # the wait counts from the task's creation (TaskAge), and for queues also from
-                # the moment it entered the queue ("wait_duration_in_queue_until_accepted")
-                wait = _int(data.get("TaskAge"))
-                entered = self.entered_at.get(task_sid)
-                queue_wait = int(t - entered) if entered is not None else wait
-            self._add(RESERVATION_FIGURES[kind], t, (ws_scope, wf_scope, q_scope, ("wk", data.get("WorkerSid"))),
-                      channel, wait, queue_wait)
-        elif kind == "worker.created":
-            self._timeline(data.get("WorkerSid")).add(t, data.get("WorkerActivitySid"))
-        elif kind == "worker.activity.update":
-            timeline = self.timelines.get(data.get("WorkerSid"))
-            if timeline is None:
-                # the worker's creation is older than the log: start from the previous activity
-                timeline = self._timeline(data.get("WorkerSid"))
-                ms = _int(data.get("WorkerTimeInPreviousActivityMs"))
-                timeline.add(t - ms / 1000.0, data.get("WorkerPreviousActivitySid"))
-            timeline.add(t, data.get("WorkerActivitySid"))
-        elif kind == "worker.deleted":
-            self._timeline(data.get("WorkerSid")).add(t, None)
+        wait = queue_wait = None
+        if kind == "reservation.accepted":
+            # the wait counts from the task's creation (TaskAge), and for queues also from
+            # the moment it entered the queue ("wait_duration_in_queue_until_accepted")
+            wait = _int(event.get("TaskAge"))
+            entered = self.entered_at.get(event.get("TaskSid"))
+            queue_wait = int(t - entered) if entered is not None else wait
+        self._add(RESERVATION_FIGURES[kind], t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"),
+                  q=event.get("TaskQueueSid"), wk=event.get("WorkerSid"), wait=wait, queue_wait=queue_wait)
+
+    def _worker_created(self, event: Event, t: float) -> None:
+        self._timeline(event.get("WorkerSid")).add(t, event.get("WorkerActivitySid"))
+
+    def _worker_activity(self, event: Event, t: float) -> None:
+        timeline = self.timelines.get(event.get("WorkerSid"))
+        if timeline is None:
+            # the worker's creation is older than the log: start from the previous activity
+            timeline = self._timeline(event.get("WorkerSid"))
+            ms = _int(event.get("WorkerTimeInPreviousActivityMs"))
+            timeline.add(t - ms / 1000.0, event.get("WorkerPreviousActivitySid"))
+        timeline.add(t, event.get("WorkerActivitySid"))
+
+    def _worker_deleted(self, event: Event, t: float) -> None:
+        self._timeline(event.get("WorkerSid")).add(t, None)
 
     def _timeline(self, worker_sid: str) -> Timeline:
         timeline = self.timelines.get(worker_sid)
@@ -272,6 +305,20 @@ class History:
             if hit[1]:
                 result.append(worker)
         return result
+
+
+# event type -> what digesting it adds (types not named add nothing)
+DIGESTS: dict[str, Callable[[History, Event, float], None]] = {
+    "task.created": History._task_created,
+    "workflow.entered": History._workflow_entered,
+    "task-queue.entered": History._queue_entered,
+    **dict.fromkeys(TASK_ENDINGS, History._task_ended),
+    "workflow.timeout": History._workflow_timeout,
+    **dict.fromkeys(RESERVATION_FIGURES, History._reservation),
+    "worker.created": History._worker_created,
+    "worker.activity.update": History._worker_activity,
+    "worker.deleted": History._worker_deleted,
+}
 
 
 class LiveTasks:
@@ -356,15 +403,25 @@ class LiveTasks:
 _HISTORIES: "weakref.WeakKeyDictionary[WorkspaceTables, History]" = weakref.WeakKeyDictionary()
 
 
+# the workspace that logged the last event, and its history: events come in runs of one
+# workspace, and this spares each a look-up in the weak dictionary (a weak reference: a deleted
+# workspace is not kept alive by it)
+_last_followed: tuple = (lambda: None, None)
+
+
 def follow(ws: "WorkspaceTables", event: Event) -> None:
     """Digest ``event`` as the workspace logs it, so that no statistics query replays the log.
     A workspace is followed from its first event; one that arrives with events already logged (a
     restored snapshot) is digested once, on its first query, and followed from then on."""
-    found = _HISTORIES.get(ws)
-    if found is None:
-        if len(ws.events) != 1:
-            return
-        found = _HISTORIES[ws] = History()
+    global _last_followed
+    last, found = _last_followed
+    if last() is not ws:
+        found = _HISTORIES.get(ws)
+        if found is None:
+            if len(ws.events) != 1:
+                return
+            found = _HISTORIES[ws] = History()
+        _last_followed = (weakref.ref(ws), found)
     found.follow(ws, event)
 
 

@@ -33,8 +33,8 @@ def dequeue(ws: WorkspaceTables, reservation: Reservation, task: Task, update: R
     worker_call_sid = ws.new_sid("CA")
     task.attributes_data = {**task.attributes_data, "worker_call_sid": worker_call_sid}
     task.attributes = v.compact_json(task.attributes_data)
-    reservation.instructions.append({"instruction": "dequeue", "to": to, "from": update.dequeue_from,
-                                     "call_sid": worker_call_sid})
+    reservation.instructions += ({"instruction": "dequeue", "to": to, "from": update.dequeue_from,
+                                  "call_sid": worker_call_sid},)
 
 
 def supervise(ws: WorkspaceTables, reservation: Reservation, update: ReservationUpdate) -> None:
@@ -49,5 +49,5 @@ def supervise(ws: WorkspaceTables, reservation: Reservation, update: Reservation
         contact_uri = worker.attributes_data.get("contact_uri") if worker is not None else None
         if not isinstance(contact_uri, str) or not contact_uri:
             raise errors.InvalidParameter(errors.SUPERVISE_CONTACT_URI, code=40147)
-    reservation.instructions.append({"instruction": "supervise", "supervisor": supervisor,
-                                     "supervisor_mode": update.supervisor_mode or "monitor"})
+    reservation.instructions += ({"instruction": "supervise", "supervisor": supervisor,
+                                  "supervisor_mode": update.supervisor_mode or "monitor"},)

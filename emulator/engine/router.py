@@ -13,13 +13,12 @@ in ``routing.matching``; what is waiting and who is free in ``routing.index``.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import errors
 from . import activities, instructions, lifecycle
-from .context import WorkQueue
+from .context import Batch, WorkQueue
 from .lifecycle import ASSIGNED_TASK_LIFETIME, DEFAULT_RESERVATION_TIMEOUT, FINISHED_TASK_RETENTION, LOAD_STATUSES, TTL_REASON
 from .routing import index as idx
 from .routing import matching, steps, transfers
@@ -35,6 +34,7 @@ from .state import (
     WRAPPING,
     Reservation,
     ReservationStatus,
+    Route,
     Task,
     TaskQueue,
     TaskRouting,
@@ -57,17 +57,9 @@ class Router:
     def __init__(self, work: WorkQueue, alive: Callable[[WorkspaceTables], bool]) -> None:
         self.work = work
         self.alive = alive  # whether a workspace still exists (queued work for a deleted one is dropped)
+        self._batching = Batch(work, self._drain)
 
-    # --- batching -------------------------------------------------------------------------------
-    @contextmanager
-    def _batch(self) -> Iterator[None]:
-        self.work.depth += 1
-        try:
-            yield
-        finally:
-            self.work.depth -= 1
-            if self.work.depth == 0:
-                self._drain()
+    # --- batching: ``with self._batching:`` around every hook; the outermost drains the work ----
 
     def _drain(self) -> None:
         work = self.work
@@ -90,7 +82,7 @@ class Router:
 
     # --- timers: one table from kind to handler (``TIMER_HANDLERS``, below) ---------------------------
     def on_timer(self, ws: WorkspaceTables, kind: str, subject: str) -> None:
-        with self._batch():
+        with self._batching:
             TIMER_HANDLERS[kind](self, ws, subject)
 
     def _ttl_expired(self, ws: WorkspaceTables, task_sid: str) -> None:
@@ -155,13 +147,15 @@ class Router:
         self.remove_task(ws, task_sid, system=True)
 
     # --- hooks called by the workspace ---------------------------------------------------------
-    def task_created(self, ws: WorkspaceTables, task: Task) -> None:
-        with self._batch():
+    def task_created(self, ws: WorkspaceTables, task: Task, route: Route | None) -> None:
+        """A new task, with the targets ``steps.choose_route`` chose for it."""
+        with self._batching:
             ix = ws.index
             if task.sid not in ix.task_seq:
                 ix.task_seq[task.sid] = len(ix.task_seq)
             ws.timers.start(lifecycle.TTL, task.sid, task.timeout)
-            self._start_routing(ws, task)
+            if not steps.start_route(ws, task, route):
+                self.cancel_task(ws, task, steps.WORKFLOW_SKIPPED_REASON)
 
     def task_updated(self, ws: WorkspaceTables, task: Task, *, attributes_changed: bool) -> None:
         """A waiting task whose attributes change goes through its workflow again (age kept).
@@ -173,7 +167,7 @@ class Router:
         so they are rescinded (withdrawn from the workers, as a multi-reservation offer another
         worker won is) and the task is routed again from the first step.
         """
-        with self._batch():
+        with self._batching:
             ix = ws.index
             # a changed TaskChannel moves the load of the task's reservations to another channel
             for reservation in list(ix.by_task.get(task.sid, {}).values()):
@@ -196,7 +190,7 @@ class Router:
 
     def worker_changed(self, ws: WorkspaceTables, worker: Worker) -> None:
         """A worker's activity, attributes, name or channels changed: offer it waiting work."""
-        with self._batch():
+        with self._batching:
             ix = ws.index
             if worker.sid in ix.worker_doc_key:
                 idx.update_membership(ws, ix, worker)
@@ -206,7 +200,7 @@ class Router:
     def queue_changed(self, ws: WorkspaceTables, queue: TaskQueue) -> None:
         """A queue was created, or its TargetWorkers, MaxReservedWorkers or TaskOrder changed:
         membership is recomputed and its waiting tasks look again."""
-        with self._batch():
+        with self._batching:
             ix = ws.index
             idx.compute_members(ws, ix, queue.sid)
             waiting = [sid for table in (ix.waiting, ix.held) for (queue_sid, _), tasks in list(table.items())
@@ -226,14 +220,14 @@ class Router:
 
     def reevaluate_workflow(self, ws: WorkspaceTables, workflow: Workflow) -> None:
         """``ReEvaluateTasks=true``: the workflow's pending tasks are routed again from the start."""
-        with self._batch():
+        with self._batching:
             for task in list(ws.tasks.values()):
                 if task.workflow_sid == workflow.sid and task.assignment_status == PENDING \
                         and not task.routing_target and not task.requested_queue_sid:
                     self._start_routing(ws, task)
 
     def reject_pending_reservations(self, ws: WorkspaceTables, worker: Worker) -> None:
-        with self._batch():
+        with self._batching:
             for reservation in ws.worker_reservations(worker.sid):
                 if reservation.reservation_status == RS.PENDING:
                     self._release(ws, reservation, RS.REJECTED, exclude=False, declined=True)
@@ -243,12 +237,12 @@ class Router:
         (https://www.twilio.com/docs/taskrouter/api/workflow); the task goes back to routing.
         [I] The worker is passed over for this task from then on, as after a rejection, so an
         unreachable callback does not re-offer the same worker in a loop."""
-        with self._batch():
+        with self._batching:
             if reservation.reservation_status == RS.PENDING:
                 self._release(ws, reservation, RS.CANCELED, exclude=True)
 
     def worker_removed(self, ws: WorkspaceTables, worker: Worker) -> None:
-        with self._batch():
+        with self._batching:
             for reservation in ws.worker_reservations(worker.sid):
                 if reservation.reservation_status == RS.PENDING:
                     self._release(ws, reservation, RS.CANCELED, exclude=True)
@@ -260,7 +254,7 @@ class Router:
     # --- task status changes ----------------------------------------------------------------------
     def change_task_status(self, ws: WorkspaceTables, task: Task, status: str, reason: str | None) -> None:
         """Apply a validated ``AssignmentStatus`` change and log its events."""
-        with self._batch():
+        with self._batching:
             if status == CANCELED:
                 self.cancel_task(ws, task, reason)
             elif status == WRAPPING:
@@ -281,7 +275,7 @@ class Router:
                 self._finish(ws, task)
 
     def cancel_task(self, ws: WorkspaceTables, task: Task, reason: str | None) -> None:
-        with self._batch():
+        with self._batching:
             pending = self._task_reservations(ws, task, RS.PENDING)
             # the task is canceled before its offers end, so their events carry the canceled task
             lifecycle.move_task(task, CANCELED, ws.now())
@@ -298,7 +292,7 @@ class Router:
     def remove_task(self, ws: WorkspaceTables, task_sid: str, *, system: bool, event_type: str | None = None) -> None:
         """Delete a task: an API delete (``task.deleted``), the system's clean-up of a finished task
         (no event) or of a task left assigned for 24 hours (``task.system-deleted``)."""
-        with self._batch():
+        with self._batching:
             task = ws.tasks.get(task_sid)
             if task is None:
                 return
@@ -522,7 +516,7 @@ class Router:
     def update_reservation(self, ws: WorkspaceTables, reservation: Reservation, update: ReservationUpdate) -> None:
         """``ReservationStatus`` / ``Instruction`` updates of a reservation, from the REST API or an
         assignment callback's answer (https://www.twilio.com/docs/taskrouter/api/reservations)."""
-        with self._batch():
+        with self._batching:
             for name, sid in update.activity_sids:
                 if sid is not None:
                     ws.activity_param(sid, name)
@@ -600,11 +594,11 @@ class Router:
 
     def create_transfer(self, ws: WorkspaceTables, reservation: Reservation, task: Task, to: str, mode: str,
                         attributes: tuple[str, dict] | None, priority: int | None) -> Transfer:
-        with self._batch():
+        with self._batching:
             return transfers.create(self, ws, reservation, task, to, mode, attributes, priority)
 
     def cancel_transfer(self, ws: WorkspaceTables, transfer: Transfer) -> None:
-        with self._batch():
+        with self._batching:
             transfers.cancel(self, ws, transfer)
 
     # --- helpers --------------------------------------------------------------------------------------

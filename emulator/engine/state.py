@@ -174,7 +174,9 @@ class Reservation:
     # single-tasking: the activity the worker had before the queue's reservation activity
     previous_activity_sid: str | None = None
     # instructions without telephony the reservation received (dequeue's call, supervise), as data
-    instructions: list = field(default_factory=list)
+    # (a tuple: most reservations get none, and an empty tuple is shared, where every empty list
+    # would be one more object for the cyclic collector to scan as long as the reservation lives)
+    instructions: tuple = ()
 
 
 class TransferStatus:

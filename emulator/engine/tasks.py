@@ -66,8 +66,10 @@ class TaskResources(WorkspaceTables):
                     routing_target=routing_target, ignore_capacity=ignore_capacity)
         task.requested_queue_sid = task_queue_sid
         self.tasks[task.sid] = task
-        self.emit("task.created", task=task, queue=steps.first_queue(self, task))
-        self.ctx.routing.task_created(self, task)
+        # the targets are chosen once: nothing the event's listeners do can change them
+        route = steps.choose_route(self, task)
+        self.emit("task.created", task=task, queue=steps.first_queue(self, route))
+        self.ctx.routing.task_created(self, task, route)
         return task
 
     def _check_virtual_start_time(self, value: datetime, now: datetime) -> None:

@@ -35,9 +35,15 @@ DEFAULT_FILTER_INDEX = -1
 def start_routing(ws: WorkspaceTables, task: Task) -> bool:
     """Choose the task's targets (RoutingTarget, TaskQueueSid or its workflow) and enter the first.
     False when skip_if took the task out of its workflow (the router cancels it)."""
+    return start_route(ws, task, choose_route(ws, task))
+
+
+def start_route(ws: WorkspaceTables, task: Task, route: Route | None) -> bool:
+    """``start_routing`` with the targets already chosen (a new task's, chosen once for its
+    ``task.created`` event and its routing)."""
     state = ws.task_routing.setdefault(task.sid, TaskRouting())
     ws.timers.cancel(lifecycle.TARGET, task.sid)
-    route = state.route = choose_route(ws, task)
+    state.route = route
     if route is None:
         task.task_queue_sid = None
         sync_task(ws, ws.index, task)
@@ -67,10 +73,9 @@ def choose_route(ws: WorkspaceTables, task: Task) -> Route | None:
     return None
 
 
-def first_queue(ws: WorkspaceTables, task: Task) -> TaskQueue | None:
-    """The queue a new task enters first (its first target's; skip_if is weighed when it enters),
-    which ``task.created`` already names, as recorded real callbacks show."""
-    route = choose_route(ws, task)
+def first_queue(ws: WorkspaceTables, route: Route | None) -> TaskQueue | None:
+    """The queue a new task enters first on ``route`` (its first target's; skip_if is weighed
+    when it enters), which ``task.created`` already names, as recorded real callbacks show."""
     queue_sid = route.targets[0].queue_sid if route is not None and route.targets else None
     return ws.task_queues.get(queue_sid) if queue_sid else None
 

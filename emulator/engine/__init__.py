@@ -30,7 +30,9 @@ Module map (lower modules never import higher ones; ``tests/test_engine_structur
 - ``router``           coordination only: hooks, the work queue's drain, offers, reservation updates,
                        and the one table from timer kind to handler
 - ``backend``          ``Backend``: accounts and their workspaces, the lock, assembly of the above
-- ``queries``          list filters of the REST resources
+- ``listing``          lists read a page at a time: a table's derived order (positions, dates) or a
+                       list made whole
+- ``queries``          list filters of the REST resources (a record test and an order each)
 - ``history``          the digested event history statistics read from (derived state)
 - ``statistics``       real-time and cumulative statistics
 

@@ -1,11 +1,12 @@
 """Lists read a page at a time: what ``GET .../Tasks`` and the other lists hand the renderer.
 
-A filtered or ordered list has to look at every record anyway, so it is a plain list
-(``Items``). An unfiltered list in creation order is the table itself: ``Table`` serves a page
-from a derived index of the table's keys and their positions, so a page (the first one, or one
-keyed by a ``PageToken``) costs the page's size, not the table's. Events filtered by time alone
-are one run of that order (the log is written in time order): ``Table.window`` finds its ends by
-the dates the index keeps beside the keys.
+An ordered list (``Ordering``) has to be sorted whole, so it is a plain list (``Items``). A list
+in creation order is the table itself: ``Table`` serves a page from a derived index of the
+table's keys and their positions, testing records against the list's filters as it fills the
+page, so a page (the first one, or one keyed by a ``PageToken``) costs the records it looks at
+(its own size when every record passes), not the table's length. Events are listed within a time
+window, which is one run of that order (the log is written in time order): ``Table.window`` finds
+its ends by the dates the index keeps beside the keys.
 
 The index is derived state: made on first use, kept in step as records are appended (new keys
 are at the end of a table, so finding them costs their number), and rebuilt when deletions have
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -137,6 +139,7 @@ class _Order:
 
 
 _ORDERS: weakref.WeakKeyDictionary[Any, dict[str, _Order]] = weakref.WeakKeyDictionary()
+_ORDERS_LOCK = threading.Lock()
 
 
 class Table(Listing):
@@ -154,9 +157,10 @@ class Table(Listing):
                  since: Any = None, until: Any = None) -> None:
         self.table = table = getattr(owner, name)
         self.test = test
-        orders = _ORDERS.get(owner)
-        if orders is None:
-            orders = _ORDERS[owner] = {}
+        with _ORDERS_LOCK:  # (each owner's tables change under its engine's lock; this guards the map)
+            orders = _ORDERS.get(owner)
+            if orders is None:
+                orders = _ORDERS[owner] = {}
         order = orders.get(name)
         if order is None or order.table is not table or order.stamp is not stamp:
             order = _Order(table, stamp)

@@ -312,10 +312,23 @@ def served(desk):
     yield desk, server.url.replace("http://", "ws://") + "/v1/wschannels"
 
 
+class _Client(simple_websocket.Client):
+    """simple_websocket's client, keeping frames that arrive in the same read as the 101 answer.
+
+    The server sends ``init`` as soon as the upgrade is done; on a loaded machine it can reach
+    the client together with the 101 answer. simple_websocket 1.1 leaves such a frame unparsed
+    in its protocol buffer until more data arrives (the next heartbeat, 10 s later); Node's
+    ``ws``, which the Worker SDK uses, reads it at once, and so does this client."""
+
+    def handshake(self):
+        super().handshake()
+        self.connected = self._handle_events()
+
+
 def _connect(url: str, token: str, **query) -> simple_websocket.Client:
     params = "&".join(f"{k}={v}" for k, v in {"token": token, "closeExistingSessions": "false",
                                                "clientVersion": "2.1.1", **query}.items())
-    return simple_websocket.Client(f"{url}?{params}")
+    return _Client(f"{url}?{params}")
 
 
 def _frame(sock, timeout=10.0) -> dict:

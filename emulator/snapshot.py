@@ -60,10 +60,13 @@ from . import errors
 from .clock import Clock, utc
 from .engine import lifecycle
 from .engine import validation as v
+from .engine.events import stored_layout
 from .engine.expressions import parse as parse_expression
 from .engine.state import (
+    ORIGIN,
     Activity,
     Event,
+    EventLayout,
     Reservation,
     ReservationStatus,
     Route,
@@ -75,7 +78,6 @@ from .engine.state import (
     Worker,
     WorkerChannel,
     Workflow,
-    event_shape,
 )
 from .engine.workflow_config import Target, WorkflowConfiguration
 from .engine.workspace import Workspace
@@ -143,7 +145,6 @@ EVENT_FIELDS = ("sid", "event_type", "description", "resource_type", "resource_s
                 "actor_sid", "actor_path", "event_date")
 # An event row: these columns, then the event's data values in the order of its shape's names.
 EVENT_COLUMNS = (*EVENT_FIELDS, "shape")
-_event_head = attrgetter(*EVENT_FIELDS[:-1])
 WORKSPACE_FIELDS = ("sid", "friendly_name", "event_callback_url", "events_filter", "multi_task_enabled",
                     "prioritize_queue_order", "date_created", "date_updated", "default_activity_sid",
                     "timeout_activity_sid")
@@ -226,14 +227,19 @@ _DATES = frozenset(("date_created", "date_updated", "date_status_changed", "virt
 
 def _rows(fields: tuple[str, ...], records, iso: _Instants) -> list[dict]:
     """Each record's field values as an object, its instants as text."""
-    dates = [name for name in fields if name in _DATES]
-    rows = []
-    for values in records:
-        row = dict(zip(fields, values, strict=True))
-        for name in dates:
-            row[name] = iso[row[name]]
-        rows.append(row)
-    return rows
+    make = _row_maker(fields)
+    return [make(values, iso) for values in records]
+
+
+@functools.cache
+def _row_maker(fields: tuple[str, ...]):
+    """A function of a record's field values (and the instants' texts) giving its object, written
+    out for ``fields``: one dict display per record rather than a zip and an update per instant."""
+    items = ", ".join(f"{name!r}: iso[v[{i}]]" if name in _DATES else f"{name!r}: v[{i}]"
+                      for i, name in enumerate(fields))
+    scope: dict = {}
+    exec(f"def make(v, iso):\n    return {{{items}}}\n", scope)  # (field names are constants of this module)
+    return scope["make"]
 
 
 def _encode_workspace(copy: tuple, iso: _Instants) -> dict:
@@ -265,16 +271,67 @@ def _encode_workspace(copy: tuple, iso: _Instants) -> dict:
     return doc
 
 
+class _EventRows(dict):
+    """The row function of each layout met while encoding (layouts are shared objects: by identity),
+    and the shapes their names make."""
+
+    def __init__(self, iso: _Instants) -> None:
+        super().__init__()
+        self.iso = iso
+        self.shapes: dict[tuple[str, ...], int] = {}
+
+    def __missing__(self, layout: EventLayout):
+        shape = self.shapes.setdefault(layout.names, len(self.shapes))
+        row = self[layout] = _event_row(layout, shape, self.iso)
+        return row
+
+
 def _encode_events(events: list[Event], iso: _Instants) -> dict:
-    shapes: dict[Any, int] = {}  # shapes are shared objects: by identity
-    rows: list[list] = []
-    append, head = rows.append, _event_head
-    for e in events:
-        index = shapes.get(e.shape)
-        if index is None:
-            index = shapes[e.shape] = len(shapes)
-        append([*head(e), iso[e.event_date], index, *e.values])
-    return {"columns": list(EVENT_COLUMNS), "shapes": [list(shape.names) for shape in shapes], "rows": rows}
+    encoders = _EventRows(iso)
+    rows = [encoders[e[1]](e) for e in events]  # (e[1]: the event's layout)
+    return {"columns": list(EVENT_COLUMNS), "shapes": [list(names) for names in encoders.shapes], "rows": rows}
+
+
+def _event_row(layout: EventLayout, shape: int, iso: _Instants):
+    """A function of an event giving its row (``EVENT_COLUMNS``, then the values),
+    written out for the layout: the texts an event keeps as parts are built here, once per event
+    and snapshot, so the per-event work is one call."""
+    def value(position: tuple[int, int], blank: bool) -> str:
+        text = f"p[{position[0]}][{position[1]}]"
+        return f"b({text})" if blank else text
+
+    def text(spec) -> str:
+        if spec is None:
+            return "None"
+        template, sources, nullable = spec
+        if template is None:
+            return value(sources[0], False)
+        pieces = [piece.replace("%%", "%").replace("{", "{{").replace("}", "}}") for piece in template.split("%s")]
+        if not sources:
+            return repr(pieces[0])
+        # an f-string: the fastest way to build the text (its values are strings)
+        fields = [f"{{{value(source, blank)}}}" for source, blank in zip(sources, nullable, strict=True)]
+        return "f" + repr("".join(piece + field for piece, field in zip(pieces, [*fields, ""], strict=True)))
+
+    description, resource_sid, resource_path = layout.texts
+    actor = f"'workspace', p[{ORIGIN}][0], ''" if layout.actor is None else \
+        f"*p[{layout.actor[0]}][{layout.actor[1]}:{layout.actor[1] + 3}]"
+    values: list[str] = []
+    for part, index in layout.positions.values():
+        if part not in layout.whole:
+            values.append(f"p[{part}][{index}]")
+        elif index == 0:
+            values.append(f"*p[{part}]")
+    source = (f"def row(p):\n    return [p[0], {layout.event_type!r}, {text(description)}, "
+              f"{layout.resource_type!r}, {text(resource_sid)}, {text(resource_path)}, {actor}, iso[p[2]], {shape}, "
+              f"{', '.join(values)}]\n")
+    scope: dict = {"b": _blank, "iso": iso}
+    exec(source, scope)  # made of the layout's positions and texts (repr() quotes the texts)
+    return scope["row"]
+
+
+def _blank(value):
+    return "" if value is None else value
 
 
 def _reservation_extras(r: Reservation) -> dict:
@@ -758,18 +815,30 @@ class _Builder:
         return ws
 
     def events(self, ws: Workspace, table: dict, common: tuple[str, str]) -> None:
-        shapes = [event_shape(tuple(names)) for names in table["shapes"]]
+        columns = table["columns"]
+        names = [tuple(shape) for shape in table["shapes"]]
+        layouts: dict[tuple, EventLayout] = {}
         instants: dict[str, datetime] = {}  # events logged at one instant share it
         table_ = ws.events
         fixed = len(EVENT_FIELDS)
+        origin = (common[1], ws.friendly_name, common[0])  # (a stored event's texts are its own)
+        texts = itemgetter(*range(2, 9))  # description .. actor_path
+        at = {name: columns.index(name) for name in ("event_type", "resource_type")}
         for row in table["rows"]:
             text = row[fixed - 1]
             instant = instants.get(text)
             if instant is None:
                 instant = instants[text] = _instant(text)
+            shape = row[fixed]
+            key = (row[at["event_type"]], row[at["resource_type"]], shape)
+            layout = layouts.get(key)
+            if layout is None:
+                layout = layouts[key] = stored_layout(key[0], key[1], names[shape])
+            values = tuple(row[fixed + 1:])
+            description, resource_type, resource_sid, resource_path, actor_type, actor_sid, actor_path = texts(row)
             table_[self.unique(row[0])] = Event(
-                row[0], *common, row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], instant,
-                shapes[row[fixed]], tuple(row[fixed + 1:]))
+                row[0], layout, instant,
+                (origin, values, (description, resource_sid, resource_path, actor_type, actor_sid, actor_path)))
 
     def transfers(self, ws: Workspace, rows: list, common: tuple[str, str]) -> None:
         for x in rows:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .state import Event, ReservationStatus
+from .state import ORIGIN, Event, EventLayout, ReservationStatus, TextSpec
 
 if TYPE_CHECKING:
     from .tables import WorkspaceTables
@@ -199,100 +199,123 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 # --- rendering ------------------------------------------------------------------------------------
-def _task_group(ws: "WorkspaceTables", s: dict) -> dict:
+# Each group renders as (names, values): ``names`` one of these constant tuples, ``values`` a tuple.
+# A task's group is two parts: what is the task's own (its SID and attributes) and the rest, which
+# many tasks have alike (age, priority, status, channel, addons): shared between tasks.
+_TASK_HEAD = GROUP_FIELDS["task"][:2]
+_TASK_STATE = GROUP_FIELDS["task"][2:8]
+_TASK_CANCELED = (*_TASK_STATE, "TaskCanceledReason")
+_TASK_COMPLETED = (*_TASK_STATE, "TaskCompletedReason")
+_TASK_SID = ("TaskSid",)
+_WORKER_SID = ("WorkerSid",)
+_NO_WORKFLOW = (None, None)
+_NOTHING: tuple = ()
+_NONE: tuple = ((), ())
+Group = tuple[tuple[str, ...], tuple]
+
+
+def _task_parts(ws: "WorkspaceTables", s: dict) -> tuple[Group, Group]:
     task = s.get("task")
     if task is None:  # a transfer of a task that is gone
-        return {"TaskSid": s["transfer"].task_sid}
+        return (_TASK_SID, (s["transfer"].task_sid,)), _NONE
     channel = ws.task_channels.get(task.task_channel_sid)
-    fields = {"TaskSid": task.sid, "TaskAttributes": task.attributes, "TaskAge": ws.task_age(task),
-              "TaskPriority": task.priority, "TaskAssignmentStatus": task.assignment_status,
-              "TaskChannelSid": task.task_channel_sid, "TaskChannelUniqueName": channel.unique_name if channel else None,
-              "TaskAddons": task.addons}
+    state = (ws.task_age(task), task.priority, task.assignment_status, task.task_channel_sid,
+             channel.unique_name if channel else None, task.addons)
+    head = (_TASK_HEAD, (task.sid, task.attributes))
     # only a task that has such a reason carries the field (recorded bodies of tasks without one have neither)
     if task.reason is not None and task.assignment_status == "canceled":
-        fields["TaskCanceledReason"] = task.reason
+        return head, (_TASK_CANCELED, (*state, task.reason))
     if task.reason is not None and task.assignment_status == "completed":
-        fields["TaskCompletedReason"] = task.reason
-    return fields
+        return head, (_TASK_COMPLETED, (*state, task.reason))
+    return head, (_TASK_STATE, state)
 
 
-def _queue(queue) -> dict:
-    return {"TaskQueueSid": queue.sid, "TaskQueueName": queue.friendly_name,
-            "TaskQueueTargetExpression": queue.target_workers}
+def _queue(queue) -> Group:
+    return _QUEUE, (queue.sid, queue.friendly_name, queue.target_workers)
 
 
-def _workflow(workflow) -> dict:
-    return {"WorkflowSid": workflow.sid, "WorkflowName": workflow.friendly_name}
-
-
-def _worker(ws: "WorkspaceTables", worker) -> dict:
+def _worker(ws: "WorkspaceTables", worker) -> Group:
     activity = ws.activities.get(worker.activity_sid)
-    return {"WorkerSid": worker.sid, "WorkerName": worker.friendly_name, "WorkerAttributes": worker.attributes,
-            "WorkerActivitySid": worker.activity_sid, "WorkerActivityName": activity.friendly_name if activity else None,
-            "WorkerVersion": worker.version, "OperatingUnitSid": OPERATING_UNIT_SID}
+    return _WORKER, (worker.sid, worker.friendly_name, worker.attributes, worker.activity_sid,
+                     activity.friendly_name if activity else None, worker.version, OPERATING_UNIT_SID)
 
 
-def _task_workflow_group(ws: "WorkspaceTables", s: dict) -> dict:
+def _task_workflow_group(ws: "WorkspaceTables", s: dict) -> Group:
     workflow = s.get("workflow")
     # the reference lists WorkflowSid with every task event: a task routed without a workflow
     # (RoutingTarget, TaskQueueSid) sends it empty
-    return _workflow(workflow) if workflow is not None else dict.fromkeys(_WORKFLOW)
+    return _WORKFLOW, ((workflow.sid, workflow.friendly_name) if workflow is not None else _NO_WORKFLOW)
 
 
-def _activity_change_group(ws: "WorkspaceTables", s: dict) -> dict:
+def _worker_group(ws: "WorkspaceTables", s: dict) -> Group:
+    worker = s.get("worker")
+    if worker is not None:
+        return _worker(ws, worker)
+    reservation = s.get("reservation")
+    # a reservation whose worker has been deleted still names it
+    return (_WORKER_SID, (reservation.worker_sid,)) if reservation is not None else _NONE
+
+
+def _activity_change_group(ws: "WorkspaceTables", s: dict) -> Group:
     previous, ms = s.get("previous_activity"), int(s.get("elapsed_ms", 0))
-    return {"WorkerTimeInPreviousActivity": ms // 1000, "WorkerTimeInPreviousActivityMs": ms,
-            "WorkerPreviousActivitySid": previous.sid if previous else None,
-            "WorkerPreviousActivityName": previous.friendly_name if previous else None}
+    return GROUP_FIELDS["activity_change"], (ms // 1000, ms, previous.sid if previous else None,
+                                             previous.friendly_name if previous else None)
 
 
-def _worker_channel_group(ws: "WorkspaceTables", s: dict) -> dict:
+def _worker_channel_group(ws: "WorkspaceTables", s: dict) -> Group:
     channel = s["channel"]
     task_channel = ws.task_channels.get(channel.task_channel_sid)
-    return {"WorkerChannelAvailable": channel.available,
-            "WorkerChannelAvailableCapacity": ws.channel_available_capacity_percentage(channel),
-            "WorkerChannelPreviousCapacity": s.get("previous_capacity"),
-            "TaskChannelSid": channel.task_channel_sid,
-            "TaskChannelUniqueName": task_channel.unique_name if task_channel else None,
-            "WorkerChannelTaskCount": channel.assigned_tasks}
+    return GROUP_FIELDS["worker_channel"], (
+        channel.available, ws.channel_available_capacity_percentage(channel), s.get("previous_capacity"),
+        channel.task_channel_sid, task_channel.unique_name if task_channel else None, channel.assigned_tasks)
 
 
-def _filter_group(ws: "WorkspaceTables", s: dict) -> dict:
+def _filter_group(ws: "WorkspaceTables", s: dict) -> Group:
     matched = s.get("filter")
     if matched is None or matched.name == DEFAULT_FILTER_NAME:
-        return {}
+        return _NONE
     # recorded: WorkflowFilterExpression is a JSON list of the filter's expression
-    return {"WorkflowFilterName": matched.name, "WorkflowFilterExpression": json.dumps([matched.expression.text])}
+    return GROUP_FIELDS["filter"], (matched.name, json.dumps([matched.expression.text]))
 
 
-_RENDER: dict[str, Callable[["WorkspaceTables", dict], dict]] = {
-    "task": _task_group,
-    "task_queue": lambda ws, s: _queue(s["queue"]) if s.get("queue") is not None else {},
+def _activity_group(ws: "WorkspaceTables", s: dict) -> Group:
+    a = s["activity"]
+    return GROUP_FIELDS["activity"], (a.sid, a.friendly_name, a.available)
+
+
+def _task_channel_group(ws: "WorkspaceTables", s: dict) -> Group:
+    c = s["task_channel"]
+    return GROUP_FIELDS["task_channel"], (c.sid, c.friendly_name, c.unique_name, bool(c.channel_optimized_routing))
+
+
+_RENDER: dict[str, Callable[["WorkspaceTables", dict], Group]] = {
+    "task": lambda ws, s: _task_parts(ws, s)[0],  # (render() takes both parts: _task_parts)
+    "task_queue": lambda ws, s: _queue(s["queue"]) if s.get("queue") is not None else _NONE,
     "task_workflow": _task_workflow_group,
-    "worker": lambda ws, s: _worker(ws, s["worker"]) if s.get("worker") is not None else
-    # a reservation whose worker has been deleted still names it
-    ({"WorkerSid": s["reservation"].worker_sid} if s.get("reservation") is not None else {}),
-    "holder": lambda ws, s: _worker(ws, s["holder"]) if s.get("holder") is not None else {},
-    "reservation": lambda ws, s: {"ReservationSid": s["reservation"].sid},
+    "worker": _worker_group,
+    "holder": lambda ws, s: _worker(ws, s["holder"]) if s.get("holder") is not None else _NONE,
+    "reservation": lambda ws, s: (GROUP_FIELDS["reservation"], (s["reservation"].sid,)),
     "activity_change": _activity_change_group,
     "worker_channel": _worker_channel_group,
-    "activity": lambda ws, s: {"ActivitySid": s["activity"].sid, "ActivityName": s["activity"].friendly_name,
-                               "ActivityAvailable": s["activity"].available},
-    "task_channel": lambda ws, s: {
-        "TaskChannelSid": s["task_channel"].sid, "TaskChannelName": s["task_channel"].friendly_name,
-        "TaskChannelUniqueName": s["task_channel"].unique_name,
-        "TaskChannelOptimizedRouting": bool(s["task_channel"].channel_optimized_routing)},
+    "activity": _activity_group,
+    "task_channel": _task_channel_group,
     "queue": lambda ws, s: _queue(s["queue"]),
-    "operating_unit": lambda ws, s: {"OperatingUnitSid": OPERATING_UNIT_SID},
-    "queue_expression": lambda ws, s: {"TaskQueueSid": s["queue"].sid,
-                                       "TaskQueueTargetExpression": s["queue"].target_workers},
-    "workflow": lambda ws, s: _workflow(s["workflow"]),
+    "operating_unit": lambda ws, s: (GROUP_FIELDS["operating_unit"], (OPERATING_UNIT_SID,)),
+    "queue_expression": lambda ws, s: (GROUP_FIELDS["queue_expression"], (s["queue"].sid, s["queue"].target_workers)),
+    "workflow": lambda ws, s: (_WORKFLOW, (s["workflow"].sid, s["workflow"].friendly_name)),
     "filter": _filter_group,
 }
 assert set(_RENDER) == set(GROUP_FIELDS)
 
-# Where each kind of resource lives under its workspace (the Events resource's ``resource_url``).
-_PATHS: dict[str, Callable[[Any], str]] = {
+# Where each kind of resource lives under its workspace (the Events resource's ``resource_url``),
+# with the fields its path is made of.
+_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "task": ("Tasks/%s", ("TaskSid",)), "reservation": ("Tasks/%s/Reservations/%s", ("TaskSid", "ReservationSid")),
+    "worker": ("Workers/%s", ("WorkerSid",)), "activity": ("Activities/%s", ("ActivitySid",)),
+    "task_channel": ("TaskChannels/%s", ("TaskChannelSid",)), "queue": ("TaskQueues/%s", ("TaskQueueSid",)),
+    "workflow": ("Workflows/%s", ("WorkflowSid",)),
+}
+_PATH_OF: dict[str, Callable[[Any], str]] = {
     "task": lambda t: f"Tasks/{t.sid}", "reservation": lambda r: f"Tasks/{r.task_sid}/Reservations/{r.sid}",
     "worker": lambda w: f"Workers/{w.sid}", "activity": lambda a: f"Activities/{a.sid}",
     "task_channel": lambda c: f"TaskChannels/{c.sid}", "queue": lambda q: f"TaskQueues/{q.sid}",
@@ -300,6 +323,10 @@ _PATHS: dict[str, Callable[[Any], str]] = {
 }
 _TABLES = {"task": "tasks", "reservation": "reservations", "worker": "workers", "activity": "activities",
            "task_channel": "task_channels", "queue": "task_queues", "workflow": "workflows"}
+# The field holding the SID of each kind of resource, and of each subject an event names.
+_SID_FIELDS = {"task": "TaskSid", "reservation": "ReservationSid", "worker": "WorkerSid", "activity": "ActivitySid",
+               "task_channel": "TaskChannelSid", "queue": "TaskQueueSid", "workflow": "WorkflowSid",
+               "workspace": "WorkspaceSid"}
 HOLDING = (ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING, ReservationStatus.COMPLETED)
 
 
@@ -325,52 +352,139 @@ def subjects_of(ws: "WorkspaceTables", kind: EventKind, given: dict) -> dict:
     return s
 
 
-def _names(ws: "WorkspaceTables", s: dict) -> dict:
-    def attr(key: str, name: str):
-        value = s.get(key)
-        return getattr(value, name, "") if value is not None else ""
-
-    worker_activity = ws.activities.get(attr("worker", "activity_sid")) if s.get("worker") is not None else None
-    return {"task_sid": attr("task", "sid"), "reservation_sid": attr("reservation", "sid"),
-            "worker_name": attr("worker", "friendly_name"), "queue_name": attr("queue", "friendly_name"),
-            "workflow_name": attr("workflow", "friendly_name"), "activity_name": attr("activity", "friendly_name"),
-            "task_channel_name": attr("task_channel", "unique_name"), "workspace_name": ws.friendly_name,
-            "transfer_sid": attr("transfer", "sid"),
-            "worker_activity_name": worker_activity.friendly_name if worker_activity else ""}
+def _attr(key: str, name: str) -> Callable[["WorkspaceTables", dict], Any]:
+    def value(ws: "WorkspaceTables", s: dict):
+        subject = s.get(key)
+        return getattr(subject, name, "") if subject is not None else ""
+    return value
 
 
-@dataclass
-class Rendered:
-    """What ``WorkspaceTables.record`` stores of one event."""
-
-    description: str
-    resource_type: str
-    resource_sid: str
-    resource_path: str | None
-    data: dict
-    subjects: dict
+def _worker_activity_name(ws: "WorkspaceTables", s: dict) -> str:
+    worker = s.get("worker")
+    activity = ws.activities.get(worker.activity_sid) if worker is not None else None
+    return activity.friendly_name if activity else ""
 
 
-def render(ws: "WorkspaceTables", event_type: str, given: dict) -> Rendered:
+def _workspace_name(ws: Any, s: dict) -> str:
+    return ws.friendly_name
+
+
+# What each name of a description stands for: the field of the data that holds it (the same value,
+# as of the event), and how to find it from the subjects when an event's data does not hold it.
+_NAMES: dict[str, tuple[str | None, Callable[["WorkspaceTables", dict], Any]]] = {
+    "task_sid": ("TaskSid", _attr("task", "sid")),
+    "reservation_sid": ("ReservationSid", _attr("reservation", "sid")),
+    "worker_name": ("WorkerName", _attr("worker", "friendly_name")),
+    "queue_name": ("TaskQueueName", _attr("queue", "friendly_name")),
+    "workflow_name": ("WorkflowName", _attr("workflow", "friendly_name")),
+    "activity_name": ("ActivityName", _attr("activity", "friendly_name")),
+    "task_channel_name": ("TaskChannelUniqueName", _attr("task_channel", "unique_name")),
+    "workspace_name": ("WorkspaceName", _workspace_name),
+    "transfer_sid": (None, _attr("transfer", "sid")),
+    "worker_activity_name": ("WorkerActivityName", _worker_activity_name),
+}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_NULLABLE = frozenset(("WorkflowName", "WorkerActivityName"))
+
+
+def _layout(kind: EventKind, has_path: bool, groups: list[Group]) -> tuple[EventLayout, tuple]:
+    """The layout of ``kind``'s events with these groups, and the functions ``(ws, subjects)``
+    giving the values its texts need that the data does not hold (kept as the last part)."""
+    names: list[str] = ["WorkspaceSid", "WorkspaceName"]
+    positions: list[tuple[int, int]] = [(ORIGIN, 0), (ORIGIN, 1)]
+    for part, (group_names, _) in enumerate(groups, start=ORIGIN + 1):
+        names += group_names
+        positions += [(part, i) for i in range(len(group_names))]
+    if len(set(names)) != len(names):
+        raise AssertionError(f"{kind.event_type}: a field in two groups")
+    at = dict(zip(names, positions, strict=True))
+    extras: list[Callable[["WorkspaceTables", dict], Any]] = []
+    extra_part = ORIGIN + 1 + len(groups)
+
+    def source(field: str | None, find: Callable[["WorkspaceTables", dict], Any]) -> tuple[int, int]:
+        if field is not None and field in at:
+            return at[field]
+        extras.append(find)
+        return (extra_part, len(extras) - 1)
+
+    resource = kind.resource
+    placeholders = _PLACEHOLDER.findall(kind.description)
+    description = [source(*_NAMES[name]) for name in placeholders]
+    # a name the data may hold as None (a task without a workflow, a worker's deleted activity) shows as ""
+    nullable = tuple(_NAMES[name][0] in _NULLABLE and _NAMES[name][0] in at for name in placeholders)
+    template = _PLACEHOLDER.sub("%s", kind.description.replace("%", "%%"))
+    resource_sid = at["WorkspaceSid"] if resource == "workspace" else source(
+        _SID_FIELDS[resource], lambda ws, s: s[resource].sid if s.get(resource) is not None else s["transfer"].task_sid)
+    path: TextSpec | None = None  # (the resource was gone when the event was logged)
+    if has_path and resource == "workspace":
+        path = ("", (), ())
+    elif has_path:
+        path_template, fields = _PATHS[resource]
+        if all(field in at for field in fields):
+            path = (path_template, tuple(at[field] for field in fields), (False,) * len(fields))
+        else:
+            path = (None, (source(None, lambda ws, s: _PATH_OF[resource](s[resource])),), (False,))
+    subjects = [(subject, at[field]) for subject, field in _SID_FIELDS.items() if field in at and subject != "workspace"]
+    if kind.event_type.startswith("task.transfer-"):
+        subjects.append(("transfer", source(None, _attr("transfer", "sid"))))
+    layout = EventLayout(kind.event_type, kind.resource_type, tuple(names), tuple(positions),
+                         description=(template, tuple(description), nullable),
+                         resource_sid=(None, (resource_sid,), (False,)), resource_path=path, subjects=tuple(subjects),
+                         whole=tuple(range(ORIGIN + 1, extra_part)))
+    return layout, tuple(extras)
+
+
+_LAYOUTS: dict[tuple, tuple[EventLayout, tuple]] = {}
+
+
+def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLayout, tuple]:
     """One event of the catalogue about ``given`` subjects (keyword: ``task``, ``reservation``,
     ``worker``, ``queue``, ``workflow``, ``activity``, ``task_channel``, ``channel`` with
-    ``previous_capacity``, ``previous_activity`` with ``elapsed_ms``, ``filter``)."""
+    ``previous_capacity``, ``previous_activity`` with ``elapsed_ms``, ``filter``, ``transfer``):
+    its layout and the values of its groups (the parts after the workspace's origin)."""
     kind = CATALOGUE[event_type]
     s = subjects_of(ws, kind, given)
-    data: dict = {}
+    groups: list[Group] = []
     for group in kind.groups:
-        data.update(_RENDER[group](ws, s))
-    path: str | None = ""
+        if group == "task":
+            groups += _task_parts(ws, s)
+        else:
+            groups.append(_RENDER[group](ws, s))
     if kind.resource == "workspace":
-        sid = ws.sid
+        has_path = True
     else:
         resource = s.get(kind.resource)
         sid = resource.sid if resource is not None else s["transfer"].task_sid
-        path = _PATHS[kind.resource](resource) if sid in getattr(ws, _TABLES[kind.resource]) else None
-    sids = {name: value.sid for name, value in s.items() if getattr(value, "sid", None)}
-    return Rendered(kind.description.format(**_names(ws, s)), kind.resource_type, sid, path, data, sids)
+        has_path = sid in getattr(ws, _TABLES[kind.resource])
+    key = (event_type, has_path, *[names for names, _ in groups])
+    found = _LAYOUTS.get(key)
+    if found is None:
+        found = _LAYOUTS[key] = _layout(kind, has_path, groups)
+    layout, extras = found
+    values = [values for _, values in groups]
+    if extras:
+        values.append(tuple(find(ws, s) for find in extras))
+    return layout, tuple(values)
 
 
+def stored_layout(event_type: str, resource_type: str, names: tuple[str, ...]) -> EventLayout:
+    """The layout of an event read back as stored (a snapshot's row): its data one part after the
+    origin, its texts and actor a second part ``(description, resource_sid, resource_path,
+    actor_type, actor_sid, actor_path)``, kept as they were written."""
+    key = ("stored", event_type, resource_type, names)
+    found = _LAYOUTS.get(key)
+    if found is None:
+        data, texts = ORIGIN + 1, ORIGIN + 2
+        positions = tuple((data, i) for i in range(len(names)))
+        at = dict(zip(names, positions, strict=True))
+        subjects = tuple((subject, at[field]) for subject, field in _SID_FIELDS.items()
+                         if field in at and subject != "workspace")
+        layout = EventLayout(event_type, resource_type, names, positions,
+                             description=(None, ((texts, 0),), (False,)), resource_sid=(None, ((texts, 1),), (False,)),
+                             resource_path=(None, ((texts, 2),), (False,)), actor=(texts, 3), subjects=subjects,
+                             whole=(data,))
+        found = _LAYOUTS[key] = (layout, ())
+    return found[0]
 
 
 def event_data(event: Event) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 # Task assignment statuses (https://www.twilio.com/docs/taskrouter/lifecycle-task-state)
@@ -212,77 +213,195 @@ class Transfer:
     reservation_sid: str | None = None
 
 
-class EventShape:
-    """The field names of an event's data, in order, shared by every event with the same names.
-
-    An event keeps only its values (a tuple); a workspace logs about ten events per task, and a
-    dict per event was most of what a finished task left behind."""
-
-    __slots__ = ("names", "positions")
-
-    def __init__(self, names: tuple[str, ...] = ()) -> None:
-        self.names = names
-        self.positions = {name: i for i, name in enumerate(names)}
+Position = tuple[int, int]  # (part, index) of a value among an event's parts
+# A text of an event: a ``%s`` template filled from values (those marked in the third member may be
+# None, which shows as ""), or with template None, one value as it is.
+TextSpec = tuple[str | None, tuple[Position, ...], tuple[bool, ...]]
 
 
-_SHAPES: dict[tuple[str, ...], EventShape] = {}
+class EventLayout:
+    """What the events of one type with the same field names share: the names of their field data
+    and where each value sits among an event's parts, where its texts come from, and its type.
+
+    An event keeps only its parts (after its SID, layout and date, from ``ORIGIN``): first its workspace's ``origin``
+    (``(workspace_sid, workspace_name, account_sid)``, shared by the workspace's events while its
+    name stands), then one tuple per field group of the catalogue (shared between events whose
+    values are equal: a queue's, a workflow's, a worker's), then any values a text needs that the
+    data does not hold. The description, resource SID and path are built from those when read: a
+    workspace logs about ten events per task, and texts and a dict per event were most of what a
+    finished task left behind. ``events.py`` builds layouts; a position is an index into the
+    event, whose parts start at ``ORIGIN``."""
+
+    __slots__ = ("event_type", "resource_type", "names", "positions", "texts", "actor", "subjects", "whole",
+                 "flat", "description", "resource_sid", "resource_path")
+
+    def __init__(self, event_type: str, resource_type: str, names: tuple[str, ...],
+                 positions: tuple[Position, ...], *, description: TextSpec, resource_sid: TextSpec,
+                 resource_path: TextSpec | None, actor: Position | None = None,
+                 subjects: tuple[tuple[str, Position], ...] = (), whole: tuple[int, ...] = ()) -> None:
+        self.event_type = event_type
+        self.resource_type = resource_type
+        self.names = names  # the data's field names, in order
+        self.positions = dict(zip(names, positions, strict=True))  # name -> (part, index)
+        self.texts = (description, resource_sid, resource_path)  # resource_path None: the resource was gone
+        # where (actor_type, actor_sid, actor_path) start among the parts; None: the workspace
+        self.actor = actor
+        self.subjects = subjects  # ((subject, position of its SID), ...)
+        self.whole = whole  # the parts whose every value is data (in order)
+        # functions of the parts
+        self.flat = _flat(positions)  # the data's values in order
+        self.description = _text(description)
+        self.resource_sid = _text(resource_sid)
+        self.resource_path = _text(resource_path) if resource_path is not None else _nothing
 
 
-def event_shape(names: tuple[str, ...]) -> EventShape:
-    """The one shared ``EventShape`` of these field names."""
-    shape = _SHAPES.get(names)
-    if shape is None:
-        shape = _SHAPES.setdefault(names, EventShape(names))
-    return shape
+def _nothing(parts: tuple) -> None:
+    return None
 
 
-@dataclass(eq=False, slots=True)
-class Event:
-    """One entry of the Events resource. Its field data (the callback's PascalCase fields) is
-    ``values`` under the names of ``shape``; ``data`` builds the dict when it is rendered and
-    ``get`` reads one field."""
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
 
-    sid: str
-    account_sid: str
-    workspace_sid: str
-    event_type: str
-    description: str
-    resource_type: str
-    resource_sid: str
-    resource_path: str | None
-    actor_type: str
-    actor_sid: str
-    actor_path: str | None
-    event_date: datetime
-    shape: EventShape = field(default_factory=EventShape)
-    values: tuple = ()
-    # the SIDs of what the event is about, by subject ("task", "reservation", "worker", "queue",
-    # ...): kept compact the same way, ``subjects`` builds the dict
-    subject_shape: EventShape = field(default_factory=EventShape)
-    subject_values: tuple = ()
+
+def _text(spec: TextSpec) -> Any:
+    template, sources, _ = spec
+    if template is None:
+        ((p, i),) = sources
+        return lambda parts: parts[p][i]
+    if not sources:
+        return lambda parts: template
+    if len(sources) == 1:
+        ((p, i),) = sources
+        return lambda parts: template % (_blank(parts[p][i]),)
+    return lambda parts: template % tuple([_blank(parts[p][i]) for p, i in sources])
+
+
+def _flat(positions: tuple[Position, ...]) -> Any:
+    """A function of an event's parts giving its data values in order: the leading values of parts,
+    concatenated, when the positions run through them in order (every layout ``events.py`` builds),
+    else each value picked."""
+    runs: list[list[int]] = []  # [part, how many of its first values], in order
+    for part, index in positions:
+        if runs and runs[-1][0] == part and index == runs[-1][1]:
+            runs[-1][1] += 1
+        elif index == 0 and all(r[0] != part for r in runs):
+            runs.append([part, 1])
+        else:
+            return lambda parts: tuple([parts[p][i] for p, i in positions])
+    slices = tuple((p, slice(0, n)) for p, n in runs)
+    if len(slices) == 1:
+        ((p, first),) = slices
+        return lambda parts: parts[p][first]
+    return lambda parts: tuple(chain.from_iterable([parts[p][n] for p, n in slices]))
+
+
+# Where an event's parts start in it (after its SID, layout and date): the position of its origin.
+ORIGIN = 3
+
+
+class Event(tuple):
+    """One entry of the Events resource, compact (see ``EventLayout``): a tuple of its SID, layout,
+    date and parts (the parts inline: no second object per event). The fields of the Events
+    resource and the callback are properties built when read; ``data`` builds the field data's dict
+    (the callback's PascalCase fields) and ``get`` reads one field. Events compare by identity."""
+
+    __slots__ = ()
+
+    def __new__(cls, sid: str, layout: EventLayout, event_date: datetime, parts: tuple | list) -> "Event":
+        return tuple.__new__(cls, (sid, layout, event_date, *parts))
+
+    def __getnewargs__(self) -> tuple:
+        return (self[0], self[1], self[2], self[ORIGIN:])
+
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+    @property
+    def sid(self) -> str:
+        return self[0]
+
+    @property
+    def layout(self) -> EventLayout:
+        return self[1]
+
+    @property
+    def event_date(self) -> datetime:
+        return self[2]
+
+    @property
+    def account_sid(self) -> str:
+        return self[ORIGIN][2]
+
+    @property
+    def workspace_sid(self) -> str:
+        return self[ORIGIN][0]
+
+    @property
+    def workspace_name(self) -> str:
+        """The workspace's name when the event was logged."""
+        return self[ORIGIN][1]
+
+    @property
+    def event_type(self) -> str:
+        return self[1].event_type
+
+    @property
+    def resource_type(self) -> str:
+        return self[1].resource_type
+
+    @property
+    def description(self) -> str:
+        return self[1].description(self)
+
+    @property
+    def resource_sid(self) -> str:
+        return self[1].resource_sid(self)
+
+    @property
+    def resource_path(self) -> str | None:
+        return self[1].resource_path(self)
+
+    @property
+    def actor_type(self) -> str:
+        at = self[1].actor
+        return "workspace" if at is None else self[at[0]][at[1]]
+
+    @property
+    def actor_sid(self) -> str:
+        at = self[1].actor
+        return self[ORIGIN][0] if at is None else self[at[0]][at[1] + 1]
+
+    @property
+    def actor_path(self) -> str | None:
+        at = self[1].actor
+        return "" if at is None else self[at[0]][at[1] + 2]
+
+    @property
+    def values(self) -> tuple:
+        """The field data's values, in the order of ``layout.names``."""
+        return self[1].flat(self)
 
     @property
     def data(self) -> dict:
-        return dict(zip(self.shape.names, self.values, strict=True))
-
-    @data.setter
-    def data(self, data: dict) -> None:  # (a snapshot written before events were compact)
-        self.shape = event_shape(tuple(data))
-        self.values = tuple(data.values())
+        layout = self[1]
+        return dict(zip(layout.names, layout.flat(self), strict=True))
 
     @property
     def subjects(self) -> dict:
-        return dict(zip(self.subject_shape.names, self.subject_values, strict=True))
-
-    @subjects.setter
-    def subjects(self, subjects: dict) -> None:
-        self.subject_shape = event_shape(tuple(subjects))
-        self.subject_values = tuple(subjects.values())
+        """The SIDs of what the event is about, by subject (``task``, ``reservation``, ``worker``,
+        ``queue``, ``workflow``, ``transfer``...)."""
+        found = {}
+        for name, (p, i) in self[1].subjects:
+            value = self[p][i]
+            if value:
+                found[name] = value
+        return found
 
     def get(self, name: str, default: Any = None) -> Any:
         """One field of the data, or ``default``."""
-        i = self.shape.positions.get(name)
-        return default if i is None else self.values[i]
+        at = self[1].positions.get(name)
+        return default if at is None else self[at[0]][at[1]]
 
 
 @dataclass(eq=False, slots=True)

@@ -8,7 +8,7 @@ the configuration resources in ``workspace.py``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,18 +32,22 @@ from .state import (
     Worker,
     WorkerChannel,
     Workflow,
-    event_shape,
 )
 from .workflow_config import WorkflowConfiguration
 
-_NO_SUBJECTS = event_shape(())
+# How many distinct group tuples events share in one generation of the table of them (a cache: the
+# tuples of the last two generations are found; dropping older ones only stops later events
+# sharing with them, and what recurs, a queue's or a worker's, is carried into each generation).
+EVENT_GROUPS_SHARED = 8192
 
 
 class WorkspaceTables:
     """One Workspace's records (Activities, TaskChannels, TaskQueues, Workers, Workflows, Tasks,
     Reservations, Events), its derived state, and the helpers its rules share."""
 
-    SNAPSHOT_TRANSIENT = {"_index": lambda: None, "_worker_names": lambda: None}
+    SNAPSHOT_TRANSIENT: dict[str, Callable[[], Any]] = {
+        "_index": lambda: None, "_worker_names": lambda: None, "_event_groups": lambda: ({}, {}),
+        "_event_origin": lambda: ("", "", "")}
 
     def __init__(self, ctx: Context, sid: str, account_sid: str, friendly_name: str, *,
                  event_callback_url: str | None = None, events_filter: str | None = None,
@@ -82,6 +86,9 @@ class WorkspaceTables:
         # casefolded worker name -> worker SID, so name uniqueness is a lookup, not a scan of the
         # workers (derived: built on first use, kept in step by the worker rules)
         self._worker_names: dict[str, str] | None = None
+        # what events share (see ``emit``; derived, a cache)
+        self._event_origin: tuple[str, str, str] = (sid, friendly_name, account_sid)
+        self._event_groups: tuple[dict[tuple, tuple], dict[tuple, tuple]] = ({}, {})  # (this generation, the last)
 
     # --- helpers ----------------------------------------------------------------------------
     @property
@@ -108,24 +115,24 @@ class WorkspaceTables:
         return lifecycle.channel_loads(live, self.tasks).get(channel.task_channel_sid, 0) if live else 0
 
     def emit(self, event_type: str, **subjects: Any) -> Event:
-        """Log that ``event_type`` happened to ``subjects`` (see ``events.render``): the catalogue
-        says what the event carries."""
-        r = ev.render(self, event_type, subjects)
-        return self.record(event_type, r.description, r.resource_type, r.resource_sid, r.resource_path, r.data,
-                           r.subjects)
-
-    def record(self, event_type: str, description: str, resource_type: str, resource_sid: str,
-               resource_path: str | None, data: dict, subjects: dict | None = None) -> Event:
-        """Log an event in the Events resource and hand it to the backend's outbox."""
-        event = Event(
-            sid=self.new_sid("EV"), account_sid=self.account_sid, workspace_sid=self.sid,
-            event_type=event_type, description=description, resource_type=resource_type,
-            resource_sid=resource_sid, resource_path=resource_path,
-            actor_type="workspace", actor_sid=self.sid, actor_path="",
-            event_date=self.now(), shape=event_shape(("WorkspaceSid", "WorkspaceName", *data)),
-            values=(self.sid, self.friendly_name, *data.values()),
-            subject_shape=event_shape(tuple(subjects)) if subjects else _NO_SUBJECTS,
-            subject_values=tuple(subjects.values()) if subjects else ())
+        """Log that ``event_type`` happened to ``subjects`` (see ``events.render``) in the Events
+        resource and hand it to the backend's outbox: the catalogue says what the event carries."""
+        layout, groups = ev.render(self, event_type, subjects)
+        origin = self._event_origin
+        if origin[1] != self.friendly_name or origin[0] != self.sid:
+            origin = self._event_origin = (self.sid, self.friendly_name, self.account_sid)
+        # a group's values equal to those of an earlier event are that event's tuple (a queue's,
+        # a workflow's, a worker's, a task's between its changes): kept once
+        young, old = self._event_groups
+        if len(young) > EVENT_GROUPS_SHARED:
+            young, old = self._event_groups = ({}, young)
+        parts = [origin]
+        for values in groups:
+            found = young.get(values)
+            if found is None:
+                found = young[values] = old.get(values, values)
+            parts.append(found)
+        event = Event(self.new_sid("EV"), layout, self.now(), parts)
         self.events[event.sid] = event
         if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
             # Events are kept 30 days; a timer drops them as they age (not the reads of the list).

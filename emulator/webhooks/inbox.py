@@ -13,8 +13,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 EVENT = "event"
 ASSIGNMENT = "assignment"
@@ -26,7 +26,6 @@ def iso_ms(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
-@dataclass(eq=False)
 class WebhookRecord:
     """One outbound callback.
 
@@ -35,26 +34,53 @@ class WebhookRecord:
     instant of the event that caused it. After delivery, ``response`` is
     ``{"status", "headers", "body"}`` or ``error`` says why there was none; ``attempts`` counts
     the tries (0 when only captured). ``outcome`` says what an assignment callback's answer did.
+
+    A record the outbox makes from an engine event keeps that event and the signature instead of
+    the fields and headers (``render`` builds them when read, the same every time: the event never
+    changes), so a captured callback is not a second copy of its event. Records compare by identity.
     """
 
-    id: int
-    kind: str
-    url: str
-    method: str
-    params: dict
-    headers: dict
-    timestamp: datetime
-    account_sid: str
-    workspace_sid: str
-    event_type: str | None = None
-    task_sid: str | None = None
-    reservation_sid: str | None = None
-    delivery: str | None = None
-    attempts: int = 0
-    response: dict | None = None
-    error: str | None = None
-    outcome: str | None = None
-    done: bool = False
+    __slots__ = ("id", "kind", "url", "method", "_params", "_headers", "render", "timestamp", "account_sid",
+                 "workspace_sid", "event_type", "task_sid", "reservation_sid", "delivery", "attempts", "response",
+                 "error", "outcome", "done")
+
+    def __init__(self, id: int, kind: str, url: str, method: str, params: Any, headers: Any, timestamp: datetime,
+                 account_sid: str, workspace_sid: str, event_type: str | None = None, task_sid: str | None = None,
+                 reservation_sid: str | None = None, delivery: str | None = None, attempts: int = 0,
+                 response: dict | None = None, error: str | None = None, outcome: str | None = None,
+                 done: bool = False, render: Any = None) -> None:
+        self.id = id
+        self.kind = kind
+        self.url = url
+        self.method = method
+        # the form fields and headers, or (with ``render``) what ``render.params`` and ``render.headers`` build them from
+        self._params = params
+        self._headers = headers
+        self.render = render
+        self.timestamp = timestamp
+        self.account_sid = account_sid
+        self.workspace_sid = workspace_sid
+        self.event_type = event_type
+        self.task_sid = task_sid
+        self.reservation_sid = reservation_sid
+        self.delivery = delivery
+        self.attempts = attempts
+        self.response = response
+        self.error = error
+        self.outcome = outcome
+        self.done = done
+
+    @property
+    def params(self) -> dict:
+        return self._params if self.render is None else self.render.params(self, self._params)
+
+    @property
+    def headers(self) -> dict:
+        return self._headers if self.render is None else self.render.headers(self, self._params, self._headers)
+
+    def __repr__(self) -> str:
+        return (f"WebhookRecord(id={self.id!r}, kind={self.kind!r}, url={self.url!r}, event_type={self.event_type!r}, "
+                f"task_sid={self.task_sid!r}, done={self.done!r})")
 
     def well_formed(self) -> bool:
         """Whether every field has its type (a record rebuilt from a snapshot document is checked)."""
@@ -62,7 +88,7 @@ class WebhookRecord:
         return (isinstance(self.id, int) and not isinstance(self.id, bool) and self.kind in KINDS
                 and all(isinstance(v, str) for v in (self.url, self.method, self.account_sid, self.workspace_sid))
                 and all(v is None or isinstance(v, str) for v in optional_str)
-                and isinstance(self.params, dict) and isinstance(self.headers, dict)
+                and (self.render is not None or isinstance(self._params, dict) and isinstance(self._headers, dict))
                 and isinstance(self.timestamp, datetime) and self.timestamp.tzinfo is not None
                 and isinstance(self.attempts, int) and isinstance(self.done, bool)
                 and (self.response is None or isinstance(self.response, dict)))

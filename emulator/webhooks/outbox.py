@@ -183,35 +183,30 @@ class Webhooks:
         if ws.event_callback_url:
             allowed = ev.events_filter_types(ws.events_filter)
             if allowed is None or event.event_type in allowed:
-                self._enqueue(EVENT, ws.event_callback_url, ev.callback_params(event, ws.friendly_name), event,
-                              event_type=event.event_type)
+                self._enqueue(EVENT, ws.event_callback_url, event, event_type=event.event_type)
         if event.event_type == "reservation.created":
             workflow = ws.workflows.get(event.get("WorkflowSid") or "")
             if workflow is not None and workflow.assignment_callback_url:
-                params = assignment.callback_params(ev.callback_params(event, ws.friendly_name))
-                self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, params, event)
+                self._enqueue(ASSIGNMENT, workflow.assignment_callback_url, event)
 
-    def _enqueue(self, kind: str, url: str, params: dict, event: Event, event_type: str | None = None) -> None:
+    def _enqueue(self, kind: str, url: str, event: Event, event_type: str | None = None) -> None:
         record = WebhookRecord(
-            id=next(self._ids), kind=kind, url=url, method="POST", params=params,
-            headers=self._headers(event.account_sid, url, params, f"{event.sid}:{kind}:{url}"),
+            id=next(self._ids), kind=kind, url=url, method="POST", params=event, headers=None,
             timestamp=event.event_date, account_sid=event.account_sid, workspace_sid=event.workspace_sid,
-            event_type=event_type, task_sid=event.get("TaskSid"),
-            reservation_sid=event.get("ReservationSid"))
+            event_type=event_type, task_sid=event.get("TaskSid"), reservation_sid=event.get("ReservationSid"),
+            render=FROM_EVENT)
+        # signed now, with the account's token of now; the rest of the headers are built when read
+        record._headers = self._signature(record.account_sid, url, record.params)
         self.inbox.add(record)
         self._outbox.append(record)
 
-    def _headers(self, account_sid: str, url: str, params: dict, seed: str) -> dict:
+    def _signature(self, account_sid: str, url: str, params: dict) -> str:
         token = (self.auth_token_for(account_sid) if self.auth_token_for else None) or DEFAULT_AUTH_TOKEN
-        digest = hashlib.sha1(seed.encode("utf-8")).hexdigest()
-        return {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "*/*",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature(token, without_fragment(url), params),
-            # the same token on a retry lets the receiver drop duplicates
-            "I-Twilio-Idempotency-Token": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
-        }
+        return signature(token, without_fragment(url), params)
+
+    def _headers(self, account_sid: str, url: str, params: dict, seed: str) -> dict:
+        return _callback_headers(self._signature(account_sid, url, params), seed)
+
 
     # --- delivery -------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -432,3 +427,32 @@ class Webhooks:
         for record, _, _ in self._pool.close(timeout):
             self.inbox.finish(record, error="not delivered: the emulator stopped")
         self._pool.reopen()
+
+
+def _callback_headers(signed: str, seed: str) -> dict:
+    digest = hashlib.sha1(seed.encode("utf-8")).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "*/*",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signed,
+        # the same token on a retry lets the receiver drop duplicates
+        "I-Twilio-Idempotency-Token": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
+    }
+
+
+class _FromEvent:
+    """The form fields and headers of a callback record made from an engine event, built when read
+    (``WebhookRecord.render``): the event callback's fields, or the assignment callback's."""
+
+    @staticmethod
+    def params(record: WebhookRecord, event: Event) -> dict:
+        params = ev.callback_params(event, event.workspace_name)
+        return params if record.kind == EVENT else assignment.callback_params(params)
+
+    @staticmethod
+    def headers(record: WebhookRecord, event: Event, signed: str) -> dict:
+        return _callback_headers(signed, f"{event.sid}:{record.kind}:{record.url}")
+
+
+FROM_EVENT = _FromEvent()

@@ -74,14 +74,12 @@ class _Headers:
     ``http.client.HTTPMessage`` (``get``, ``get_all``, ``items``, ``in``, ``[]``) with the same
     results, without running the email parser over every request."""
 
-    __slots__ = ("_fields", "_by_name")
+    __slots__ = ("_fields", "_by_name", "size")
 
-    def __init__(self, fields: list[tuple[str, str]]) -> None:
+    def __init__(self, fields: list[tuple[str, str]], by_name: dict[str, list[str]], size: int) -> None:
         self._fields = fields
-        by_name: dict[str, list[str]] = {}
-        for name, value in fields:
-            by_name.setdefault(name.lower(), []).append(value)
         self._by_name = by_name
+        self.size = size  # what the fields count towards the header limit
 
     def get(self, name: str, failobj=None):
         values = self._by_name.get(name.lower())
@@ -119,18 +117,41 @@ def parse_header_lines(lines: list[bytes]):
     with anything else (folded lines, a line without a field name, a bare CR) goes to the email
     parser itself, so every request reads the same either way."""
     fields = []
-    for raw in lines:
-        if raw in (b"\r\n", b"\n", b""):
-            break
-        line = raw.decode("iso-8859-1")
-        name, colon, rest = line.partition(":")
-        # (compat32's reading: leading blanks of the value dropped, the line end stripped)
+    by_name: dict[str, list[str]] = {}
+    size = 0
+    for raw in lines[:-1]:  # (the last line is the empty one, or the end of the stream)
+        name, colon, rest = raw.decode("iso-8859-1").partition(":")
+        # (compat32's reading: leading blanks of the value dropped, the line end stripped; the
+        # email parser also ends a line at a bare CR)
         value = rest.lstrip(" \t").rstrip("\r\n")
-        if not colon or not _FIELD_NAME.fullmatch(name) or "\r" in value or "\n" in value:
+        if not colon or "\r" in value or not _FIELD_NAME.fullmatch(name):
             return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
                 b"".join(lines).decode("iso-8859-1"))
         fields.append((name, value))
-    return _Headers(fields)
+        key = name.lower()
+        if key in by_name:
+            by_name[key].append(value)
+        else:
+            by_name[key] = [value]
+        size += len(name) + len(value) + 4
+    return _Headers(fields, by_name, size)
+
+
+_ENVIRON_KEYS: dict[str, str | None] = {}  # header name -> its WSGI environ key (None: left out)
+
+
+def _environ_key(name: str) -> str | None:
+    """werkzeug's environ key for a header field name (``None`` for a name with "_", which
+    werkzeug 2.3 and later leave out); the usual names are remembered."""
+    if "_" in name:
+        key = None
+    else:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+    if len(_ENVIRON_KEYS) < 256:  # (bounded: a client can send any names)
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 def error_body(status: int, message: str) -> bytes:
@@ -305,15 +326,15 @@ class RequestHandler(WSGIRequestHandler):
             "PATH_INFO": unquote(path_part).encode().decode("latin1"), "QUERY_STRING": query.encode().decode("latin1"),
             "REQUEST_URI": raw, "RAW_URI": raw, "SERVER_PROTOCOL": self.request_version,
         })
-        for key, value in self.headers.items():
-            if "_" in key:
+        for name, value in self.headers.items():
+            key = _ENVIRON_KEYS.get(name, "")
+            if key == "":
+                key = _environ_key(name)
+            if key is None:
                 continue
-            key = key.upper().replace("-", "_")
             value = value.replace("\r\n", "")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
-                if key in environ:
-                    value = f"{environ[key]},{value}"
+            if key in environ and key[0] == "H":  # a repeated HTTP_ field: its values joined
+                value = f"{environ[key]},{value}"
             environ[key] = value
         return environ
 
@@ -342,7 +363,9 @@ class RequestHandler(WSGIRequestHandler):
             return
         if not parsed:
             return
-        header_bytes = len(self.raw_requestline) + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
+        headers = self.headers
+        header_bytes = len(self.raw_requestline) + (
+            headers.size if isinstance(headers, _Headers) else sum(len(k) + len(v) + 4 for k, v in headers.items()))
         if header_bytes > self.server.max_header_bytes:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                             f"Request headers exceed {self.server.max_header_bytes} bytes")

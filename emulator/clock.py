@@ -92,7 +92,9 @@ class Clock:
         # means a timer firing and a request can never wait on each other in opposite order.
         self._lock = lock if lock is not None else threading.RLock()
         self._wake = threading.Condition(self._lock)
-        self._timers: list[Timer] = []
+        # the heap holds (due, seq, timer): tuples compare in C, where Timer's own ordering would
+        # run Python code for every comparison the heap makes
+        self._timers: list[tuple[datetime, int, Timer]] = []
         self._dispatch: Dispatcher = dispatch or _nothing
         self._compact_at = COMPACT_MINIMUM
         self._seq = itertools.count()
@@ -151,10 +153,10 @@ class Clock:
         in the order of ``seq``: by default, now)."""
         with self._lock:
             timer = Timer(utc(due), next(self._seq) if seq is None else seq, kind, workspace, subject)
-            heapq.heappush(self._timers, timer)
+            heapq.heappush(self._timers, (timer.due, timer.seq, timer))
             if len(self._timers) >= self._compact_at:
                 self._compact()
-            if self._mode == REAL and self._timers[0] is timer:
+            if self._mode == REAL and self._timers[0][2] is timer:
                 self._wake.notify_all()  # the real-mode thread sleeps until the earliest timer
             return timer
 
@@ -165,7 +167,7 @@ class Clock:
     def pending(self) -> list[Timer]:
         """The timers not yet fired nor cancelled, in due order."""
         with self._lock:
-            return sorted(t for t in self._timers if not t.cancelled)
+            return sorted(t for _, _, t in self._timers if not t.cancelled)
 
     def on_move(self, hook: Callable[[datetime], None]) -> Callable[[], None]:
         """Call ``hook(instant)`` (under the lock, so it must be quick) whenever the virtual instant
@@ -197,9 +199,9 @@ class Clock:
         """Stand at ``instant`` with exactly ``timers`` pending (restoring a checkpoint; the
         instant may be earlier than now, since a checkpoint is a rewind)."""
         with self._lock:
-            self._timers = [timer for timer in timers if not timer.cancelled]
+            self._timers = [(timer.due, timer.seq, timer) for timer in timers if not timer.cancelled]
             heapq.heapify(self._timers)
-            self._seq = itertools.count(max((t.seq for t in self._timers), default=-1) + 1)
+            self._seq = itertools.count(max((seq for _, seq, _ in self._timers), default=-1) + 1)
             self._move_to(utc(instant))
             self._wake.notify_all()
 
@@ -211,7 +213,7 @@ class Clock:
             self._seq = itertools.count()
             made = [Timer(utc(due), next(self._seq), kind, workspace, subject)
                     for due, kind, workspace, subject in timers]
-            self._timers = list(made)
+            self._timers = [(timer.due, timer.seq, timer) for timer in made]
             heapq.heapify(self._timers)
             self._compact_at = max(COMPACT_MINIMUM, 2 * len(self._timers))
             self._move_to(utc(instant))
@@ -307,15 +309,16 @@ class Clock:
         # a busy workspace cancels most of what it schedules (reservation timeouts, target
         # timeouts, TTLs); dropping them when the heap doubles keeps memory to the live ones at
         # an amortised constant cost per timer.
-        self._timers = [timer for timer in self._timers if not timer.cancelled]
+        self._timers = [entry for entry in self._timers if not entry[2].cancelled]
         heapq.heapify(self._timers)
         self._compact_at = max(COMPACT_MINIMUM, 2 * len(self._timers))
 
     def _pop_due(self, limit: datetime) -> Timer | None:
-        while self._timers and self._timers[0].cancelled:
-            heapq.heappop(self._timers)
-        if self._timers and self._timers[0].due <= limit:
-            return heapq.heappop(self._timers)
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)
+        if timers and timers[0][0] <= limit:
+            return heapq.heappop(timers)[2]
         return None
 
     def _fire_next(self, limit: datetime) -> bool:
@@ -347,7 +350,7 @@ class Clock:
                 if timer is None:
                     wait = None
                     if self._timers:
-                        wait = max(0.0, (self._timers[0].due - now).total_seconds())
+                        wait = max(0.0, (self._timers[0][0] - now).total_seconds())
                     self._wake.wait(timeout=min(wait, 1.0) if wait is not None else 1.0)
                     continue
                 try:

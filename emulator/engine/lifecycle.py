@@ -178,9 +178,9 @@ def free_channels(worker: Worker, available: bool, multi_task_enabled: bool,
         return frozenset(c.task_channel_sid for c in worker.channels.values()
                          if c.available and c.configured_capacity > 0)
     loads = channel_loads(live, tasks)
-    return frozenset(c.task_channel_sid for c in worker.channels.values()
-                     if c.available and c.configured_capacity > 0
-                     and loads.get(c.task_channel_sid, 0) < c.configured_capacity)
+    return frozenset([c.task_channel_sid for c in worker.channels.values()
+                      if c.available and c.configured_capacity > 0
+                      and loads.get(c.task_channel_sid, 0) < c.configured_capacity])
 
 
 def max_reservations(ws: WorkspaceTables, task: Task, routing: TaskRouting) -> int:

@@ -491,6 +491,7 @@ class Router:
         self.work.want_task(ws, task.sid)
 
     def _set_reservation(self, ws: WorkspaceTables, reservation: Reservation, status: str, event_type: str) -> None:
+        before = reservation.reservation_status
         lifecycle.move_reservation(reservation, status, ws.now())
         if status != RS.PENDING:
             ws.timers.cancel(lifecycle.RESERVATION, reservation.sid)
@@ -504,7 +505,9 @@ class Router:
             live.pop(reservation.sid, None)
         if not live:
             del ix.live[reservation.worker_sid]
-        if worker is not None:
+        # from one held status to another (accepted, wrapping) the worker's load is the same: only
+        # a new offer (just indexed) or an ending one changes what it is free for
+        if worker is not None and not (before != status and before in LOAD_STATUSES and status in LOAD_STATUSES):
             idx.refresh_worker(ws, ix, worker)
         if task is not None:
             idx.sync_task(ws, ix, task)  # it may take more (or no more) reservations
@@ -559,9 +562,8 @@ class Router:
         # the task is assigned before the event is logged: a recorded real reservation.accepted
         # callback carries TaskAssignmentStatus=assigned
         lifecycle.move_task(task, ASSIGNED, ws.now())
-        self._set_reservation(ws, reservation, RS.ACCEPTED, "reservation.accepted")
+        self._set_reservation(ws, reservation, RS.ACCEPTED, "reservation.accepted")  # (it syncs the task)
         ix = ws.index
-        idx.sync_task(ws, ix, task)
         if task.sid in ws.task_routing:
             ws.timers.cancel(lifecycle.TARGET, task.sid)
             ws.timers.start(lifecycle.ASSIGNED_LIFETIME, task.sid, ASSIGNED_TASK_LIFETIME)

@@ -13,8 +13,9 @@ its queues.
 
 Printed per size (best of two runs by CPU): time per task (µs wall and CPU, creation to completion,
 everything included: events too), resident memory each finished task keeps (KB/task) and peak
-memory (the run's peak RSS, and its growth over the process before the workspace was built). Then two growth checks, each against a baseline of the same N x M: (a) with many extra
-tasks waiting in an unrelated queue, (b) with many extra available workers outside the tasks'
+memory (the run's peak RSS, and its growth over the process before the workspace was built).
+Then two growth checks, each against a baseline of the same N x M: (a) with many extra tasks
+waiting in an unrelated queue, (b) with many extra available workers outside the tasks'
 queues (best of two interleaved runs each). A per-task ratio near 1.0 means the cost per task
 does not grow with them.
 

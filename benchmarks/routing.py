@@ -11,10 +11,11 @@ model as here). All tasks are created first, so most of them wait (the backlog r
 then each offer is accepted and its task completed, which frees the worker for the next task of
 its queues.
 
-Printed per size (best of two runs): time per task (µs, creation to completion, everything
-included: events too) and peak memory (the run's peak RSS, and its growth over the process before the workspace was
-built). Then two growth checks, each against a baseline of the same N x M: (a) with many extra
-tasks waiting in an unrelated queue, (b) with many extra available workers outside the tasks'
+Printed per size (best of two runs by CPU): time per task (µs wall and CPU, creation to completion,
+everything included: events too), resident memory each finished task keeps (KB/task) and peak
+memory (the run's peak RSS, and its growth over the process before the workspace was built).
+Then two growth checks, each against a baseline of the same N x M: (a) with many extra tasks
+waiting in an unrelated queue, (b) with many extra available workers outside the tasks'
 queues (best of two interleaved runs each). A per-task ratio near 1.0 means the cost per task
 does not grow with them.
 
@@ -163,11 +164,12 @@ def main() -> None:
         return
     sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     print(f"Routing engine: N tasks x M workers, {SKILLS} skill queues, accept and complete each task")
-    print(f"{'N tasks':>9} {'M workers':>10} {'us/task':>9} {'total s':>8} {'peak MB':>8} {'growth MB':>10}")
+    print(f"{'N tasks':>9} {'M workers':>10} {'us/task':>9} {'CPU us':>7} {'total s':>8} {'peak MB':>8} "
+          f"{'growth MB':>10} {'KB/task':>8}")
     for tasks, workers in sizes:
-        r = min((run_child(tasks, workers) for _ in range(SIZE_REPEATS)), key=lambda r: r["us_per_task"])
-        print(f"{tasks:>9,} {workers:>10,} {r['us_per_task']:>9.1f} {r['seconds']:>8.2f} {r['peak_mb']:>8.0f} "
-              f"{r['growth_mb']:>10.0f}", flush=True)
+        r = min((run_child(tasks, workers) for _ in range(SIZE_REPEATS)), key=lambda r: r["cpu_us_per_task"])
+        print(f"{tasks:>9,} {workers:>10,} {r['us_per_task']:>9.1f} {r['cpu_us_per_task']:>7.1f} {r['seconds']:>8.2f} "
+              f"{r['peak_mb']:>8.0f} {r['growth_mb']:>10.0f} {r['kb_per_task']:>8.3f}", flush=True)
     tasks, workers = GROWTH_BASE
     # interleaved repeats, best of each, so a busy machine skews the ratios less
     runs: dict = {"base": [], "parked": [], "outside": []}

@@ -47,7 +47,7 @@ import os
 import re
 import tempfile
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import datetime
 from importlib import resources
 from operator import attrgetter, itemgetter
@@ -296,8 +296,16 @@ def _event_row(layout: EventLayout, shape: int, iso: _Instants):
     """A function of an event giving its row (``EVENT_COLUMNS``, then the values),
     written out for the layout: the texts an event keeps as parts are built here, once per event
     and snapshot, so the per-event work is one call."""
+    description, resource_sid, resource_path = layout.texts
+    # a value read more than once (a SID in the description, the resource SID, the path, the data) is read once
+    uses = Counter(source for spec in layout.texts if spec is not None for source in spec[1])
+    if layout.actor is None:
+        uses[(ORIGIN, 0)] += 1
+    uses.update(position for position in layout.positions.values() if position[0] not in layout.whole)
+    names = {position: f"v{k}" for k, position in enumerate(p for p, n in uses.items() if n > 1)}
+
     def value(position: tuple[int, int], blank: bool) -> str:
-        text = f"p[{position[0]}][{position[1]}]"
+        text = names.get(position) or f"p[{position[0]}][{position[1]}]"
         return f"b({text})" if blank else text
 
     def text(spec) -> str:
@@ -313,16 +321,16 @@ def _event_row(layout: EventLayout, shape: int, iso: _Instants):
         fields = [f"{{{value(source, blank)}}}" for source, blank in zip(sources, nullable, strict=True)]
         return "f" + repr("".join(piece + field for piece, field in zip(pieces, [*fields, ""], strict=True)))
 
-    description, resource_sid, resource_path = layout.texts
-    actor = f"'workspace', p[{ORIGIN}][0], ''" if layout.actor is None else \
+    actor = f"'workspace', {value((ORIGIN, 0), False)}, ''" if layout.actor is None else \
         f"*p[{layout.actor[0]}][{layout.actor[1]}:{layout.actor[1] + 3}]"
     values: list[str] = []
     for part, index in layout.positions.values():
         if part not in layout.whole:
-            values.append(f"p[{part}][{index}]")
+            values.append(value((part, index), False))
         elif index == 0:
             values.append(f"*p[{part}]")
-    source = (f"def row(p):\n    return [p[0], {layout.event_type!r}, {text(description)}, "
+    bind = "".join(f"    {name} = p[{position[0]}][{position[1]}]\n" for position, name in names.items())
+    source = (f"def row(p):\n{bind}    return [p[0], {layout.event_type!r}, {text(description)}, "
               f"{layout.resource_type!r}, {text(resource_sid)}, {text(resource_path)}, {actor}, iso[p[2]], {shape}, "
               f"{', '.join(values)}]\n")
     scope: dict = {"b": _blank, "iso": iso}
@@ -408,8 +416,11 @@ def take(backend, webhooks=None, timings: dict | None = None) -> dict:
             timings["lock_ms"] = held * 1000
 
 
+_FIRE_ORDER = attrgetter("due", "seq")
+
+
 def _encode(now, mode, seed, sid_state, accounts, live, inbox) -> dict:
-    live.sort()  # the order they fire in
+    live.sort(key=_FIRE_ORDER)  # the order they fire in (Timer's own order, compared without its __lt__)
     iso = _Instants({None: None})
     return {
         "format": FORMAT,

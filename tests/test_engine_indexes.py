@@ -221,3 +221,48 @@ def test_paging_events_by_time_through_the_client(emu, client, workspace):
     created = [e.sid for e in queries.events(ws, minutes=30, event_type="worker.created")]
     assert len(created) == 6
     assert [e.sid for e in workspace.events.list(minutes=30, event_type="worker.created", page_size=4)] == created
+
+
+# --- Ordered: the routing index's sorted SIDs (a heap; the first is looked at where it stands) ------
+def _ordered(*pairs):
+    from emulator.engine.routing.index import Ordered
+    pool = Ordered()
+    for sid, key in pairs:
+        pool.add(sid, (key,))
+    return pool
+
+
+def _walk(pool, on_first=None) -> list:
+    seen = []
+    entries = pool.in_order()
+    try:
+        for entry in entries:
+            seen.append(entry[1])
+            if on_first is not None and len(seen) == 1:
+                on_first(pool)
+    finally:
+        entries.close()
+    return seen
+
+
+@pytest.mark.parametrize("change, walked, after", [
+    (None, ["a", "b", "c"], ["a", "b", "c"]),
+    (lambda pool: pool.add("z", (0,)), ["a", "z", "b", "c"], ["z", "a", "b", "c"]),  # smaller key added
+    (lambda pool: pool.discard("a"), ["a", "b", "c"], ["b", "c"]),  # the first taken out while looked at
+    (lambda pool: pool.add("a", (9,)), ["a", "b", "c", "a"], ["b", "c", "a"]),  # the first moved back
+    (lambda pool: _walk(pool), ["a", "b", "c"], ["a", "b", "c"]),  # a walk inside a walk
+    (lambda pool: pool.discard("b"), ["a", "c"], ["a", "c"]),
+])
+def test_ordered_walks_in_key_order_through_changes(change, walked, after):
+    pool = _ordered(("b", 2), ("a", 1), ("c", 3))
+    assert _walk(pool, change) == walked
+    assert _walk(pool) == after and len(pool) == len(after)
+
+
+def test_ordered_first_only_leaves_the_heap_as_it_was():
+    pool = _ordered(*((f"t{i}", i) for i in range(100)))
+    heap = list(pool._heap)
+    entries = pool.in_order()
+    assert next(entries)[1] == "t0"
+    entries.close()
+    assert pool._heap == heap  # looked at where it stands: nothing popped and pushed back

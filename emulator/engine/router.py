@@ -428,6 +428,9 @@ class Router:
                                                     channel_sid in ix.free_state[worker.sid][1]):
                     continue  # the worker is full on this channel: the rest of this stream cannot have it
                 self._offer(ws, ix, worker, sid)
+                if channel_sid is not None and not (worker.sid in ix.free_state and
+                                                    channel_sid in ix.free_state[worker.sid][1]):
+                    continue  # now full on this channel (offers only add load): the stream is done
                 entry = next(iterators[i], None)
                 if entry is not None:
                     heapq.heappush(heap, ((streams[i][0], *entry[0]), i, entry[1]))

@@ -73,6 +73,25 @@ class Ordered:
         popped = []
         self._busy += 1
         try:
+            while heap and not heap[0][2]:
+                heapq.heappop(heap)
+            if not heap:
+                return
+            # Most lookers want the first only (a worker takes one task, a task one worker): it
+            # is yielded where it stands, and taken out only when more are asked for.
+            first = heap[0]
+            yield first
+            if heap and heap[0] is first:
+                heapq.heappop(heap)
+                popped.append(first)
+            else:  # the looker's changes moved it (a smaller key was added), or took it out
+                for i, entry in enumerate(heap):
+                    if entry is first:
+                        heap[i] = heap[-1]
+                        heap.pop()
+                        heapq.heapify(heap)
+                        popped.append(first)
+                        break
             while heap:
                 entry = heapq.heappop(heap)
                 if entry[2]:

@@ -3,7 +3,8 @@ the same run, wall time and CPU time side by side (the machine is shared, so CPU
 steadier of the two).
 
 Floors:
-- in-process: a bare Flask app (one route answering a fixed body) reached the same way: a
+- in-process: a bare Flask app (one route answering a fixed body: the emulator's own answer to the
+  same call, taken from it once at start, so the client parses the same bytes) reached the same way: a
   ``requests`` adapter mounted on the twilio client's session (``client()``), and a bare
   ``responses`` mock calling it (``mock()``); the per-test fixture beside a bare Flask app made and a
   bare ``responses`` mock started and stopped;

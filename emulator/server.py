@@ -436,6 +436,7 @@ class RequestHandler(WSGIRequestHandler):
             chunk = self.rfile.read(size)
             if len(chunk) < size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
                 raise _BodyError(400, "Malformed chunked body: a chunk is shorter than its size")
+            body.write(chunk)
         # trailer fields up to the empty line
         for _ in range(100):
             line = self.rfile.readline(self.server.max_header_bytes)

@@ -118,6 +118,28 @@ def test_keep_alive_serves_several_requests_on_one_connection(server):
             assert headers.get("connection") != "close"
 
 
+def test_a_chunked_body_reaches_the_application_whole(server):
+    # Two chunks (one with an extension), a trailer field, then a second request on the same
+    # connection: the body is the chunks joined, and the framing ends where it should.
+    client = Client(ACCOUNT_SID, "token")
+    client.taskrouter.base_url = server.url
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        stream = sock.makefile("rb")
+        body = b"6;ext=1\r\nFriend\r\n8\r\nlyName=c\r\n7\r\nhunked!\r\n0\r\nX-Trailer: t\r\n\r\n"
+        sock.sendall(_post("/v1/Workspaces", b"Transfer-Encoding: chunked\r\n", body)
+                     .replace(b"Connection: close\r\n", b"")
+                     + b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        status_line = stream.readline()
+        length = 0
+        while (line := stream.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            length = int(value) if name.lower() == "content-length" else length
+        answer = json.loads(stream.read(length))
+        assert stream.readline().startswith(b"HTTP/1.1 200")  # the next request, read where it starts
+    assert status_line.startswith(b"HTTP/1.1 201") and answer["friendly_name"] == "chunked!"
+    assert client.taskrouter.v1.workspaces(answer["sid"]).fetch().friendly_name == "chunked!"
+
+
 def test_expect_100_continue_is_answered_before_the_body_is_sent(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         stream = sock.makefile("rb")

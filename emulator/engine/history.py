@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .events import RETENTION_DAYS
 from .state import ASSIGNED, PENDING, RESERVED, WRAPPING, Event, Worker
@@ -125,6 +125,8 @@ class History:
 
     def __init__(self) -> None:
         self.last_sid: str | None = None
+        self._last_instant: object = None
+        self._last_seconds = 0.0
         self.series: dict[tuple, Series] = defaultdict(Series)
         # (figure, workspace?, workflow, queue, worker, channel) -> the series an instant goes to
         # (derived from ``series``; bounded by the scopes that exist, not by the events)
@@ -204,24 +206,32 @@ class History:
         return tuple(group)
 
     def digest(self, event: Event) -> None:
+        """Add one event to the figures it counts in."""
         handler = DIGESTS.get(event.event_type)
         if handler is not None:
-            handler(self, event, event.event_date.timestamp())
+            handler(self, event, self._seconds(event.event_date), event.get("TaskSid"))
+
+    def _seconds(self, instant) -> float:
+        """``instant.timestamp()``; the events of one change share their instant (one clock
+        reading), so the last one is kept."""
+        if instant is not self._last_instant:
+            self._last_instant, self._last_seconds = instant, instant.timestamp()
+        return self._last_seconds
 
     # (the events are read with ``Event.get``, field by field, as each kind needs)
-    def _task_created(self, event: Event, t: float) -> None:
+    def _task_created(self, event: Event, t: float, task_sid: Any) -> None:
         self._add("tasks_created", t, event.get("TaskChannelSid"), True)
 
-    def _workflow_entered(self, event: Event, t: float) -> None:
+    def _workflow_entered(self, event: Event, t: float, task_sid: Any) -> None:
         # [I] a task counts once per workflow, even when an attribute change routes it through
         # the same workflow again.
-        task_sid, workflow = event.get("TaskSid"), event.get("WorkflowSid")
+        workflow = event.get("WorkflowSid")
         if self.workflow_of.get(task_sid) != workflow:
             self.workflow_of[task_sid] = workflow
             self._add("tasks_entered", t, event.get("TaskChannelSid"), False, wf=workflow)
 
-    def _queue_entered(self, event: Event, t: float) -> None:
-        task_sid, queue = event.get("TaskSid"), event.get("TaskQueueSid")
+    def _queue_entered(self, event: Event, t: float, task_sid: Any) -> None:
+        queue = event.get("TaskQueueSid")
         previous = self.queue_of.get(task_sid)
         if previous != queue:
             channel = event.get("TaskChannelSid")
@@ -235,8 +245,8 @@ class History:
             self.queue_of[task_sid] = queue
         self.entered_at[task_sid] = t
 
-    def _task_ended(self, event: Event, t: float) -> None:
-        kind, task_sid = event.event_type, event.get("TaskSid")
+    def _task_ended(self, event: Event, t: float, task_sid: Any) -> None:
+        kind = event.event_type
         wait = _int(event.get("TaskAge")) if kind == "task.canceled" else None
         self._add(TASK_ENDINGS[kind], t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"),
                   q=event.get("TaskQueueSid"), wait=wait)
@@ -244,25 +254,25 @@ class History:
         self.entered_at.pop(task_sid, None)
         self.workflow_of.pop(task_sid, None)
 
-    def _workflow_timeout(self, event: Event, t: float) -> None:
+    def _workflow_timeout(self, event: Event, t: float, task_sid: Any) -> None:
         self._add("tasks_timed_out_in_workflow", t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"))
 
-    def _reservation(self, event: Event, t: float) -> None:
+    def _reservation(self, event: Event, t: float, task_sid: Any) -> None:
         kind = event.event_type
         wait = queue_wait = None
         if kind == "reservation.accepted":
             # the wait counts from the task's creation (TaskAge), and for queues also from
             # the moment it entered the queue ("wait_duration_in_queue_until_accepted")
             wait = _int(event.get("TaskAge"))
-            entered = self.entered_at.get(event.get("TaskSid"))
+            entered = self.entered_at.get(task_sid)
             queue_wait = int(t - entered) if entered is not None else wait
         self._add(RESERVATION_FIGURES[kind], t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"),
                   q=event.get("TaskQueueSid"), wk=event.get("WorkerSid"), wait=wait, queue_wait=queue_wait)
 
-    def _worker_created(self, event: Event, t: float) -> None:
+    def _worker_created(self, event: Event, t: float, task_sid: Any) -> None:
         self._timeline(event.get("WorkerSid")).add(t, event.get("WorkerActivitySid"))
 
-    def _worker_activity(self, event: Event, t: float) -> None:
+    def _worker_activity(self, event: Event, t: float, task_sid: Any) -> None:
         timeline = self.timelines.get(event.get("WorkerSid"))
         if timeline is None:
             # the worker's creation is older than the log: start from the previous activity
@@ -271,7 +281,7 @@ class History:
             timeline.add(t - ms / 1000.0, event.get("WorkerPreviousActivitySid"))
         timeline.add(t, event.get("WorkerActivitySid"))
 
-    def _worker_deleted(self, event: Event, t: float) -> None:
+    def _worker_deleted(self, event: Event, t: float, task_sid: Any) -> None:
         self._timeline(event.get("WorkerSid")).add(t, None)
 
     def _timeline(self, worker_sid: str) -> Timeline:
@@ -308,7 +318,7 @@ class History:
 
 
 # event type -> what digesting it adds (types not named add nothing)
-DIGESTS: dict[str, Callable[[History, Event, float], None]] = {
+DIGESTS: dict[str, Callable[[History, Event, float, Any], None]] = {
     "task.created": History._task_created,
     "workflow.entered": History._workflow_entered,
     "task-queue.entered": History._queue_entered,

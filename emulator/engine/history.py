@@ -170,6 +170,7 @@ class History:
         self.queue_of: dict[str, str] = {}
         self.entered_at: dict[str, float] = {}
         self.workflow_of: dict[str, str] = {}
+        self._ended = 0  # tasks ended since those three were last copied (see ``_task_ended``)
         self.trimmed_at = 0.0
         # queue membership cache: queue SID -> (expression object, {worker SID: (key, matches)})
         self.membership: dict[str, tuple] = {}
@@ -292,6 +293,13 @@ class History:
         self.queue_of.pop(task_sid, None)
         self.entered_at.pop(task_sid, None)
         self.workflow_of.pop(task_sid, None)
+        self._ended += 1
+        if self._ended > 2 * len(self.queue_of) + 1024:
+            # a dictionary keeps the table of its largest size: once a backlog has drained, they
+            # are copied at the size of what is left
+            self.queue_of, self.entered_at, self.workflow_of = (
+                dict(self.queue_of), dict(self.entered_at), dict(self.workflow_of))
+            self._ended = 0
 
     def _workflow_timeout(self, event: Event, t: float, task_sid: Any) -> None:
         self._add("tasks_timed_out_in_workflow", t, event.get("TaskChannelSid"), True, wf=event.get("WorkflowSid"))
@@ -389,6 +397,7 @@ class LiveTasks:
         self.order: dict[str, int] = {}
         self.sightings = itertools.count()
         self.dirty: dict[str, None] = {}
+        self._forgotten = 0  # tasks forgotten since ``order`` and ``dirty`` were last copied
         self.status: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(ACTIVE, 0))
         self.priority: dict[tuple, dict] = defaultdict(dict)
         self.heaps: dict[tuple, list] = defaultdict(list)
@@ -400,7 +409,8 @@ class LiveTasks:
         it is forgotten now (between queries, the tasks that came and went leave nothing here)."""
         if task_sid not in self.views and (task is None or task.assignment_status not in ACTIVE):
             self.dirty.pop(task_sid, None)
-            self.order.pop(task_sid, None)
+            if self.order.pop(task_sid, None) is not None:
+                self._forgot()
             return
         self.dirty[task_sid] = None
         if task_sid not in self.order:
@@ -421,7 +431,8 @@ class LiveTasks:
                 self._count(old, -1)
             task = ws.tasks.get(sid)
             if task is None or task.assignment_status not in ACTIVE:
-                self.order.pop(sid, None)
+                if self.order.pop(sid, None) is not None:
+                    self._forgot()
                 continue
             entered = task.task_queue_entered_date
             view = (task.assignment_status, task.priority, task.task_channel_sid, task.workflow_sid,
@@ -437,6 +448,13 @@ class LiveTasks:
                     if key[0][0] == "q" and view[6] is not None:
                         heapq.heappush(self.heaps[("rel", *key)], (view[6], order, next(self.pushes), sid, view))
         self.dirty.clear()
+
+    def _forgot(self) -> None:
+        self._forgotten += 1
+        if self._forgotten > 2 * len(self.order) + 1024:
+            # copied at the size of what is left once a backlog has drained (see ``_task_ended``)
+            self.order, self.dirty = dict(self.order), dict(self.dirty)
+            self._forgotten = 0
 
     def _count(self, view: tuple, sign: int) -> None:
         for key in self._keys(view):

@@ -151,8 +151,7 @@ class Router:
         """A new task, with the targets ``steps.choose_route`` chose for it."""
         with self._batching:
             ix = ws.index
-            if task.sid not in ix.task_seq:
-                ix.task_seq[task.sid] = len(ix.task_seq)
+            idx.number_task(ix, task.sid)
             ws.timers.start(lifecycle.TTL, task.sid, task.timeout)
             if not steps.start_route(ws, task, route):
                 self.cancel_task(ws, task, steps.WORKFLOW_SKIPPED_REASON)

@@ -14,6 +14,7 @@ it in step with each change.
 from __future__ import annotations
 
 import heapq
+import itertools
 from typing import TYPE_CHECKING
 
 from .. import lifecycle
@@ -34,12 +35,13 @@ class Ordered:
     at the first k costs O(k log n) whatever n is.
     """
 
-    __slots__ = ("_heap", "_entries", "_busy")
+    __slots__ = ("_heap", "_entries", "_busy", "_dropped")
 
     def __init__(self) -> None:
         self._heap: list = []
         self._entries: dict = {}
         self._busy = 0
+        self._dropped = 0  # entries discarded since ``_entries`` was last copied
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,6 +69,11 @@ class Ordered:
         entry = self._entries.pop(sid, None)
         if entry is not None:
             entry[2] = False
+            self._dropped += 1
+            if self._dropped > 2 * len(self._entries) + 64:
+                # a dictionary keeps the table of its largest size: a drained backlog's is let go
+                self._entries = dict(self._entries)
+                self._dropped = 0
 
     def in_order(self):
         heap = self._heap
@@ -113,7 +120,11 @@ class RoutingIndex:
         self.multi_task_enabled = multi_task_enabled
         self.dirty = False
         self.worker_seq: dict[str, int] = {}  # creation order, the last tie-breaker between workers
-        self.task_seq: dict[str, int] = {}  # creation order, the last tie-breaker between tasks
+        # creation order, the last tie-breaker between tasks (of the tasks that may still wait: a
+        # finished or deleted task's number goes, and numbers are never given twice)
+        self.task_seq: dict[str, int] = {}
+        self.task_numbers = itertools.count()
+        self.numbers_dropped = 0  # since ``task_seq`` was last copied (see ``drop_number``)
         self.members: dict[str, set] = {}  # queue -> workers its TargetWorkers match
         self.queues_of: dict[str, set] = {}  # worker -> queues it belongs to
         self.activity_queues: set = set()  # queues whose TargetWorkers read the worker's activity
@@ -131,6 +142,7 @@ class RoutingIndex:
         self.held_direct: dict[str, Ordered] = {}
         self.queue_order: dict[str, str] = {}  # queue -> TaskOrder its waiting keys were built with
         self.task_place: dict[str, tuple] = {}  # task -> (container key, sort key)
+        self.places_dropped = 0  # since ``task_place`` was last copied (see ``drop_place``)
         self.by_task: dict[str, dict] = {}  # task -> {reservation sid: Reservation}, creation order
         self.by_worker: dict[str, dict] = {}  # worker -> {reservation sid: Reservation}, creation order
         self.live: dict[str, dict] = {}  # worker -> its pending/accepted/wrapping reservations
@@ -140,7 +152,8 @@ class RoutingIndex:
 def build_index(ws: WorkspaceTables) -> RoutingIndex:
     ix = RoutingIndex(ws.multi_task_enabled)
     ix.worker_seq = {sid: i for i, sid in enumerate(ws.workers)}
-    ix.task_seq = {sid: i for i, sid in enumerate(ws.tasks)}
+    ix.task_seq = {sid: i for i, sid in enumerate(ws.tasks) if ws.tasks[sid].assignment_status not in lifecycle.FINISHED}
+    ix.task_numbers = itertools.count(len(ws.tasks))
     for worker in ws.workers.values():
         ix.queues_of[worker.sid] = set()
         ix.worker_doc_key[worker.sid] = doc_key(ws, worker)
@@ -268,6 +281,19 @@ def drop_worker(ix: RoutingIndex, worker_sid: str) -> None:
                 pool.discard(worker_sid)
     ix.worker_doc_key.pop(worker_sid, None)
 
+def number_task(ix: RoutingIndex, task_sid: str) -> None:
+    """Give a task its place in creation order, once."""
+    if task_sid not in ix.task_seq:
+        ix.task_seq[task_sid] = next(ix.task_numbers)
+
+def drop_number(ix: RoutingIndex, task_sid: str) -> None:
+    if ix.task_seq.pop(task_sid, None) is not None:
+        ix.numbers_dropped += 1
+        if ix.numbers_dropped > 2 * len(ix.task_seq) + 1024:
+            # a dictionary keeps the table of its largest size: a drained backlog's is let go
+            ix.task_seq = dict(ix.task_seq)
+            ix.numbers_dropped = 0
+
 def task_key(ix: RoutingIndex, task: Task, order: str) -> tuple:
     """Position in a queue: FIFO queues by priority then oldest, LIFO newest first with priority
     ignored (https://www.twilio.com/docs/taskrouter/queue-ordering-last-first-out-lifo); ties
@@ -288,8 +314,10 @@ def held_for_worker(ws: WorkspaceTables, task: Task) -> bool:
 
 def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
     """Keep a task in the waiting set that matches its status, step and channel."""
-    if task.sid not in ix.task_seq:
-        ix.task_seq[task.sid] = len(ix.task_seq)
+    if task.assignment_status in lifecycle.FINISHED:
+        drop_number(ix, task.sid)
+    else:
+        number_task(ix, task.sid)
     state = ws.task_routing.get(task.sid)
     place: tuple | None = None
     key = None
@@ -314,10 +342,20 @@ def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
         pool = container(ix, old[0], create=False)
         if pool is not None:
             pool.discard(task.sid)
-        del ix.task_place[task.sid]
+        drop_place(ix, task.sid)
     if place is not None:
         container(ix, place).add(task.sid, key)
         ix.task_place[task.sid] = (place, key)
+
+def drop_place(ix: RoutingIndex, task_sid: str) -> tuple | None:
+    place = ix.task_place.pop(task_sid, None)
+    if place is not None:
+        ix.places_dropped += 1
+        if ix.places_dropped > 2 * len(ix.task_place) + 1024:
+            # a dictionary keeps the table of its largest size: a drained backlog's is let go
+            ix.task_place = dict(ix.task_place)
+            ix.places_dropped = 0
+    return place
 
 def container(ix: RoutingIndex, place: tuple, create: bool = True):
     kind = place[0]
@@ -360,7 +398,8 @@ def drop_queue(ix: RoutingIndex, queue_sid: str) -> None:
 
 
 def drop_task(ix: RoutingIndex, task_sid: str) -> None:
-    place = ix.task_place.pop(task_sid, None)
+    drop_number(ix, task_sid)
+    place = drop_place(ix, task_sid)
     if place is not None:
         pool = container(ix, place[0], create=False)
         if pool is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from emulator import snapshot
 from emulator.clock import MANUAL, Clock
 from emulator.engine import lifecycle
@@ -62,7 +64,7 @@ def test_one_entry_on_the_clock_and_each_deletion_at_its_instant():
     backend.clock.advance(1000)  # past all three at once: each fires with the clock at its due
     assert deletions(fired) == [(a, at(RETENTION)), (b, at(RETENTION + 10)), (c, at(RETENTION + 20))]
     assert not {a, b, c} & set(ws.tasks)
-    assert on_clock(backend) == [] and ws.timers.deletions == {}
+    assert on_clock(backend) == [] and len(ws.timers.deletions) == 0
 
 
 def test_ties_fire_in_the_order_they_were_scheduled_among_other_timers():
@@ -143,3 +145,26 @@ def test_a_deleted_workspace_drops_its_batch():
     assert backend.clock.pending() == []
     backend.clock.advance(1000)
     assert deletions(fired) == []
+
+
+@pytest.mark.parametrize("added, cancelled", [
+    ([("a", 0, 1), ("b", 0, 2), ("c", 10, 3)], []),                 # in order: the columns
+    ([("a", 10, 5), ("b", 0, 7), ("c", 0, 6), ("d", 20, 8)], ["a"]),  # out of order: the heap beside them
+    ([("a", 0, 1), ("b", 5, 2), ("a", 7, 3), ("c", 5, 4)], ["b"]),    # a deletion moved, another cancelled
+])
+def test_pending_deletions_come_out_earliest_first(added, cancelled):
+    pending = lifecycle.Deletions()
+    expected = {}
+    for sid, seconds, seq in added:
+        pending.add(sid, at(seconds), seq)
+        expected[sid] = (at(seconds), seq)
+    for sid in cancelled:
+        assert pending.discard(sid) and not pending.discard(sid)
+        del expected[sid]
+    assert sorted(pending.pending()) == sorted((due, seq, sid) for sid, (due, seq) in expected.items())
+    order = []
+    while (first := pending.first()) is not None:
+        order.append(first)
+        pending.discard(first[2])
+    assert order == sorted((due, seq, sid) for sid, (due, seq) in expected.items())
+    assert len(pending) == 0

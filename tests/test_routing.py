@@ -445,7 +445,9 @@ def check_timers(clock, ws):
     # the deletions are batched: the clock holds the earliest pending one of the workspace
     deletions = ws.timers.deletions
     armed = [subject for kind, subject in ws.timers.entries if kind == lifecycle.DELETION]
-    assert armed == ([min(deletions, key=deletions.__getitem__)] if deletions else [])
+    pending = {t.subject: (t.due, t.seq) for t in ws.timers.rows() if t.kind == lifecycle.DELETION}
+    assert set(pending) == set(deletions)
+    assert armed == ([min(pending, key=pending.__getitem__)] if pending else [])
     assert all(ws.tasks[sid].assignment_status in ("completed", "canceled") for sid in deletions)
     for task in ws.tasks.values():
         kinds = {kind for kind, subject in ws.timers.entries if subject == task.sid}

@@ -16,8 +16,9 @@ or ``rescinded``.
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from .. import errors
@@ -229,7 +230,7 @@ class Timers:
 
     Finished-task deletions are batched: a busy workspace has one pending for every task that
     ended in the last five minutes, and only the earliest needs to be on the clock. The others
-    wait here (task SID -> due and place in the scheduling order, in ``deletions``); the one on
+    wait here (their due instant and place in the scheduling order, in ``deletions``); the one on
     the clock is an ordinary ``(DELETION, task)`` entry, and when it fires (or is cancelled) the
     next is put on the clock in its place, with the place in the scheduling order it was given
     when its task ended, so deletions fire at the same instants and in the same order, between
@@ -237,16 +238,13 @@ class Timers:
     ``(DELETION, task)`` row per pending deletion (``rows``) and restore them through ``adopt``.
     """
 
-    __slots__ = ("clock", "workspace_sid", "entries", "deletions", "_deletion_heap", "_armed")
+    __slots__ = ("clock", "workspace_sid", "entries", "deletions", "_armed")
 
     def __init__(self, clock: Clock, workspace_sid: str) -> None:
         self.clock = clock
         self.workspace_sid = workspace_sid
         self.entries: dict[tuple[str, str], Timer] = {}
-        # task SID -> (due, seq, task SID): the very tuple in the heap, which is current while the
-        # dictionary holds it (one tuple a pending deletion)
-        self.deletions: dict[str, tuple[datetime, int, str]] = {}
-        self._deletion_heap: list[tuple[datetime, int, str]] = []  # lazily pruned
+        self.deletions = Deletions()
         self._armed: Timer | None = None  # the deletion on the clock: the earliest pending
 
     def start(self, kind: str, subject: str, seconds: float) -> None:
@@ -270,7 +268,7 @@ class Timers:
 
     def cancel(self, kind: str, subject: str) -> None:
         if kind == DELETION:
-            if self.deletions.pop(subject, None) is None:
+            if not self.deletions.discard(subject):
                 return
         timer = self.entries.pop((kind, subject), None)
         if timer is not None:
@@ -288,7 +286,6 @@ class Timers:
             timer.cancel()
         self.entries.clear()
         self.deletions.clear()
-        self._deletion_heap.clear()
         self._armed = None
 
     def take(self, timer: Timer) -> bool:
@@ -299,7 +296,7 @@ class Timers:
             return False
         del self.entries[key]
         if timer.kind == DELETION:
-            del self.deletions[timer.subject]
+            self.deletions.discard(timer.subject)
             self._arm_next_deletion()
         return True
 
@@ -307,19 +304,13 @@ class Timers:
         """Every pending timer, one entry per pending deletion (what a snapshot writes), in the
         order they fire."""
         rows = [timer for (kind, _), timer in self.entries.items() if kind != DELETION]
-        rows.extend(Timer(due, seq, DELETION, self.workspace_sid, sid) for due, seq, sid in self.deletions.values())
+        rows.extend(Timer(due, seq, DELETION, self.workspace_sid, sid) for due, seq, sid in self.deletions.pending())
         rows.sort()
         return rows
 
     # --- the batch of deletions ----------------------------------------------------------------
     def _add_deletion(self, task_sid: str, due: datetime, seq: int) -> None:
-        entry = self.deletions[task_sid] = (due, seq, task_sid)
-        heap = self._deletion_heap
-        heapq.heappush(heap, entry)
-        if len(heap) > 2 * len(self.deletions) + 64:  # drop what cancellations left behind
-            deletions = self.deletions
-            heap[:] = [e for e in heap if deletions.get(e[2]) is e]
-            heapq.heapify(heap)
+        self.deletions.add(task_sid, due, seq)
         armed = self._armed
         if armed is None or (due, seq) < (armed.due, armed.seq):
             if armed is not None:
@@ -334,11 +325,92 @@ class Timers:
     def _arm_next_deletion(self) -> None:
         """Put the earliest pending deletion on the clock (the one there fired or was cancelled)."""
         self._armed = None
-        heap = self._deletion_heap
-        while heap:
-            entry = heap[0]
-            due, seq, sid = entry
-            if self.deletions.get(sid) is entry:
-                self._arm(sid, due, seq)
-                return
-            heapq.heappop(heap)
+        first = self.deletions.first()
+        if first is not None:
+            due, seq, sid = first
+            self._arm(sid, due, seq)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class Deletions:
+    """The pending deletions of a workspace's finished tasks, earliest first (by due instant, then
+    place in the scheduling order).
+
+    Tasks end in that order (each is due five minutes after an instant of a clock that only moves
+    forward), so the deletions are columns appended at the end: the task SID, its due instant in
+    microseconds and its place, 24 bytes a deletion, with the task's current place in ``seqs`` (a
+    cancelled deletion is skipped when it reaches the front). One that comes out of order (from a
+    restored snapshot) waits in a small heap beside them.
+    """
+
+    __slots__ = ("seqs", "_sids", "_dues", "_places", "_head", "_late")
+
+    def __init__(self) -> None:
+        self.seqs: dict[str, int] = {}  # task SID -> place of its pending deletion
+        self._sids: list[str] = []
+        self._dues = array("q")  # microseconds since the epoch
+        self._places = array("q")
+        self._head = 0  # entries before it have fired or been cancelled
+        self._late: list[tuple[datetime, int, str]] = []  # (due, place, task SID)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def __iter__(self):
+        return iter(self.seqs)
+
+    def __contains__(self, task_sid: object) -> bool:
+        return task_sid in self.seqs
+
+    def add(self, task_sid: str, due: datetime, seq: int) -> None:
+        self.seqs[task_sid] = seq
+        micros = (due - _EPOCH) // _MICROSECOND
+        if len(self._sids) > self._head and (micros, seq) < (self._dues[-1], self._places[-1]):
+            late = self._late
+            heapq.heappush(late, (due, seq, task_sid))
+            if len(late) > 2 * len(self.seqs) + 64:  # drop what cancellations left behind
+                late[:] = [e for e in late if self.seqs.get(e[2]) == e[1]]
+                heapq.heapify(late)
+            return
+        self._sids.append(task_sid)
+        self._dues.append(micros)
+        self._places.append(seq)
+
+    def discard(self, task_sid: str) -> bool:
+        """Forget the task's pending deletion; False when it had none."""
+        return self.seqs.pop(task_sid, None) is not None
+
+    def clear(self) -> None:
+        self.seqs.clear()
+        del self._sids[:], self._dues[:], self._places[:]
+        self._head = 0
+        self._late.clear()
+
+    def first(self) -> tuple[datetime, int, str] | None:
+        """(due, place, task SID) of the earliest pending deletion (what went is dropped on the way)."""
+        seqs, sids, places = self.seqs, self._sids, self._places
+        head = self._head
+        while head < len(sids) and seqs.get(sids[head]) != places[head]:
+            head += 1
+        if head > 1024 and 2 * head > len(sids):
+            del sids[:head], self._dues[:head], places[:head]
+            head = 0
+        self._head = head
+        late = self._late
+        while late and seqs.get(late[0][2]) != late[0][1]:
+            heapq.heappop(late)
+        first = (_EPOCH + self._dues[head] * _MICROSECOND, places[head], sids[head]) if head < len(sids) else None
+        if late and (first is None or late[0][:2] < first[:2]):
+            first = late[0]
+        return first
+
+    def pending(self):
+        """(due, place, task SID) of every pending deletion."""
+        seqs, sids, dues, places = self.seqs, self._sids, self._dues, self._places
+        for i in range(self._head, len(sids)):
+            if seqs.get(sids[i]) == places[i]:
+                yield _EPOCH + dues[i] * _MICROSECOND, places[i], sids[i]
+        yield from (e for e in self._late if seqs.get(e[2]) == e[1])

@@ -126,17 +126,18 @@ class WorkspaceTables:
         young, old = self._event_groups
         if len(young) > EVENT_GROUPS_SHARED:
             young, old = self._event_groups = ({}, young)
-        parts = [origin]
+        sid, now = self.ctx.sids.sid("EV"), self.ctx.clock.now()
+        parts = [sid, layout, now, origin]
         for values in groups:
             found = young.get(values)
             if found is None:
                 found = young[values] = old.get(values, values)
             parts.append(found)
-        event = Event(self.new_sid("EV"), layout, self.now(), parts)
-        self.events[event.sid] = event
+        event: Event = tuple.__new__(Event, parts)  # (Event's own constructor, without its argument shuffle)
+        self.events[sid] = event
         if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
             # Events are kept 30 days; a timer drops them as they age (not the reads of the list).
-            self.timers.start_at(EVENT_EXPIRY, self.sid, event.event_date + timedelta(days=ev.RETENTION_DAYS))
+            self.timers.start_at(EVENT_EXPIRY, self.sid, now + timedelta(days=ev.RETENTION_DAYS))
         self.ctx.publish(self, event)
         return event
 

@@ -12,6 +12,7 @@ from by group (``GROUP_FIELDS``), with the subjects' SIDs beside it (``Event.sub
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -233,6 +234,18 @@ def _task_parts(ws: "WorkspaceTables", s: dict) -> tuple[Group, Group]:
     return head, (_TASK_STATE, state)
 
 
+def _task_groups(ws: "WorkspaceTables", s: dict, key: list, values: list) -> None:
+    """The groups every task event starts with (``TASK_GROUPS``: the task's two parts, its queue's,
+    its workflow's), their names added to ``key`` and their values to ``values``, in one call."""
+    (head_names, head), (state_names, state) = _task_parts(ws, s)
+    queue, workflow = s.get("queue"), s.get("workflow")
+    key += (head_names, state_names, _QUEUE if queue is not None else _NOTHING, _WORKFLOW)
+    values += (head, state, (queue.sid, queue.friendly_name, queue.target_workers) if queue is not None else _NOTHING,
+               # the reference lists WorkflowSid with every task event: a task routed without a
+               # workflow (RoutingTarget, TaskQueueSid) sends it empty
+               (workflow.sid, workflow.friendly_name) if workflow is not None else _NO_WORKFLOW)
+
+
 def _queue(queue) -> Group:
     return _QUEUE, (queue.sid, queue.friendly_name, queue.target_workers)
 
@@ -253,7 +266,9 @@ def _task_workflow_group(ws: "WorkspaceTables", s: dict) -> Group:
 def _worker_group(ws: "WorkspaceTables", s: dict) -> Group:
     worker = s.get("worker")
     if worker is not None:
-        return _worker(ws, worker)
+        activity = ws.activities.get(worker.activity_sid)
+        return _WORKER, (worker.sid, worker.friendly_name, worker.attributes, worker.activity_sid,
+                         activity.friendly_name if activity else None, worker.version, OPERATING_UNIT_SID)
     reservation = s.get("reservation")
     # a reservation whose worker has been deleted still names it
     return (_WORKER_SID, (reservation.worker_sid,)) if reservation is not None else _NONE
@@ -278,7 +293,13 @@ def _filter_group(ws: "WorkspaceTables", s: dict) -> Group:
     if matched is None or matched.name == DEFAULT_FILTER_NAME:
         return _NONE
     # recorded: WorkflowFilterExpression is a JSON list of the filter's expression
-    return GROUP_FIELDS["filter"], (matched.name, json.dumps([matched.expression.text]))
+    return GROUP_FIELDS["filter"], (matched.name, _expression_list(matched.expression.text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _expression_list(text: str) -> str:
+    """A filter's expression as the JSON list events carry (a workflow's few filters recur)."""
+    return json.dumps([text])
 
 
 def _activity_group(ws: "WorkspaceTables", s: dict) -> Group:
@@ -447,12 +468,20 @@ def _layout(kind: EventKind, has_path: bool, groups: list[tuple[str, ...]]) -> t
 _LAYOUTS: dict[tuple, tuple[EventLayout, tuple]] = {}
 
 # What rendering an event type takes, resolved once: its kind, whether it names the task's holder,
-# its groups' renderers (None: the task's two parts, ``_task_parts``), and the table its resource
-# is looked up in for its path (None: the workspace's own events, whose path is always there).
-_PLANS: dict[str, tuple[EventKind, bool, tuple, str | None]] = {
-    kind.event_type: (kind, "holder" in kind.groups, tuple(None if g == "task" else _RENDER[g] for g in kind.groups),
-                      None if kind.resource == "workspace" else _TABLES[kind.resource])
-    for kind in CATALOGUE.values()}
+# its groups' renderers (None: the task's groups, ``_task_groups``, which every task event starts
+# with), and the table its resource is looked up in for its path (None: the workspace's own
+# events, whose path is always there).
+def _plan(kind: EventKind) -> tuple[EventKind, bool, tuple, str | None]:
+    groups: tuple = kind.groups
+    renderers: tuple = ()
+    if groups[:len(TASK_GROUPS)] == TASK_GROUPS:
+        groups, renderers = groups[len(TASK_GROUPS):], (None,)
+    assert "task" not in groups, f"{kind.event_type}: the task's groups come first"
+    renderers += tuple(_RENDER[group] for group in groups)
+    return kind, "holder" in kind.groups, renderers, None if kind.resource == "workspace" else _TABLES[kind.resource]
+
+
+_PLANS = {kind.event_type: _plan(kind) for kind in CATALOGUE.values()}
 
 
 def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLayout, list]:
@@ -468,11 +497,7 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLa
     values: list = []
     for group in renderers:
         if group is None:
-            (head_names, head), (state_names, state) = _task_parts(ws, s)
-            key.append(head_names)
-            key.append(state_names)
-            values.append(head)
-            values.append(state)
+            _task_groups(ws, s, key, values)
         else:
             names, group_values = group(ws, s)
             key.append(names)

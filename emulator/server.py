@@ -18,6 +18,13 @@ built from the connection's fixed part plus the request's own (as werkzeug build
 line and headers are written in one piece, with a ``Date`` formatted once a second. Each
 connection has a thread of its own; a thread whose connection ended serves the next one.
 
+Why these stand beside the standard library's and werkzeug's own (measured with ``make bench`` and
+``valgrind --tool=callgrind`` on the server process, 1,000 kept-alive fetches): the server's own
+share of a request fell from 469k to 180k instructions on a bare WSGI app (the email parser alone
+took about 34 µs of a twilio-python header block, the direct split about 10 µs), and spare threads
+took clients that close every connection from about 1,150 to 2,450-2,880 requests a second.
+Tests compare the reading with ``http.client``'s and werkzeug's on a table of requests.
+
 A websocket upgrade (``Upgrade: websocket``) is handed to the application with the raw socket in
 ``environ["werkzeug.socket"]`` and no read timeout; the connection is not reused afterwards.
 """

@@ -66,6 +66,7 @@ OPERATING_UNIT_SID = None
 DEFAULT_FILTER_NAME = "Default Filter"
 
 
+@functools.lru_cache(maxsize=1024)  # the catalogue's field names: an Events page renders them for every event
 def snake_case(name: str) -> str:
     """``WorkerTimeInPreviousActivityMs`` -> ``worker_time_in_previous_activity_ms``."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()

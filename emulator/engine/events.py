@@ -215,33 +215,44 @@ _NO_WORKFLOW = (None, None)
 _NOTHING: tuple = ()
 _NONE: tuple = ((), ())
 _SECOND = timedelta(seconds=1)
+_RESERVATION = GROUP_FIELDS["reservation"]
 Group = tuple[tuple[str, ...], tuple]
 
 
-def _task_parts(ws: "WorkspaceTables", s: dict) -> tuple[Group, Group]:
-    task = s.get("task")
-    if task is None:  # a transfer of a task that is gone
-        return (_TASK_SID, (s["transfer"].task_sid,)), _NONE
-    channel = ws.task_channels.get(task.task_channel_sid)
-    age = (ws.ctx.clock.now() - task.date_created) // _SECOND  # (ws.task_age, without its calls)
-    state = (age if age > 0 else 0, task.priority, task.assignment_status, task.task_channel_sid,
-             channel.unique_name if channel else None, task.addons)
-    head = (_TASK_HEAD, (task.sid, task.attributes))
-    # only a task that has such a reason carries the field (recorded bodies of tasks without one have neither)
-    if task.reason is not None and task.assignment_status == "canceled":
-        return head, (_TASK_CANCELED, (*state, task.reason))
-    if task.reason is not None and task.assignment_status == "completed":
-        return head, (_TASK_COMPLETED, (*state, task.reason))
-    return head, (_TASK_STATE, state)
+def _task_head(ws: "WorkspaceTables", s: dict) -> Group:
+    """The task's own part (render() takes the task's groups together: ``_task_groups``)."""
+    key: list = []
+    values: list = []
+    _task_groups(ws, s, key, values)
+    return key[0], values[0]
 
 
 def _task_groups(ws: "WorkspaceTables", s: dict, key: list, values: list) -> None:
-    """The groups every task event starts with (``TASK_GROUPS``: the task's two parts, its queue's,
-    its workflow's), their names added to ``key`` and their values to ``values``, in one call."""
-    (head_names, head), (state_names, state) = _task_parts(ws, s)
+    """The groups every task event starts with (``TASK_GROUPS``: the task's two parts, its
+    queue's, its workflow's), their names added to ``key`` and their values to ``values``, in one call."""
+    task = s.get("task")
+    if task is None:  # a transfer of a task that is gone
+        key += (_TASK_SID, _NOTHING)
+        values += ((s["transfer"].task_sid,), _NOTHING)
+    else:
+        channel = ws.task_channels.get(task.task_channel_sid)
+        age = (ws.ctx.clock.now() - task.date_created) // _SECOND  # (ws.task_age, without its calls)
+        state: tuple = (age if age > 0 else 0, task.priority, task.assignment_status, task.task_channel_sid,
+                        channel.unique_name if channel else None, task.addons)
+        reason = task.reason
+        # only a task that has such a reason carries the field (recorded bodies of tasks without one have neither)
+        if reason is not None and task.assignment_status == "canceled":
+            key += (_TASK_HEAD, _TASK_CANCELED)
+            state = (*state, reason)
+        elif reason is not None and task.assignment_status == "completed":
+            key += (_TASK_HEAD, _TASK_COMPLETED)
+            state = (*state, reason)
+        else:
+            key += (_TASK_HEAD, _TASK_STATE)
+        values += ((task.sid, task.attributes), state)
     queue, workflow = s.get("queue"), s.get("workflow")
-    key += (head_names, state_names, _QUEUE if queue is not None else _NOTHING, _WORKFLOW)
-    values += (head, state, (queue.sid, queue.friendly_name, queue.target_workers) if queue is not None else _NOTHING,
+    key += (_QUEUE if queue is not None else _NOTHING, _WORKFLOW)
+    values += ((queue.sid, queue.friendly_name, queue.target_workers) if queue is not None else _NOTHING,
                # the reference lists WorkflowSid with every task event: a task routed without a
                # workflow (RoutingTarget, TaskQueueSid) sends it empty
                (workflow.sid, workflow.friendly_name) if workflow is not None else _NO_WORKFLOW)
@@ -314,12 +325,12 @@ def _task_channel_group(ws: "WorkspaceTables", s: dict) -> Group:
 
 
 _RENDER: dict[str, Callable[["WorkspaceTables", dict], Group]] = {
-    "task": lambda ws, s: _task_parts(ws, s)[0],  # (render() takes both parts: _task_parts)
+    "task": _task_head,
     "task_queue": lambda ws, s: _queue(s["queue"]) if s.get("queue") is not None else _NONE,
     "task_workflow": _task_workflow_group,
     "worker": _worker_group,
     "holder": lambda ws, s: _worker(ws, s["holder"]) if s.get("holder") is not None else _NONE,
-    "reservation": lambda ws, s: (GROUP_FIELDS["reservation"], (s["reservation"].sid,)),
+    "reservation": lambda ws, s: (_RESERVATION, (s["reservation"].sid,)),
     "activity_change": _activity_change_group,
     "worker_channel": _worker_channel_group,
     "activity": _activity_group,
@@ -470,16 +481,17 @@ _LAYOUTS: dict[tuple, tuple[EventLayout, tuple]] = {}
 
 # What rendering an event type takes, resolved once: its kind, whether it names the task's holder,
 # its groups' renderers (None: the task's groups, ``_task_groups``, which every task event starts
-# with), and the table its resource is looked up in for its path (None: the workspace's own
-# events, whose path is always there).
-def _plan(kind: EventKind) -> tuple[EventKind, bool, tuple, str | None]:
+# with), the table its resource is looked up in for its path (None: the workspace's own events,
+# whose path is always there) and the subject that resource is.
+def _plan(kind: EventKind) -> tuple[EventKind, bool, tuple, str | None, str]:
     groups: tuple = kind.groups
     renderers: tuple = ()
     if groups[:len(TASK_GROUPS)] == TASK_GROUPS:
         groups, renderers = groups[len(TASK_GROUPS):], (None,)
     assert "task" not in groups, f"{kind.event_type}: the task's groups come first"
     renderers += tuple(_RENDER[group] for group in groups)
-    return kind, "holder" in kind.groups, renderers, None if kind.resource == "workspace" else _TABLES[kind.resource]
+    return (kind, "holder" in kind.groups, renderers, None if kind.resource == "workspace" else _TABLES[kind.resource],
+            kind.resource)
 
 
 _PLANS = {kind.event_type: _plan(kind) for kind in CATALOGUE.values()}
@@ -491,9 +503,25 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLa
     ``previous_capacity``, ``previous_activity`` with ``elapsed_ms``, ``filter``, ``transfer``):
     its layout and the values of its groups (the parts after the workspace's origin).
     ``given`` is the caller's own dict: it is completed in place (``subjects_of``)."""
-    kind, holder, renderers, table = _PLANS[event_type]
+    kind, holder, renderers, table, resource_subject = _PLANS[event_type]
     s = given
-    _complete(ws, holder, s)
+    # the subjects those named lead to (``subjects_of``, in place; here without a call where
+    # neither a transfer nor the task's holder is among them)
+    if holder or "transfer" in s:
+        _complete(ws, holder, s)
+    else:
+        reservation = s.get("reservation")
+        if reservation is not None:
+            if "task" not in s:
+                s["task"] = ws.tasks.get(reservation.task_sid)
+            if "worker" not in s:
+                s["worker"] = ws.workers.get(reservation.worker_sid)
+        task = s.get("task")
+        if task is not None:
+            if "queue" not in s:
+                s["queue"] = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
+            if "workflow" not in s:
+                s["workflow"] = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
     key: list = [event_type]  # the event type, each group's field names, whether the path is there
     values: list = []
     for group in renderers:
@@ -506,7 +534,7 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLa
     if table is None:
         has_path = True
     else:
-        resource = s.get(kind.resource)
+        resource = s.get(resource_subject)
         has_path = (resource.sid if resource is not None else s["transfer"].task_sid) in getattr(ws, table)
     key.append(has_path)
     found = _LAYOUTS.get(tuple(key))

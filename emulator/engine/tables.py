@@ -124,18 +124,20 @@ class WorkspaceTables:
         if origin[1] != self.friendly_name or origin[0] != self.sid:
             origin = self._event_origin = (self.sid, self.friendly_name, self.account_sid)
         # a group's values equal to those of an earlier event are that event's tuple (a queue's,
-        # a workflow's, a worker's, a task's between its changes): kept once
+        # a workflow's, a worker's, a task's between its changes): kept once (looked up together;
+        # one by one only for those this generation has not seen)
         young, old = self._event_groups
         if len(young) > EVENT_GROUPS_SHARED:
             young, old = self._event_groups = ({}, young)
+        parts = list(map(young.get, groups))
+        if None in parts:
+            for i, found in enumerate(parts):
+                if found is None:
+                    values = groups[i]
+                    parts[i] = young[values] = old.get(values, values)
         sid, now = self.ctx.sids.sid("EV"), self.ctx.clock.now()
-        parts = [sid, layout, now, origin]
-        for values in groups:
-            found = young.get(values)
-            if found is None:
-                found = young[values] = old.get(values, values)
-            parts.append(found)
-        event: Event = tuple.__new__(Event, parts)  # (Event's own constructor, without its argument shuffle)
+        # (Event's own constructor, without its argument shuffle)
+        event: Event = tuple.__new__(Event, (sid, layout, now, origin, *parts))
         self.events[sid] = event
         if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
             # Events are kept 30 days; a timer drops them as they age (not the reads of the list).

@@ -433,6 +433,32 @@ def test_timeline_stints_are_clipped_to_the_window():
     assert list(timeline.stints(60.0, 100.0)) == []
 
 
+def channel_history() -> hist.History:
+    """Acceptances in queue WQ1 on two channels and on none, with and without waits."""
+    h = hist.History()
+    for t, channel, wait, queue_wait in ((10.0, "TCa", 3, 2), (20.0, "TCb", 7, None), (30.0, None, None, None),
+                                         (40.0, "TCa", None, None), (50.0, "TCb", 9, 4)):
+        h._add("reservations_accepted", t, channel, True, q="WQ1", wait=wait, queue_wait=queue_wait)
+    return h
+
+
+@pytest.mark.parametrize("scope, channel, lo, hi, count, waits, queue_waits", [
+    (("ws", None), None, 0.0, 100.0, 5, [3, 7, 9], [2, 4]),
+    (("q", "WQ1"), None, 15.0, 45.0, 3, [7], []),
+    (("q", "WQ1"), "TCa", 0.0, 100.0, 2, [3], [2]),
+    (("ws", None), "TCb", 0.0, 20.0, 1, [7], []),
+    (("ws", None), "TCc", 0.0, 100.0, 0, [], []),
+    (("q", "WQ2"), None, 0.0, 100.0, 0, [], []),
+])
+def test_a_figure_on_all_channels_is_the_sum_of_its_channels(scope, channel, lo, hi, count, waits, queue_waits):
+    series = channel_history().get("reservations_accepted", scope, channel)
+    got_waits, got_queue_waits = series.waits_in(lo, hi)
+    assert series.count(lo, hi) == count
+    # the waits are samples (None: an instant without one)
+    assert sorted(w for w in got_waits if w is not None) == waits
+    assert sorted(w for w in got_queue_waits if w is not None) == queue_waits
+
+
 def test_the_event_log_is_digested_once(run, emu, monkeypatch):
     run.w.cumulative_statistics().fetch()
     digested = []

@@ -72,11 +72,17 @@ MAX_RESERVATION_ATTEMPTS = 1000
 ATTEMPTS_REASON = "Task reservation attempts exceeded"
 
 
+# a task in one of these is over: it never changes status again
+FINISHED = (COMPLETED, CANCELED)
+
+
 def move_task(task: Task, status: str, now: datetime | None = None) -> None:
     """Set a task's status along the table (an engine bug otherwise)."""
     if task.assignment_status not in TASK_TRANSITIONS[status]:
         raise AssertionError(f"task {task.sid}: {task.assignment_status} -> {status} is not a transition")
     task.assignment_status = status
+    if status in FINISHED:
+        task.parsed_attributes = None  # parsed again if read: see ``Task.parsed_attributes``
     if now is not None:
         task.date_updated = now
 
@@ -237,8 +243,10 @@ class Timers:
         self.clock = clock
         self.workspace_sid = workspace_sid
         self.entries: dict[tuple[str, str], Timer] = {}
-        self.deletions: dict[str, tuple[datetime, int]] = {}  # task SID -> (due, seq)
-        self._deletion_heap: list[tuple[datetime, int, str]] = []  # (due, seq, task SID), lazily pruned
+        # task SID -> (due, seq, task SID): the very tuple in the heap, which is current while the
+        # dictionary holds it (one tuple a pending deletion)
+        self.deletions: dict[str, tuple[datetime, int, str]] = {}
+        self._deletion_heap: list[tuple[datetime, int, str]] = []  # lazily pruned
         self._armed: Timer | None = None  # the deletion on the clock: the earliest pending
 
     def start(self, kind: str, subject: str, seconds: float) -> None:
@@ -299,17 +307,18 @@ class Timers:
         """Every pending timer, one entry per pending deletion (what a snapshot writes), in the
         order they fire."""
         rows = [timer for (kind, _), timer in self.entries.items() if kind != DELETION]
-        rows.extend(Timer(due, seq, DELETION, self.workspace_sid, sid) for sid, (due, seq) in self.deletions.items())
+        rows.extend(Timer(due, seq, DELETION, self.workspace_sid, sid) for due, seq, sid in self.deletions.values())
         rows.sort()
         return rows
 
     # --- the batch of deletions ----------------------------------------------------------------
     def _add_deletion(self, task_sid: str, due: datetime, seq: int) -> None:
-        self.deletions[task_sid] = (due, seq)
+        entry = self.deletions[task_sid] = (due, seq, task_sid)
         heap = self._deletion_heap
-        heapq.heappush(heap, (due, seq, task_sid))
+        heapq.heappush(heap, entry)
         if len(heap) > 2 * len(self.deletions) + 64:  # drop what cancellations left behind
-            heap[:] = [(d, q, sid) for d, q, sid in heap if self.deletions.get(sid) == (d, q)]
+            deletions = self.deletions
+            heap[:] = [e for e in heap if deletions.get(e[2]) is e]
             heapq.heapify(heap)
         armed = self._armed
         if armed is None or (due, seq) < (armed.due, armed.seq):
@@ -327,8 +336,9 @@ class Timers:
         self._armed = None
         heap = self._deletion_heap
         while heap:
-            due, seq, sid = heap[0]
-            if self.deletions.get(sid) == (due, seq):
+            entry = heap[0]
+            due, seq, sid = entry
+            if self.deletions.get(sid) is entry:
                 self._arm(sid, due, seq)
                 return
             heapq.heappop(heap)

@@ -8,6 +8,7 @@ and ``routing/``; the HTTP layer turns records into JSON in one renderer.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
@@ -134,7 +135,9 @@ class Task:
     account_sid: str
     workspace_sid: str
     attributes: str
-    attributes_data: dict
+    # ``attributes`` parsed; None once the task finished: derived from the text, it is parsed
+    # again when read (a finished task is rarely read again, and each one is kept five minutes)
+    parsed_attributes: dict | None
     assignment_status: str
     priority: int
     timeout: int
@@ -154,6 +157,15 @@ class Task:
     requested_queue_sid: str | None = None
     # the transfer under way (the task is offered to its target meanwhile, and routed to no one else)
     transfer_sid: str | None = None
+
+    @property
+    def attributes_data(self) -> dict:
+        data = self.parsed_attributes
+        return json.loads(self.attributes) if data is None else data
+
+    @attributes_data.setter
+    def attributes_data(self, data: dict) -> None:
+        self.parsed_attributes = data
 
 
 @dataclass(eq=False, slots=True)

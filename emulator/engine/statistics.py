@@ -145,19 +145,15 @@ def _cumulative(h: History, scope: tuple, win: Window, figures: tuple[str, ...])
         out[figure] = h.get(figure, scope, ch).count(lo, hi)
     for figure in RESERVATION_FIGURES.values():
         out[figure] = h.get(figure, scope, ch).count(lo, hi)
-    accepted = h.get("reservations_accepted", scope, ch)
-    i, j = accepted.span(lo, hi)
-    accepted_waits = accepted.waits[i:j]
-    canceled = h.get("tasks_canceled", scope, ch)
-    k, m = canceled.span(lo, hi)
-    canceled_waits = canceled.waits[k:m]
+    accepted_waits, queue_waits = h.get("reservations_accepted", scope, ch).waits_in(lo, hi)
+    canceled_waits = h.get("tasks_canceled", scope, ch).waits_in(lo, hi)[0]
     until_accepted = durations(accepted_waits)
     # "The average time in seconds between Task creation and acceptance"
     out["avg_task_acceptance_time"] = until_accepted["avg"]
     out["wait_duration_until_accepted"] = until_accepted
     out["wait_duration_until_canceled"] = durations(canceled_waits)
     if scope[0] == "q":
-        out["wait_duration_in_queue_until_accepted"] = durations(accepted.queue_waits[i:j])
+        out["wait_duration_in_queue_until_accepted"] = durations(queue_waits)
     out["split_by_wait_time"] = split_by_wait_time(canceled_waits, accepted_waits, win.thresholds) \
         if win.thresholds else None
     return out

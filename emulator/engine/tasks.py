@@ -115,6 +115,8 @@ class TaskResources(WorkspaceTables):
         # validated: apply
         if parsed is not None:
             task.attributes, task.attributes_data = parsed
+            if task.assignment_status in lifecycle.FINISHED:
+                task.parsed_attributes = None  # see ``Task.parsed_attributes``
         if priority is not None:
             task.priority = priority
         if channel is not None:

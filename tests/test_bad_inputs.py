@@ -270,7 +270,7 @@ LISTS = [
 @pytest.fixture
 def world(emu) -> dict:
     """A FIFO workspace whose workflow also routes VIPs to an empty queue, a worker in a custom
-    (unavailable) activity, a pending task in the sample queue and a canceled task."""
+    (unavailable) activity, a pending task in the sample queue and canceled tasks (``wt_done`` the last)."""
     client = emu.client()
     ws = client.taskrouter.v1.workspaces.create(friendly_name="Bad inputs", template="FIFO")
     context = client.taskrouter.v1.workspaces(ws.sid)
@@ -283,8 +283,10 @@ def world(emu) -> dict:
     busy = context.activities.create(friendly_name="Busy")
     worker = context.workers.create(friendly_name="Alice", activity_sid=busy.sid)
     task = context.tasks.create(attributes='{"type": "support"}', task_channel="default")
-    done = context.tasks.create(attributes="{}")
-    context.tasks(done.sid).update(assignment_status="canceled")
+    # two canceled tasks: the clock holds the first one's deletion, the workspace's registry the second's
+    for _ in range(2):
+        done = context.tasks.create(attributes="{}")
+        context.tasks(done.sid).update(assignment_status="canceled")
     emu.client(OTHER_ACCOUNT_SID).taskrouter.v1.workspaces.create(friendly_name="Elsewhere")
     world = {"ws": ws.sid, "wk": worker.sid, "wt": task.sid, "wt_done": done.sid, "wq": sample, "wq_vip": vip,
              "ww": workflow, "wa_offline": activities["Offline"], "wa_available": activities["Available"],
@@ -306,6 +308,9 @@ def snapshot(emu, ctx: dict) -> dict:
     state["events"] = {ws.sid: [e.sid for e in ws.events.values()]
                        for workspaces in emu.backend.accounts.values() for ws in workspaces.values()}
     state["timers"] = [(t.due, t.name) for t in emu.clock.pending()]
+    # (the clock holds one finished-task deletion per workspace; the registries hold every one)
+    state["registered timers"] = [(t.due, t.seq, t.name) for workspaces in emu.backend.accounts.values()
+                                  for ws in workspaces.values() for t in ws.timers.rows()]
     state["now"] = emu.clock.now()
     state["sids"] = emu.backend.sids.getstate()
     return state

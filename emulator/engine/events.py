@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .state import ORIGIN, Event, EventLayout, ReservationStatus, TextSpec
@@ -213,23 +214,48 @@ _WORKER_SID = ("WorkerSid",)
 _NO_WORKFLOW = (None, None)
 _NOTHING: tuple = ()
 _NONE: tuple = ((), ())
+_SECOND = timedelta(seconds=1)
+_RESERVATION = GROUP_FIELDS["reservation"]
 Group = tuple[tuple[str, ...], tuple]
 
 
-def _task_parts(ws: "WorkspaceTables", s: dict) -> tuple[Group, Group]:
+def _task_head(ws: "WorkspaceTables", s: dict) -> Group:
+    """The task's own part (render() takes the task's groups together: ``_task_groups``)."""
+    key: list = []
+    values: list = []
+    _task_groups(ws, s, key, values)
+    return key[0], values[0]
+
+
+def _task_groups(ws: "WorkspaceTables", s: dict, key: list, values: list) -> None:
+    """The groups every task event starts with (``TASK_GROUPS``: the task's two parts, its
+    queue's, its workflow's), their names added to ``key`` and their values to ``values``, in one call."""
     task = s.get("task")
     if task is None:  # a transfer of a task that is gone
-        return (_TASK_SID, (s["transfer"].task_sid,)), _NONE
-    channel = ws.task_channels.get(task.task_channel_sid)
-    state = (ws.task_age(task), task.priority, task.assignment_status, task.task_channel_sid,
-             channel.unique_name if channel else None, task.addons)
-    head = (_TASK_HEAD, (task.sid, task.attributes))
-    # only a task that has such a reason carries the field (recorded bodies of tasks without one have neither)
-    if task.reason is not None and task.assignment_status == "canceled":
-        return head, (_TASK_CANCELED, (*state, task.reason))
-    if task.reason is not None and task.assignment_status == "completed":
-        return head, (_TASK_COMPLETED, (*state, task.reason))
-    return head, (_TASK_STATE, state)
+        key += (_TASK_SID, _NOTHING)
+        values += ((s["transfer"].task_sid,), _NOTHING)
+    else:
+        channel = ws.task_channels.get(task.task_channel_sid)
+        age = (ws.ctx.clock.now() - task.date_created) // _SECOND  # (ws.task_age, without its calls)
+        state: tuple = (age if age > 0 else 0, task.priority, task.assignment_status, task.task_channel_sid,
+                        channel.unique_name if channel else None, task.addons)
+        reason = task.reason
+        # only a task that has such a reason carries the field (recorded bodies of tasks without one have neither)
+        if reason is not None and task.assignment_status == "canceled":
+            key += (_TASK_HEAD, _TASK_CANCELED)
+            state = (*state, reason)
+        elif reason is not None and task.assignment_status == "completed":
+            key += (_TASK_HEAD, _TASK_COMPLETED)
+            state = (*state, reason)
+        else:
+            key += (_TASK_HEAD, _TASK_STATE)
+        values += ((task.sid, task.attributes), state)
+    queue, workflow = s.get("queue"), s.get("workflow")
+    key += (_QUEUE if queue is not None else _NOTHING, _WORKFLOW)
+    values += ((queue.sid, queue.friendly_name, queue.target_workers) if queue is not None else _NOTHING,
+               # the reference lists WorkflowSid with every task event: a task routed without a
+               # workflow (RoutingTarget, TaskQueueSid) sends it empty
+               (workflow.sid, workflow.friendly_name) if workflow is not None else _NO_WORKFLOW)
 
 
 def _queue(queue) -> Group:
@@ -252,7 +278,9 @@ def _task_workflow_group(ws: "WorkspaceTables", s: dict) -> Group:
 def _worker_group(ws: "WorkspaceTables", s: dict) -> Group:
     worker = s.get("worker")
     if worker is not None:
-        return _worker(ws, worker)
+        activity = ws.activities.get(worker.activity_sid)
+        return _WORKER, (worker.sid, worker.friendly_name, worker.attributes, worker.activity_sid,
+                         activity.friendly_name if activity else None, worker.version, OPERATING_UNIT_SID)
     reservation = s.get("reservation")
     # a reservation whose worker has been deleted still names it
     return (_WORKER_SID, (reservation.worker_sid,)) if reservation is not None else _NONE
@@ -277,7 +305,13 @@ def _filter_group(ws: "WorkspaceTables", s: dict) -> Group:
     if matched is None or matched.name == DEFAULT_FILTER_NAME:
         return _NONE
     # recorded: WorkflowFilterExpression is a JSON list of the filter's expression
-    return GROUP_FIELDS["filter"], (matched.name, json.dumps([matched.expression.text]))
+    return GROUP_FIELDS["filter"], (matched.name, _expression_list(matched.expression.text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _expression_list(text: str) -> str:
+    """A filter's expression as the JSON list events carry (a workflow's few filters recur)."""
+    return json.dumps([text])
 
 
 def _activity_group(ws: "WorkspaceTables", s: dict) -> Group:
@@ -291,12 +325,12 @@ def _task_channel_group(ws: "WorkspaceTables", s: dict) -> Group:
 
 
 _RENDER: dict[str, Callable[["WorkspaceTables", dict], Group]] = {
-    "task": lambda ws, s: _task_parts(ws, s)[0],  # (render() takes both parts: _task_parts)
+    "task": _task_head,
     "task_queue": lambda ws, s: _queue(s["queue"]) if s.get("queue") is not None else _NONE,
     "task_workflow": _task_workflow_group,
     "worker": _worker_group,
     "holder": lambda ws, s: _worker(ws, s["holder"]) if s.get("holder") is not None else _NONE,
-    "reservation": lambda ws, s: (GROUP_FIELDS["reservation"], (s["reservation"].sid,)),
+    "reservation": lambda ws, s: (_RESERVATION, (s["reservation"].sid,)),
     "activity_change": _activity_change_group,
     "worker_channel": _worker_channel_group,
     "activity": _activity_group,
@@ -335,23 +369,30 @@ HOLDING = (ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING, ReservationSt
 def subjects_of(ws: "WorkspaceTables", kind: EventKind, given: dict) -> dict:
     """The subjects an event is about: those the call site named, and those they lead to."""
     s = dict(given)
+    _complete(ws, "holder" in kind.groups, s)
+    return s
+
+
+def _complete(ws: "WorkspaceTables", holder: bool, s: dict) -> None:
+    """``subjects_of`` in place: ``s`` gains the subjects those named lead to."""
     transfer = s.get("transfer")
-    if transfer is not None:
-        s.setdefault("task", ws.tasks.get(transfer.task_sid))
+    if transfer is not None and "task" not in s:
+        s["task"] = ws.tasks.get(transfer.task_sid)
     reservation = s.get("reservation")
     if reservation is not None:
-        s.setdefault("task", ws.tasks.get(reservation.task_sid))
-        s.setdefault("worker", ws.workers.get(reservation.worker_sid))
+        if "task" not in s:
+            s["task"] = ws.tasks.get(reservation.task_sid)
+        if "worker" not in s:
+            s["worker"] = ws.workers.get(reservation.worker_sid)
     task = s.get("task")
     if task is not None:
         if "queue" not in s:
             s["queue"] = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
         if "workflow" not in s:
             s["workflow"] = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
-        if "holder" in kind.groups and "holder" not in s:
+        if holder and "holder" not in s:
             holding = [r for r in ws.task_reservations(task.sid) if r.reservation_status in HOLDING]
             s["holder"] = ws.workers.get(holding[-1].worker_sid) if holding else None
-    return s
 
 
 def _attr(key: str, name: str) -> Callable[["WorkspaceTables", dict], Any]:
@@ -389,12 +430,12 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _NULLABLE = frozenset(("WorkflowName", "WorkerActivityName"))
 
 
-def _layout(kind: EventKind, has_path: bool, groups: list[Group]) -> tuple[EventLayout, tuple]:
-    """The layout of ``kind``'s events with these groups, and the functions ``(ws, subjects)``
+def _layout(kind: EventKind, has_path: bool, groups: list[tuple[str, ...]]) -> tuple[EventLayout, tuple]:
+    """The layout of ``kind``'s events with groups of these field names, and the functions ``(ws, subjects)``
     giving the values its texts need that the data does not hold (kept as the last part)."""
     names: list[str] = ["WorkspaceSid", "WorkspaceName"]
     positions: list[tuple[int, int]] = [(ORIGIN, 0), (ORIGIN, 1)]
-    for part, (group_names, _) in enumerate(groups, start=ORIGIN + 1):
+    for part, group_names in enumerate(groups, start=ORIGIN + 1):
         names += group_names
         positions += [(part, i) for i in range(len(group_names))]
     if len(set(names)) != len(names):
@@ -438,35 +479,71 @@ def _layout(kind: EventKind, has_path: bool, groups: list[Group]) -> tuple[Event
 
 _LAYOUTS: dict[tuple, tuple[EventLayout, tuple]] = {}
 
+# What rendering an event type takes, resolved once: its kind, whether it names the task's holder,
+# its groups' renderers (None: the task's groups, ``_task_groups``, which every task event starts
+# with), the table its resource is looked up in for its path (None: the workspace's own events,
+# whose path is always there) and the subject that resource is.
+def _plan(kind: EventKind) -> tuple[EventKind, bool, tuple, str | None, str]:
+    groups: tuple = kind.groups
+    renderers: tuple = ()
+    if groups[:len(TASK_GROUPS)] == TASK_GROUPS:
+        groups, renderers = groups[len(TASK_GROUPS):], (None,)
+    assert "task" not in groups, f"{kind.event_type}: the task's groups come first"
+    renderers += tuple(_RENDER[group] for group in groups)
+    return (kind, "holder" in kind.groups, renderers, None if kind.resource == "workspace" else _TABLES[kind.resource],
+            kind.resource)
 
-def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLayout, tuple]:
+
+_PLANS = {kind.event_type: _plan(kind) for kind in CATALOGUE.values()}
+
+
+def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLayout, list]:
     """One event of the catalogue about ``given`` subjects (keyword: ``task``, ``reservation``,
     ``worker``, ``queue``, ``workflow``, ``activity``, ``task_channel``, ``channel`` with
     ``previous_capacity``, ``previous_activity`` with ``elapsed_ms``, ``filter``, ``transfer``):
-    its layout and the values of its groups (the parts after the workspace's origin)."""
-    kind = CATALOGUE[event_type]
-    s = subjects_of(ws, kind, given)
-    groups: list[Group] = []
-    for group in kind.groups:
-        if group == "task":
-            groups += _task_parts(ws, s)
+    its layout and the values of its groups (the parts after the workspace's origin).
+    ``given`` is the caller's own dict: it is completed in place (``subjects_of``)."""
+    kind, holder, renderers, table, resource_subject = _PLANS[event_type]
+    s = given
+    # the subjects those named lead to (``subjects_of``, in place; here without a call where
+    # neither a transfer nor the task's holder is among them)
+    if holder or "transfer" in s:
+        _complete(ws, holder, s)
+    else:
+        reservation = s.get("reservation")
+        if reservation is not None:
+            if "task" not in s:
+                s["task"] = ws.tasks.get(reservation.task_sid)
+            if "worker" not in s:
+                s["worker"] = ws.workers.get(reservation.worker_sid)
+        task = s.get("task")
+        if task is not None:
+            if "queue" not in s:
+                s["queue"] = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
+            if "workflow" not in s:
+                s["workflow"] = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
+    key: list = [event_type]  # the event type, each group's field names, whether the path is there
+    values: list = []
+    for group in renderers:
+        if group is None:
+            _task_groups(ws, s, key, values)
         else:
-            groups.append(_RENDER[group](ws, s))
-    if kind.resource == "workspace":
+            names, group_values = group(ws, s)
+            key.append(names)
+            values.append(group_values)
+    if table is None:
         has_path = True
     else:
-        resource = s.get(kind.resource)
-        sid = resource.sid if resource is not None else s["transfer"].task_sid
-        has_path = sid in getattr(ws, _TABLES[kind.resource])
-    key = (event_type, has_path, *[names for names, _ in groups])
-    found = _LAYOUTS.get(key)
+        resource = s.get(resource_subject)
+        has_path = (resource.sid if resource is not None else s["transfer"].task_sid) in getattr(ws, table)
+    key.append(has_path)
+    found = _LAYOUTS.get(tuple(key))
     if found is None:
-        found = _LAYOUTS[key] = _layout(kind, has_path, groups)
+        found = _LAYOUTS[tuple(key)] = _layout(kind, has_path, key[1:-1])
     layout, extras = found
-    values = [values for _, values in groups]
     if extras:
-        values.append(tuple(find(ws, s) for find in extras))
-    return layout, tuple(values)
+        values.append(tuple([find(ws, s) for find in extras]))
+    return layout, values
 
 
 def stored_layout(event_type: str, resource_type: str, names: tuple[str, ...]) -> EventLayout:

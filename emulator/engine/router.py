@@ -495,7 +495,7 @@ class Router:
     def _set_reservation(self, ws: WorkspaceTables, reservation: Reservation, status: str, event_type: str) -> None:
         before = reservation.reservation_status
         lifecycle.move_reservation(reservation, status, ws.now())
-        if status != RS.PENDING:
+        if status != RS.PENDING and before == RS.PENDING:  # (only a pending reservation has a timer)
             ws.timers.cancel(lifecycle.RESERVATION, reservation.sid)
         task = ws.tasks.get(reservation.task_sid)
         worker = ws.workers.get(reservation.worker_sid)

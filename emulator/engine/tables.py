@@ -46,7 +46,7 @@ class WorkspaceTables:
     Reservations, Events), its derived state, and the helpers its rules share."""
 
     SNAPSHOT_TRANSIENT: dict[str, Callable[[], Any]] = {
-        "_index": lambda: None, "_worker_names": lambda: None, "_event_groups": lambda: ({}, {}),
+        "_index": lambda: None, "_worker_names": lambda: None, "_channel_names": dict, "_event_groups": lambda: ({}, {}),
         "_event_origin": lambda: ("", "", "")}
 
     def __init__(self, ctx: Context, sid: str, account_sid: str, friendly_name: str, *,
@@ -86,6 +86,8 @@ class WorkspaceTables:
         # casefolded worker name -> worker SID, so name uniqueness is a lookup, not a scan of the
         # workers (derived: built on first use, kept in step by the worker rules)
         self._worker_names: dict[str, str] | None = None
+        # task channel unique name -> SID, as last found (derived, a cache checked on each use)
+        self._channel_names: dict[str, str] = {}
         # what events share (see ``emit``; derived, a cache)
         self._event_origin: tuple[str, str, str] = (sid, friendly_name, account_sid)
         self._event_groups: tuple[dict[tuple, tuple], dict[tuple, tuple]] = ({}, {})  # (this generation, the last)
@@ -122,21 +124,24 @@ class WorkspaceTables:
         if origin[1] != self.friendly_name or origin[0] != self.sid:
             origin = self._event_origin = (self.sid, self.friendly_name, self.account_sid)
         # a group's values equal to those of an earlier event are that event's tuple (a queue's,
-        # a workflow's, a worker's, a task's between its changes): kept once
+        # a workflow's, a worker's, a task's between its changes): kept once (looked up together;
+        # one by one only for those this generation has not seen)
         young, old = self._event_groups
         if len(young) > EVENT_GROUPS_SHARED:
             young, old = self._event_groups = ({}, young)
-        parts = [origin]
-        for values in groups:
-            found = young.get(values)
-            if found is None:
-                found = young[values] = old.get(values, values)
-            parts.append(found)
-        event = Event(self.new_sid("EV"), layout, self.now(), parts)
-        self.events[event.sid] = event
+        parts = list(map(young.get, groups))
+        if None in parts:
+            for i, found in enumerate(parts):
+                if found is None:
+                    values = groups[i]
+                    parts[i] = young[values] = old.get(values, values)
+        sid, now = self.ctx.sids.sid("EV"), self.ctx.clock.now()
+        # (Event's own constructor, without its argument shuffle)
+        event: Event = tuple.__new__(Event, (sid, layout, now, origin, *parts))
+        self.events[sid] = event
         if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
             # Events are kept 30 days; a timer drops them as they age (not the reads of the list).
-            self.timers.start_at(EVENT_EXPIRY, self.sid, event.event_date + timedelta(days=ev.RETENTION_DAYS))
+            self.timers.start_at(EVENT_EXPIRY, self.sid, now + timedelta(days=ev.RETENTION_DAYS))
         self.ctx.publish(self, event)
         return event
 
@@ -208,7 +213,12 @@ class WorkspaceTables:
         """By SID or unique name (the API accepts both)."""
         channel = self.task_channels.get(sid_or_name)
         if channel is None:
-            channel = next((c for c in self.task_channels.values() if c.unique_name == sid_or_name), None)
+            # by name: the channel last found by it, if it still has it (every new task names "default")
+            channel = self.task_channels.get(self._channel_names.get(sid_or_name, ""))
+            if channel is None or channel.unique_name != sid_or_name:
+                channel = next((c for c in self.task_channels.values() if c.unique_name == sid_or_name), None)
+                if channel is not None:
+                    self._channel_names[sid_or_name] = channel.sid
         if channel is None:
             raise errors.NotFound(errors.RESOURCE_NOT_FOUND.format(
                 path=f"/v1/Workspaces/{self.sid}/TaskChannels/{sid_or_name}"))

@@ -42,9 +42,9 @@ def start_route(ws: WorkspaceTables, task: Task, route: Route | None) -> bool:
     """``start_routing`` with the targets already chosen (a new task's, chosen once for its
     ``task.created`` event and its routing)."""
     state = ws.task_routing.setdefault(task.sid, TaskRouting())
-    ws.timers.cancel(lifecycle.TARGET, task.sid)
     state.route = route
     if route is None:
+        ws.timers.cancel(lifecycle.TARGET, task.sid)  # (enter_step cancels it otherwise)
         task.task_queue_sid = None
         sync_task(ws, ws.index, task)
         return True

@@ -143,10 +143,20 @@ class RoutingIndex:
         self.queue_order: dict[str, str] = {}  # queue -> TaskOrder its waiting keys were built with
         self.task_place: dict[str, tuple] = {}  # task -> (container key, sort key)
         self.places_dropped = 0  # since ``task_place`` was last copied (see ``drop_place``)
-        self.by_task: dict[str, dict] = {}  # task -> {reservation sid: Reservation}, creation order
+        self.by_task: dict[str, TaskReservations] = {}  # task -> its reservations, creation order
         self.by_worker: dict[str, dict] = {}  # worker -> {reservation sid: Reservation}, creation order
         self.live: dict[str, dict] = {}  # worker -> its pending/accepted/wrapping reservations
 
+
+
+class TaskReservations(tuple):
+    """A task's reservations in creation order: a tuple (a task has few, and keeps them until it
+    is deleted), read through ``values()`` as a dictionary of them would be."""
+
+    __slots__ = ()
+
+    def values(self) -> "TaskReservations":
+        return self
 
 
 def build_index(ws: WorkspaceTables) -> RoutingIndex:
@@ -372,14 +382,26 @@ def container(ix: RoutingIndex, place: tuple, create: bool = True):
     return pool
 
 def index_reservation(ix: RoutingIndex, reservation: Reservation) -> None:
-    ix.by_task.setdefault(reservation.task_sid, {})[reservation.sid] = reservation
+    rows = ix.by_task.get(reservation.task_sid, ())
+    for i, row in enumerate(rows):
+        if row.sid == reservation.sid:
+            ix.by_task[reservation.task_sid] = TaskReservations((*rows[:i], reservation, *rows[i + 1:]))
+            break
+    else:
+        ix.by_task[reservation.task_sid] = TaskReservations((*rows, reservation))
     ix.by_worker.setdefault(reservation.worker_sid, {})[reservation.sid] = reservation
     if reservation.reservation_status in LOAD_STATUSES:
         ix.live.setdefault(reservation.worker_sid, {})[reservation.sid] = reservation
 
 def unindex_reservation(ix: RoutingIndex, reservation: Reservation) -> None:
-    for table, owner in ((ix.by_task, reservation.task_sid), (ix.by_worker, reservation.worker_sid),
-                         (ix.live, reservation.worker_sid)):
+    mine = ix.by_task.get(reservation.task_sid)
+    if mine is not None:
+        left = TaskReservations(row for row in mine if row.sid != reservation.sid)
+        if left:
+            ix.by_task[reservation.task_sid] = left
+        else:
+            del ix.by_task[reservation.task_sid]
+    for table, owner in ((ix.by_worker, reservation.worker_sid), (ix.live, reservation.worker_sid)):
         rows = table.get(owner)
         if rows is not None:
             rows.pop(reservation.sid, None)

@@ -20,7 +20,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -111,6 +111,7 @@ class Clock:
         self._stopped = False
         self._settle_hooks: list[Callable[[], None]] = []
         self._move_hooks: list[Callable[[datetime], None]] = []
+        self._held_sources: list[Callable[[], Iterable[Timer]]] = []
         if mode == REAL:
             self._start_thread()
 
@@ -164,10 +165,22 @@ class Clock:
         """Schedule ``kind`` for ``subject`` ``seconds`` from now."""
         return self.call_at(self.now() + timedelta(seconds=seconds), kind, workspace, subject)
 
-    def pending(self) -> list[Timer]:
-        """The timers not yet fired nor cancelled, in due order."""
+    def pending(self, *, held: bool = True) -> list[Timer]:
+        """The timers not yet fired nor cancelled, in due order: those on the heap and (unless
+        ``held=False``) those their owners hold off it (``hold``)."""
         with self._lock:
-            return sorted(t for _, _, t in self._timers if not t.cancelled)
+            timers = [t for _, _, t in self._timers if not t.cancelled]
+            if held:
+                for source in self._held_sources:
+                    timers.extend(source())
+            return sorted(timers)
+
+    def hold(self, source: Callable[[], Iterable[Timer]]) -> None:
+        """``source()`` gives the pending timers its owner keeps off the heap until they are next
+        (a workspace's finished-task deletions: only the earliest is on the clock), so that
+        ``pending()`` still lists every one."""
+        with self._lock:
+            self._held_sources.append(source)
 
     def on_move(self, hook: Callable[[datetime], None]) -> Callable[[], None]:
         """Call ``hook(instant)`` (under the lock, so it must be quick) whenever the virtual instant

@@ -3,11 +3,7 @@ fired nor cancelled: a finished task's five-minute deletion included, one per fi
 
 from __future__ import annotations
 
-import pytest
 
-
-@pytest.mark.xfail(strict=True, reason="finished-task deletions are batched: the clock holds only each "
-                                       "workspace's earliest, so pending() lists one of them")
 def test_pending_lists_the_deletion_of_every_finished_task(emu, workspace):
     finished = []
     for _ in range(3):

@@ -53,6 +53,7 @@ class Backend:
         self._listeners: list[EventListener] = []
         self._reset_hooks: list[ResetHook] = []
         self.clock.set_dispatch(self._fire)
+        self.clock.hold(lambda: [timer for ws in self._by_sid.values() for timer in ws.timers.held()])
         # a manual clock stays where it began: a reset returns there
         self.origin = Origin(self.clock.now() if self.clock.mode == MANUAL else None, self.clock.mode, seed)
 

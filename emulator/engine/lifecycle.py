@@ -300,6 +300,13 @@ class Timers:
             self._arm_next_deletion()
         return True
 
+    def held(self) -> list[Timer]:
+        """The pending deletions kept off the clock (all but the earliest), as the clock's entries
+        they stand for."""
+        armed = self._armed
+        return [Timer(due, seq, DELETION, self.workspace_sid, sid) for due, seq, sid in self.deletions.pending()
+                if armed is None or sid != armed.subject]
+
     def rows(self) -> list[Timer]:
         """Every pending timer, one entry per pending deletion (what a snapshot writes), in the
         order they fire."""

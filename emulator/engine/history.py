@@ -393,7 +393,8 @@ class LiveTasks:
     def __init__(self) -> None:
         self.views: dict[str, tuple] = {}
         # first sighting = creation order, breaks ties of age (of the active tasks: a finished
-        # task is never active again)
+        # task is never active again). Numbered at the refresh that first reads a task, in the
+        # order ``dirty`` keeps, which is the order of the tasks' first touch since the last one.
         self.order: dict[str, int] = {}
         self.sightings = itertools.count()
         self.dirty: dict[str, None] = {}
@@ -413,8 +414,6 @@ class LiveTasks:
                 self._forgot()
             return
         self.dirty[task_sid] = None
-        if task_sid not in self.order:
-            self.order[task_sid] = next(self.sightings)
 
     @staticmethod
     def _keys(view: tuple):
@@ -439,10 +438,10 @@ class LiveTasks:
                     task.task_queue_sid, task.date_created.timestamp(), entered.timestamp() if entered else None)
             self.views[sid] = view
             self._count(view, 1)
+            order = self.order.get(sid)
+            if order is None:
+                order = self.order[sid] = next(self.sightings)
             if view[0] in WAITING:
-                order = self.order.get(sid)
-                if order is None:
-                    order = self.order[sid] = next(self.sightings)
                 for key in self._keys(view):
                     heapq.heappush(self.heaps[("age", *key)], (view[5], order, next(self.pushes), sid, view))
                     if key[0][0] == "q" and view[6] is not None:

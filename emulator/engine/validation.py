@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from sys import intern
 from urllib.parse import urlsplit
 
 from .. import errors
@@ -71,7 +72,9 @@ def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[st
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason=str(exc)[:200])) from None
     if not isinstance(data, dict):
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason="not an object"))
-    return compact, data
+    # the same few names recur in every task's (or worker's) attributes: one string each, shared,
+    # where the parser makes new ones for every object it reads
+    return compact, {intern(key): value for key, value in data.items()}
 
 
 def compact_json(data) -> str:

@@ -141,7 +141,8 @@ class RoutingIndex:
         self.held: dict[tuple, Ordered] = {}
         self.held_direct: dict[str, Ordered] = {}
         self.queue_order: dict[str, str] = {}  # queue -> TaskOrder its waiting keys were built with
-        self.task_place: dict[str, tuple] = {}  # task -> (container key, sort key)
+        self.task_place: dict[str, tuple] = {}  # task -> its place (container key, see ``container``)
+        self.places: dict[tuple, tuple] = {}  # each place, as the one tuple the tasks there share
         self.places_dropped = 0  # since ``task_place`` was last copied (see ``drop_place``)
         self.by_task: dict[str, TaskReservations] = {}  # task -> its reservations, creation order
         self.by_worker: dict[str, dict] = {}  # worker -> {reservation sid: Reservation}, creation order
@@ -343,19 +344,19 @@ def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
             place = ("held" if full else "queue", task.task_queue_sid, task.task_channel_sid)
             key = task_key(ix, task, ix.queue_order.get(task.task_queue_sid, "FIFO"))
     old = ix.task_place.get(task.sid)
-    if old is not None and place is not None and old[0] == place:
-        if old[1] != key:
-            container(ix, place).add(task.sid, key)
-            ix.task_place[task.sid] = (place, key)
+    if old is not None and place is not None and old == place:
+        container(ix, old).add(task.sid, key)  # (nothing to do when the key is the same)
         return
     if old is not None:
-        pool = container(ix, old[0], create=False)
+        pool = container(ix, old, create=False)
         if pool is not None:
             pool.discard(task.sid)
         drop_place(ix, task.sid)
     if place is not None:
+        # one tuple per place, shared by the tasks waiting there
+        place = ix.places.setdefault(place, place)
         container(ix, place).add(task.sid, key)
-        ix.task_place[task.sid] = (place, key)
+        ix.task_place[task.sid] = place
 
 def drop_place(ix: RoutingIndex, task_sid: str) -> tuple | None:
     place = ix.task_place.pop(task_sid, None)
@@ -423,6 +424,6 @@ def drop_task(ix: RoutingIndex, task_sid: str) -> None:
     drop_number(ix, task_sid)
     place = drop_place(ix, task_sid)
     if place is not None:
-        pool = container(ix, place[0], create=False)
+        pool = container(ix, place, create=False)
         if pool is not None:
             pool.discard(task_sid)

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .state import ORIGIN, Event, EventLayout, ReservationStatus, TextSpec
@@ -227,7 +227,7 @@ def _task_head(ws: "WorkspaceTables", s: dict) -> Group:
     return key[0], values[0]
 
 
-def _task_groups(ws: "WorkspaceTables", s: dict, key: list, values: list) -> None:
+def _task_groups(ws: "WorkspaceTables", s: dict, key: list, values: list, now: datetime | None = None) -> None:
     """The groups every task event starts with (``TASK_GROUPS``: the task's two parts, its
     queue's, its workflow's), their names added to ``key`` and their values to ``values``, in one call."""
     task = s.get("task")
@@ -236,7 +236,8 @@ def _task_groups(ws: "WorkspaceTables", s: dict, key: list, values: list) -> Non
         values += ((s["transfer"].task_sid,), _NOTHING)
     else:
         channel = ws.task_channels.get(task.task_channel_sid)
-        age = (ws.ctx.clock.now() - task.date_created) // _SECOND  # (ws.task_age, without its calls)
+        # (ws.task_age, without its calls; as of the event's instant)
+        age = ((now or ws.ctx.clock.now()) - task.date_created) // _SECOND
         state: tuple = (age if age > 0 else 0, task.priority, task.assignment_status, task.task_channel_sid,
                         channel.unique_name if channel else None, task.addons)
         reason = task.reason
@@ -497,12 +498,13 @@ def _plan(kind: EventKind) -> tuple[EventKind, bool, tuple, str | None, str]:
 _PLANS = {kind.event_type: _plan(kind) for kind in CATALOGUE.values()}
 
 
-def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLayout, list]:
+def render(ws: "WorkspaceTables", event_type: str, given: dict, now: datetime) -> tuple[EventLayout, list]:
     """One event of the catalogue about ``given`` subjects (keyword: ``task``, ``reservation``,
     ``worker``, ``queue``, ``workflow``, ``activity``, ``task_channel``, ``channel`` with
     ``previous_capacity``, ``previous_activity`` with ``elapsed_ms``, ``filter``, ``transfer``):
-    its layout and the values of its groups (the parts after the workspace's origin).
-    ``given`` is the caller's own dict: it is completed in place (``subjects_of``)."""
+    its layout and the values of its groups (the parts after the workspace's origin), as of
+    ``now`` (the event's instant). ``given`` is the caller's own dict: it is completed in place
+    (``subjects_of``)."""
     kind, holder, renderers, table, resource_subject = _PLANS[event_type]
     s = given
     # the subjects those named lead to (``subjects_of``, in place; here without a call where
@@ -526,7 +528,7 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict) -> tuple[EventLa
     values: list = []
     for group in renderers:
         if group is None:
-            _task_groups(ws, s, key, values)
+            _task_groups(ws, s, key, values, now)
         else:
             names, group_values = group(ws, s)
             key.append(names)

@@ -41,12 +41,33 @@ from .workflow_config import WorkflowConfiguration
 EVENT_GROUPS_SHARED = 8192
 
 
+class SharedValues(dict):
+    """One generation of the group tuples events share (values -> the tuple kept): a value not
+    seen in it is looked up in the last generation, and kept as found there (``__missing__``:
+    the values an event has that were seen are found without Python code)."""
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: dict | None = None) -> None:
+        super().__init__()
+        self.last: dict = last if last is not None else {}
+
+    def __missing__(self, values: tuple) -> tuple:
+        found = self[values] = self.last.get(values, values)
+        return found
+
+    def next_generation(self) -> "SharedValues":
+        """The next generation, this one its last (the one before it is dropped)."""
+        self.last = {}
+        return SharedValues(self)
+
+
 class WorkspaceTables:
     """One Workspace's records (Activities, TaskChannels, TaskQueues, Workers, Workflows, Tasks,
     Reservations, Events), its derived state, and the helpers its rules share."""
 
     SNAPSHOT_TRANSIENT: dict[str, Callable[[], Any]] = {
-        "_index": lambda: None, "_worker_names": lambda: None, "_channel_names": dict, "_event_groups": lambda: ({}, {}),
+        "_index": lambda: None, "_worker_names": lambda: None, "_channel_names": dict, "_event_groups": SharedValues,
         "_event_origin": lambda: ("", "", "")}
 
     def __init__(self, ctx: Context, sid: str, account_sid: str, friendly_name: str, *,
@@ -90,7 +111,7 @@ class WorkspaceTables:
         self._channel_names: dict[str, str] = {}
         # what events share (see ``emit``; derived, a cache)
         self._event_origin: tuple[str, str, str] = (sid, friendly_name, account_sid)
-        self._event_groups: tuple[dict[tuple, tuple], dict[tuple, tuple]] = ({}, {})  # (this generation, the last)
+        self._event_groups = SharedValues()
 
     # --- helpers ----------------------------------------------------------------------------
     @property
@@ -119,25 +140,19 @@ class WorkspaceTables:
     def emit(self, event_type: str, **subjects: Any) -> Event:
         """Log that ``event_type`` happened to ``subjects`` (see ``events.render``) in the Events
         resource and hand it to the backend's outbox: the catalogue says what the event carries."""
-        layout, groups = ev.render(self, event_type, subjects)
+        now = self.ctx.clock.now()
+        layout, groups = ev.render(self, event_type, subjects, now)
+        sid = self.ctx.sids.sid("EV")
         origin = self._event_origin
         if origin[1] != self.friendly_name or origin[0] != self.sid:
             origin = self._event_origin = (self.sid, self.friendly_name, self.account_sid)
         # a group's values equal to those of an earlier event are that event's tuple (a queue's,
-        # a workflow's, a worker's, a task's between its changes): kept once (looked up together;
-        # one by one only for those this generation has not seen)
-        young, old = self._event_groups
-        if len(young) > EVENT_GROUPS_SHARED:
-            young, old = self._event_groups = ({}, young)
-        parts = list(map(young.get, groups))
-        if None in parts:
-            for i, found in enumerate(parts):
-                if found is None:
-                    values = groups[i]
-                    parts[i] = young[values] = old.get(values, values)
-        sid, now = self.ctx.sids.sid("EV"), self.ctx.clock.now()
+        # a workflow's, a worker's, a task's between its changes): kept once
+        shared = self._event_groups
+        if len(shared) > EVENT_GROUPS_SHARED:
+            shared = self._event_groups = shared.next_generation()
         # (Event's own constructor, without its argument shuffle)
-        event: Event = tuple.__new__(Event, (sid, layout, now, origin, *parts))
+        event: Event = tuple.__new__(Event, (sid, layout, now, origin, *map(shared.__getitem__, groups)))
         self.events[sid] = event
         if (EVENT_EXPIRY, self.sid) not in self.timers.entries:
             # Events are kept 30 days; a timer drops them as they age (not the reads of the list).

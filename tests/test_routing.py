@@ -491,7 +491,7 @@ def check_index(ws):
     assert _orders(kept.direct) == _orders(fresh.direct)
     assert _orders(kept.held) == _orders(fresh.held)
     assert _orders(kept.held_direct) == _orders(fresh.held_direct)
-    assert {k: v[0] for k, v in kept.task_place.items()} == {k: v[0] for k, v in fresh.task_place.items()}
+    assert kept.task_place == fresh.task_place
     for name in ("by_task", "by_worker", "live"):
         assert {k: list(v) for k, v in getattr(kept, name).items() if v} == \
             {k: list(v) for k, v in getattr(fresh, name).items() if v}, name

@@ -184,7 +184,7 @@ class History:
         task_sid = event.get("TaskSid")
         if task_sid:
             self.live.touch(task_sid, ws.tasks.get(task_sid))
-        elif event.event_type == "workflow.updated":
+        elif event.event_type == "workflow.updated" and self.live.reading:
             # ReEvaluateTasks may move or unqueue the workflow's tasks without an event naming
             # each (a task no filter matches any more leaves its queue silently)
             workflow_sid = event.resource_sid
@@ -388,12 +388,16 @@ class LiveTasks:
     naming it, in the same API call; the tasks those events name are read again from the live
     state after the call, so real-time figures cost what changed since the last query, not the
     size of the workspace. The longest waiting tasks come from heaps with lazy deletion.
+    Until the first refresh nothing is counted and no change is noted: that refresh reads every
+    task of the workspace (in creation order, the order their first changes would have had).
     """
 
     def __init__(self) -> None:
+        self.reading = False  # refreshed once: changes are noted from then on
         self.views: dict[str, tuple] = {}
         # first sighting = creation order, breaks ties of age (of the active tasks: a finished
-        # task is never active again)
+        # task is never active again). Numbered at the refresh that first reads a task, in the
+        # order ``dirty`` keeps, which is the order of the tasks' first touch since the last one.
         self.order: dict[str, int] = {}
         self.sightings = itertools.count()
         self.dirty: dict[str, None] = {}
@@ -407,14 +411,14 @@ class LiveTasks:
         """``task`` (``task_sid``'s record now, None when deleted) changed: read it again at the
         next refresh. A finished or deleted task that the counts do not hold has nothing to read:
         it is forgotten now (between queries, the tasks that came and went leave nothing here)."""
+        if not self.reading:
+            return
         if task_sid not in self.views and (task is None or task.assignment_status not in ACTIVE):
             self.dirty.pop(task_sid, None)
             if self.order.pop(task_sid, None) is not None:
                 self._forgot()
             return
         self.dirty[task_sid] = None
-        if task_sid not in self.order:
-            self.order[task_sid] = next(self.sightings)
 
     @staticmethod
     def _keys(view: tuple):
@@ -425,6 +429,10 @@ class LiveTasks:
                 yield scope, channel
 
     def refresh(self, ws: "Workspace") -> None:
+        if not self.reading:
+            self.reading = True
+            for sid, record in ws.tasks.items():
+                self.touch(sid, record)
         for sid in self.dirty:
             old = self.views.pop(sid, None)
             if old is not None:
@@ -439,10 +447,10 @@ class LiveTasks:
                     task.task_queue_sid, task.date_created.timestamp(), entered.timestamp() if entered else None)
             self.views[sid] = view
             self._count(view, 1)
+            order = self.order.get(sid)
+            if order is None:
+                order = self.order[sid] = next(self.sightings)
             if view[0] in WAITING:
-                order = self.order.get(sid)
-                if order is None:
-                    order = self.order[sid] = next(self.sightings)
                 for key in self._keys(view):
                     heapq.heappush(self.heaps[("age", *key)], (view[5], order, next(self.pushes), sid, view))
                     if key[0][0] == "q" and view[6] is not None:
@@ -513,8 +521,6 @@ def history(ws: "Workspace") -> History:
     found = _HISTORIES.get(ws)
     if found is None:
         found = _HISTORIES[ws] = History()
-        for sid, task in ws.tasks.items():
-            found.live.touch(sid, task)
     found.catch_up(ws)
     return found
 

@@ -243,7 +243,7 @@ class Timers:
     def __init__(self, clock: Clock, workspace_sid: str) -> None:
         self.clock = clock
         self.workspace_sid = workspace_sid
-        self.entries: dict[tuple[str, str], Timer] = {}
+        self.entries = TimerTable()
         self.deletions = Deletions()
         self._armed: Timer | None = None  # the deletion on the clock: the earliest pending
 
@@ -282,7 +282,7 @@ class Timers:
             self.cancel(kind, task_sid)
 
     def cancel_all(self) -> None:
-        for timer in self.entries.values():
+        for timer in list(self.entries.values()):
             timer.cancel()
         self.entries.clear()
         self.deletions.clear()
@@ -336,6 +336,54 @@ class Timers:
         if first is not None:
             due, seq, sid = first
             self._arm(sid, due, seq)
+
+
+class TimerTable:
+    """Timers by ``(kind, subject)``, read as a dictionary of them; kept as one dictionary per
+    kind, keyed by subject, so a timer costs no key tuple of its own (a waiting task has one)."""
+
+    __slots__ = ("_kinds",)
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, dict[str, Timer]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        timers = self._kinds.get(key[0])
+        return timers is not None and key[1] in timers
+
+    def get(self, key: tuple[str, str], default: Timer | None = None) -> Timer | None:
+        timers = self._kinds.get(key[0])
+        return default if timers is None else timers.get(key[1], default)
+
+    def __setitem__(self, key: tuple[str, str], timer: Timer) -> None:
+        timers = self._kinds.get(key[0])
+        if timers is None:
+            timers = self._kinds[key[0]] = {}
+        timers[key[1]] = timer
+
+    def pop(self, key: tuple[str, str], default: Timer | None = None) -> Timer | None:
+        timers = self._kinds.get(key[0])
+        return default if timers is None else timers.pop(key[1], default)
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        del self._kinds[key[0]][key[1]]
+
+    def __len__(self) -> int:
+        return sum(len(timers) for timers in self._kinds.values())
+
+    def __iter__(self):
+        return ((kind, subject) for kind, timers in self._kinds.items() for subject in timers)
+
+    def items(self):
+        return (((kind, subject), timer) for kind, timers in self._kinds.items() for subject, timer in timers.items())
+
+    def values(self):
+        return (timer for timers in self._kinds.values() for timer in timers.values())
+
+    def clear(self) -> None:
+        self._kinds.clear()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

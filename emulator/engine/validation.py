@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from sys import intern
 from urllib.parse import urlsplit
 
 from .. import errors
@@ -56,6 +57,10 @@ def loads(text: str):
     return json.loads(text)
 
 
+# attribute values up to this length are shared (see ``json_object``)
+SHARED_VALUE_LIMIT = 64
+
+
 def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[str, dict]:
     """Parse a JSON-object parameter; return (compact text, data).
 
@@ -71,7 +76,11 @@ def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[st
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason=str(exc)[:200])) from None
     if not isinstance(data, dict):
         raise errors.InvalidParameter(errors.INVALID_JSON.format(name=name, reason="not an object"))
-    return compact, data
+    # the same few names, and short values such as a skill, a language or a type, recur in every
+    # task's (or worker's) attributes: one string each, shared, where the parser makes new ones
+    # for every object it reads
+    return compact, {intern(key): intern(value) if type(value) is str and len(value) <= SHARED_VALUE_LIMIT else value
+                     for key, value in data.items()}
 
 
 def compact_json(data) -> str:

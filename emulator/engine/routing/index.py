@@ -30,9 +30,10 @@ RS = ReservationStatus
 class Ordered:
     """SIDs kept in key order: a heap with lazy deletion.
 
-    ``in_order()`` yields live entries ``[key, sid, alive]`` smallest first without removing
+    ``in_order()`` yields live entries ``(key, sid)`` smallest first without removing
     them (they are popped while iterating and pushed back when the iteration ends), so looking
-    at the first k costs O(k log n) whatever n is.
+    at the first k costs O(k log n) whatever n is. An entry in the heap is live while it is the
+    SID's entry in ``_entries`` (one tuple an entry, no flag to change).
     """
 
     __slots__ = ("_heap", "_entries", "_busy", "_dropped")
@@ -53,22 +54,18 @@ class Ordered:
         return iter(list(self._entries))
 
     def add(self, sid: str, key: tuple) -> None:
-        entry = self._entries.get(sid)
-        if entry is not None:
-            if entry[0] == key:
-                return
-            entry[2] = False
-        entry = [key, sid, True]
-        self._entries[sid] = entry
+        entries = self._entries
+        entry = entries.get(sid)
+        if entry is not None and entry[0] == key:
+            return
+        entry = entries[sid] = (key, sid)
         heapq.heappush(self._heap, entry)
-        if not self._busy and len(self._heap) > 2 * len(self._entries) + 64:
-            self._heap = [e for e in self._heap if e[2]]
+        if not self._busy and len(self._heap) > 2 * len(entries) + 64:
+            self._heap = [e for e in self._heap if entries.get(e[1]) is e]
             heapq.heapify(self._heap)
 
     def discard(self, sid: str) -> None:
-        entry = self._entries.pop(sid, None)
-        if entry is not None:
-            entry[2] = False
+        if self._entries.pop(sid, None) is not None:
             self._dropped += 1
             if self._dropped > 2 * len(self._entries) + 64:
                 # a dictionary keeps the table of its largest size: a drained backlog's is let go
@@ -80,7 +77,7 @@ class Ordered:
         popped = []
         self._busy += 1
         try:
-            while heap and not heap[0][2]:
+            while heap and self._entries.get(heap[0][1]) is not heap[0]:
                 heapq.heappop(heap)
             if not heap:
                 return
@@ -101,13 +98,13 @@ class Ordered:
                         break
             while heap:
                 entry = heapq.heappop(heap)
-                if entry[2]:
+                if self._entries.get(entry[1]) is entry:
                     popped.append(entry)
                     yield entry
         finally:
             self._busy -= 1
             for entry in popped:
-                if entry[2]:
+                if self._entries.get(entry[1]) is entry:
                     heapq.heappush(heap, entry)
 
 
@@ -141,7 +138,8 @@ class RoutingIndex:
         self.held: dict[tuple, Ordered] = {}
         self.held_direct: dict[str, Ordered] = {}
         self.queue_order: dict[str, str] = {}  # queue -> TaskOrder its waiting keys were built with
-        self.task_place: dict[str, tuple] = {}  # task -> (container key, sort key)
+        self.task_place: dict[str, tuple] = {}  # task -> its place (container key, see ``container``)
+        self.places: dict[tuple, tuple] = {}  # each place, as the one tuple the tasks there share
         self.places_dropped = 0  # since ``task_place`` was last copied (see ``drop_place``)
         self.by_task: dict[str, TaskReservations] = {}  # task -> its reservations, creation order
         self.by_worker: dict[str, dict] = {}  # worker -> {reservation sid: Reservation}, creation order
@@ -343,19 +341,19 @@ def sync_task(ws: WorkspaceTables, ix: RoutingIndex, task: Task) -> None:
             place = ("held" if full else "queue", task.task_queue_sid, task.task_channel_sid)
             key = task_key(ix, task, ix.queue_order.get(task.task_queue_sid, "FIFO"))
     old = ix.task_place.get(task.sid)
-    if old is not None and place is not None and old[0] == place:
-        if old[1] != key:
-            container(ix, place).add(task.sid, key)
-            ix.task_place[task.sid] = (place, key)
+    if old is not None and place is not None and old == place:
+        container(ix, old).add(task.sid, key)  # (nothing to do when the key is the same)
         return
     if old is not None:
-        pool = container(ix, old[0], create=False)
+        pool = container(ix, old, create=False)
         if pool is not None:
             pool.discard(task.sid)
         drop_place(ix, task.sid)
     if place is not None:
+        # one tuple per place, shared by the tasks waiting there
+        place = ix.places.setdefault(place, place)
         container(ix, place).add(task.sid, key)
-        ix.task_place[task.sid] = (place, key)
+        ix.task_place[task.sid] = place
 
 def drop_place(ix: RoutingIndex, task_sid: str) -> tuple | None:
     place = ix.task_place.pop(task_sid, None)
@@ -423,6 +421,6 @@ def drop_task(ix: RoutingIndex, task_sid: str) -> None:
     drop_number(ix, task_sid)
     place = drop_place(ix, task_sid)
     if place is not None:
-        pool = container(ix, place[0], create=False)
+        pool = container(ix, place, create=False)
         if pool is not None:
             pool.discard(task_sid)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from sys import intern
 from urllib.parse import urlsplit
 
 from .. import errors
@@ -59,6 +58,33 @@ def loads(text: str):
 
 # attribute values up to this length are shared (see ``json_object``)
 SHARED_VALUE_LIMIT = 64
+# how many distinct strings one generation of the sharing table keeps (two are kept)
+SHARED_STRINGS = 16_384
+
+
+class _SharedStrings:
+    """Equal strings of attributes made one object: a bounded table of two generations, not
+    ``sys.intern``, whose strings Python 3.12 never frees (attribute names and values such as call
+    SIDs or phone numbers are without limit in a server left running). A string missing from the
+    current generation is looked up in the last; when the current one is full it becomes the last."""
+
+    __slots__ = ("current", "last")
+
+    def __init__(self) -> None:
+        self.current: dict[str, str] = {}
+        self.last: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        found = self.current.get(text)
+        if found is None:
+            found = self.last.get(text, text)
+            if len(self.current) >= SHARED_STRINGS:
+                self.last, self.current = self.current, {}
+            self.current[text] = found
+        return found
+
+
+_share = _SharedStrings()
 
 
 def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[str, dict]:
@@ -79,7 +105,7 @@ def json_object(name: str, text: str, limit: int = ATTRIBUTES_LIMIT) -> tuple[st
     # the same few names, and short values such as a skill, a language or a type, recur in every
     # task's (or worker's) attributes: one string each, shared, where the parser makes new ones
     # for every object it reads
-    return compact, {intern(key): intern(value) if type(value) is str and len(value) <= SHARED_VALUE_LIMIT else value
+    return compact, {_share(key): _share(value) if type(value) is str and len(value) <= SHARED_VALUE_LIMIT else value
                      for key, value in data.items()}
 
 

@@ -434,7 +434,7 @@ def check_invariants(ws):
 def check_timers(clock, ws):
     """The workspace's timer registry is exactly its live entries on the clock, each about
     something that exists, and every task has the timers its status calls for."""
-    pending = {id(t) for t in clock.pending() if t.workspace == ws.sid}
+    pending = {id(t) for t in clock.pending(held=False) if t.workspace == ws.sid}
     assert {id(t) for t in ws.timers.entries.values()} == pending
     for (kind, subject), timer in ws.timers.entries.items():
         assert (timer.kind, timer.subject) == (kind, subject) and not timer.cancelled

@@ -507,23 +507,7 @@ def render(ws: "WorkspaceTables", event_type: str, given: dict, now: datetime) -
     (``subjects_of``)."""
     kind, holder, renderers, table, resource_subject = _PLANS[event_type]
     s = given
-    # the subjects those named lead to (``subjects_of``, in place; here without a call where
-    # neither a transfer nor the task's holder is among them)
-    if holder or "transfer" in s:
-        _complete(ws, holder, s)
-    else:
-        reservation = s.get("reservation")
-        if reservation is not None:
-            if "task" not in s:
-                s["task"] = ws.tasks.get(reservation.task_sid)
-            if "worker" not in s:
-                s["worker"] = ws.workers.get(reservation.worker_sid)
-        task = s.get("task")
-        if task is not None:
-            if "queue" not in s:
-                s["queue"] = ws.task_queues.get(task.task_queue_sid) if task.task_queue_sid else None
-            if "workflow" not in s:
-                s["workflow"] = ws.workflows.get(task.workflow_sid) if task.workflow_sid else None
+    _complete(ws, holder, s)  # the subjects those named lead to (``subjects_of``, in place)
     key: list = [event_type]  # the event type, each group's field names, whether the path is there
     values: list = []
     for group in renderers:

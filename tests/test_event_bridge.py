@@ -429,7 +429,8 @@ TRANSFER_KEYS = ["date_created", "date_updated", "initiating_reservation_sid", "
                  "transfer_type", "transfer_status"]
 
 
-def _transfer_setup(desk: Desk):
+def _alice_holds_a_task(desk: Desk):
+    """Alice and Bob each with a stream recorded; Alice has accepted a new task's reservation."""
     hub = desk.emu.app.config["event_bridge"].hub
     alice, bob = Recorder(desk.sid, desk.alice), Recorder(desk.sid, desk.bob)
     hub.add(alice)
@@ -438,6 +439,11 @@ def _transfer_setup(desk: Desk):
     task = desk.ws.tasks.create(attributes="{}")
     [held] = desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"]
     desk.ok(f"Workers/{desk.alice}/Reservations/{held['sid']}", "POST", {"ReservationStatus": "accepted"})
+    return alice, bob, task, held
+
+
+def _transfer_setup(desk: Desk):
+    alice, bob, task, held = _alice_holds_a_task(desk)
     transfer = desk.ok(f"Workers/{desk.alice}/Transfers", "POST",
                        {"ReservationSid": held["sid"], "TaskSid": task.sid, "To": desk.bob},
                        headers={"apiVersion": "v2"})
@@ -541,14 +547,7 @@ def test_a_transfer_under_way_survives_a_snapshot(desk):
 
 # --- transfers to a TaskQueue: the router offers the task to the queue's workers ----------------
 def _queue_transfer(desk: Desk, mode: str):
-    hub = desk.emu.app.config["event_bridge"].hub
-    alice, bob = Recorder(desk.sid, desk.alice), Recorder(desk.sid, desk.bob)
-    hub.add(alice)
-    hub.add(bob)
-    desk.ws.workers(desk.alice).update(activity_sid=desk.activities["Available"])
-    task = desk.ws.tasks.create(attributes="{}")
-    [held] = desk.ok(f"Workers/{desk.alice}/Reservations", params={"Active": "true"})["contents"]
-    desk.ok(f"Workers/{desk.alice}/Reservations/{held['sid']}", "POST", {"ReservationStatus": "accepted"})
+    alice, bob, task, held = _alice_holds_a_task(desk)
     queue = desk.ws.task_queues.create(friendly_name="Escalations", target_workers="1==1").sid
     desk.ws.workers(desk.bob).update(activity_sid=desk.activities["Available"])
     transfer = desk.ok(f"Workers/{desk.alice}/Transfers", "POST",
